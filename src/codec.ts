@@ -1,0 +1,115 @@
+import { decodeBase64Url, encodeBase64Url } from "./base64url.js";
+import { SealError } from "./errors.js";
+import type { SessionKeys } from "./keys.js";
+
+/*
+ * Sealed session format (then base64url, unpadded):
+ *
+ *   offset  size  field
+ *   0       1     format version (1)
+ *   1       1     flags: bit 0 set = plaintext was compressed with deflate-raw
+ *   2       4     key id (derived from the secret; room for secret rotation)
+ *   6       4     session version, uint32 big-endian
+ *   10      12    AES-GCM IV (random)
+ *   22      n+16  AES-256-GCM ciphertext and tag
+ *
+ * The additional authenticated data is the 22-byte header followed by the session id, so a blob opens only
+ * for the session it was sealed for, at the version it claims, with the flags it was written with.
+ */
+const FORMAT_VERSION = 1;
+const FLAG_COMPRESSED = 1;
+const HEADER_BYTES = 22;
+const TAG_BYTES = 16;
+/** Below this, deflate's framing costs more than it saves. */
+const COMPRESS_FROM_BYTES = 200;
+const MAX_VERSION = 0xffff_ffff;
+
+export interface Unsealed {
+  version: number;
+  plaintext: string;
+}
+
+export async function seal(keys: SessionKeys, sessionId: string, version: number, plaintext: string): Promise<string> {
+  if (!Number.isInteger(version) || version < 0 || version > MAX_VERSION) {
+    throw new RangeError("session version must be a uint32");
+  }
+  const raw = new TextEncoder().encode(plaintext);
+  let body = raw;
+  let flags = 0;
+  if (raw.length >= COMPRESS_FROM_BYTES) {
+    const compressed = await transform(raw, new CompressionStream("deflate-raw"));
+    if (compressed.length < raw.length) {
+      body = compressed;
+      flags |= FLAG_COMPRESSED;
+    }
+  }
+  const header = new Uint8Array(HEADER_BYTES);
+  header[0] = FORMAT_VERSION;
+  header[1] = flags;
+  header.set(keys.keyId, 2);
+  new DataView(header.buffer).setUint32(6, version);
+  crypto.getRandomValues(header.subarray(10, 22));
+  const ciphertext = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv: header.subarray(10, 22), additionalData: aad(header, sessionId) },
+    keys.payload,
+    body,
+  );
+  const out = new Uint8Array(HEADER_BYTES + ciphertext.byteLength);
+  out.set(header);
+  out.set(new Uint8Array(ciphertext), HEADER_BYTES);
+  return encodeBase64Url(out);
+}
+
+/** Opens a blob sealed for `sessionId`; any mismatch or damage throws a `SealError`. */
+export async function unseal(keys: SessionKeys, sessionId: string, sealed: string): Promise<Unsealed> {
+  let bytes: Uint8Array;
+  try {
+    bytes = decodeBase64Url(sealed);
+  } catch {
+    throw new SealError("sealed session is not base64url");
+  }
+  if (bytes.length < HEADER_BYTES + TAG_BYTES) throw new SealError("sealed session is truncated");
+  const header = bytes.subarray(0, HEADER_BYTES);
+  if (header[0] !== FORMAT_VERSION) throw new SealError(`unknown sealed format version ${header[0]}`);
+  if (!sameBytes(header.subarray(2, 6), keys.keyId)) {
+    throw new SealError("sealed with another secret (key id does not match)");
+  }
+  let body: Uint8Array;
+  try {
+    body = new Uint8Array(
+      await crypto.subtle.decrypt(
+        { name: "AES-GCM", iv: header.subarray(10, 22), additionalData: aad(header, sessionId) },
+        keys.payload,
+        bytes.subarray(HEADER_BYTES),
+      ),
+    );
+  } catch {
+    throw new SealError("sealed session failed authentication (tampered, truncated, or not this session's)");
+  }
+  if ((header[1]! & FLAG_COMPRESSED) !== 0) {
+    body = await transform(body, new DecompressionStream("deflate-raw"));
+  }
+  const version = new DataView(header.buffer, header.byteOffset).getUint32(6);
+  return { version, plaintext: new TextDecoder().decode(body) };
+}
+
+function aad(header: Uint8Array, sessionId: string): Uint8Array {
+  const id = new TextEncoder().encode(sessionId);
+  const out = new Uint8Array(header.length + id.length);
+  out.set(header);
+  out.set(id, header.length);
+  return out;
+}
+
+async function transform(input: Uint8Array, stream: CompressionStream | DecompressionStream): Promise<Uint8Array> {
+  const output = new Blob([input]).stream().pipeThrough(stream);
+  return new Uint8Array(await new Response(output).arrayBuffer());
+}
+
+/** Key ids are not secret, but compare in constant time anyway so no caller has to think about it. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}

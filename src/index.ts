@@ -1,0 +1,17 @@
+export { session, type SessionEnv, type SessionVariables } from "./session.js";
+export type { Session, SessionData } from "./session-handle.js";
+export {
+  parseConfig,
+  bindingPrefix,
+  MIN_SECRET_LENGTH,
+  type ExtSessionMgt,
+  type SessionConfig,
+  type SessionCookieOptions,
+  type SessionLogger,
+  type SessionOptions,
+  type StoreUnavailablePolicy,
+} from "./config.js";
+export { SessionConfigError, SealError, SessionUnavailableError } from "./errors.js";
+export { RedisStore, type RedisStoreOptions } from "./stores/redis.js";
+export { StoreTimeoutError } from "./stores/guarded-store.js";
+export type { UserCustomStore, UserCustomStoreModule } from "./stores/types.js";

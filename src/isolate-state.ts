@@ -1,0 +1,46 @@
+import { parseConfig, type SessionConfig, type SessionOptions } from "./config.js";
+import { SessionConfigError } from "./errors.js";
+import { deriveKeys, type SessionKeys } from "./keys.js";
+import { MemoryTier } from "./memory-tier.js";
+import { Backups } from "./backups.js";
+import { GuardedStore } from "./stores/guarded-store.js";
+import { RedisStore } from "./stores/redis.js";
+import type { UserCustomStore } from "./stores/types.js";
+
+/** Everything a session middleware keeps for the life of the isolate. */
+export interface IsolateState {
+  config: SessionConfig;
+  keys: SessionKeys;
+  store: GuardedStore;
+  memory: MemoryTier;
+  backups: Backups;
+}
+
+/** Built on the first request (bindings arrive with it, and workerd refuses random values at module scope). */
+export async function createIsolateState(bindings: Record<string, unknown>, options: SessionOptions): Promise<IsolateState> {
+  const config = parseConfig(bindings, options);
+  const keys = await deriveKeys(config.secret);
+  const store = new GuardedStore(chooseStore(config), config.storeTimeoutMs);
+  const memory = new MemoryTier(config.memoryMaxBytes, config.timeoutMinutes * 60_000, (count) =>
+    config.logger.error(
+      `hono-edge-session: memory tier full of sessions the store does not hold yet; dropped ${count} (raise memoryMaxBytes or fix the store)`,
+    ),
+  );
+  return { config, keys, store, memory, backups: new Backups(config, keys, store, memory) };
+}
+
+function chooseStore(config: SessionConfig): UserCustomStore {
+  if (config.store !== undefined) return config.store;
+  if (config.redis !== undefined) {
+    return new RedisStore({
+      url: config.redis.url,
+      token: config.redis.token.reveal(),
+      namespace: config.instanceName,
+      timeoutMs: config.storeTimeoutMs,
+    });
+  }
+  throw new SessionConfigError(
+    "EXT_SESSION_MGT.externalStoreFilePath",
+    `names ${JSON.stringify(config.externalStoreFilePath)}, but no custom store module is bundled in this build`,
+  );
+}

@@ -1,0 +1,127 @@
+import type { LoadedSession } from "./load-session.js";
+import type { MemoryEntry } from "./memory-tier.js";
+import { newSessionId } from "./session-id.js";
+
+/** Session data: a JSON object. Values must survive `JSON.stringify`. */
+export type SessionData = Record<string, unknown>;
+
+/** What a handler gets as `c.var.session`. The session loads on first use; a request that never uses it costs nothing. */
+export interface Session<T extends SessionData = SessionData> {
+  /** The whole data object. It is this request's own copy: mutate it freely, changes are saved after the handler. */
+  get(): Promise<T>;
+  /** One value. */
+  get<K extends keyof T & string>(key: K): Promise<T[K] | undefined>;
+  set<K extends keyof T & string>(key: K, value: T[K]): Promise<void>;
+  delete(key: keyof T & string): Promise<void>;
+  /** New session id for the same data; the old id stops working (session fixation defence, e.g. at login). */
+  regenerate(): Promise<void>;
+  /** Ends the session in memory and in the store, and clears the cookie. */
+  destroy(): Promise<void>;
+  /** Saves now and waits until the store holds the session (e.g. before answering a login); rejects if it failed. */
+  commit(): Promise<void>;
+}
+
+/** What a request did to its session, decided once the handler has returned. */
+export type SessionChange =
+  | { kind: "untouched" }
+  | { kind: "unchanged"; loaded: LoadedSession }
+  | { kind: "changed"; loaded: LoadedSession; id: string; entry: MemoryEntry; replaced: string[] }
+  | { kind: "destroyed"; loaded: LoadedSession; ids: string[] };
+
+export type SaveChange = (change: Extract<SessionChange, { kind: "changed" | "destroyed" }>) => Promise<void>;
+
+/** The per-request side of a session: loads it lazily, tracks what the handler did, and says what changed. */
+export class SessionHandle<T extends SessionData> {
+  #loading: Promise<void> | undefined;
+  #loaded: LoadedSession | undefined;
+  #data: T | undefined;
+  /** Ids this request moved away from (regenerate) that must be deleted from the store. */
+  #replaced: string[] = [];
+  #destroyed = false;
+  /** A regenerated id must be stored even if the data did not change. */
+  #mustWrite = false;
+
+  constructor(
+    readonly load: () => Promise<LoadedSession>,
+    readonly save: SaveChange,
+  ) {}
+
+  readonly api: Session<T> = {
+    get: (async (key?: keyof T & string) => {
+      const data = await this.#ready();
+      return key === undefined ? data : data[key];
+    }) as Session<T>["get"],
+    set: async (key, value) => {
+      (await this.#ready())[key] = value;
+    },
+    delete: async (key) => {
+      delete (await this.#ready())[key];
+    },
+    regenerate: async () => {
+      await this.#ready();
+      const loaded = this.#loaded!;
+      if (!loaded.isNew) this.#replaced.push(loaded.id);
+      this.#loaded = { ...loaded, id: newSessionId(), version: 0, nextVersion: 1, entry: undefined, isNew: true };
+      this.#mustWrite = true;
+    },
+    destroy: async () => {
+      await this.#ready();
+      this.#destroyed = true;
+      this.#data = {} as T;
+    },
+    commit: async () => {
+      const change = this.change();
+      if (change.kind !== "changed" && change.kind !== "destroyed") return;
+      await this.save(change);
+      this.#settle(change);
+    },
+  };
+
+  /** Compares the data with what was loaded (so in-place mutations of nested values count too). */
+  change(): SessionChange {
+    const loaded = this.#loaded;
+    if (loaded === undefined) return { kind: "untouched" };
+    if (this.#destroyed) {
+      const ids = loaded.isNew ? [...this.#replaced] : [loaded.id, ...this.#replaced];
+      return { kind: "destroyed", loaded, ids };
+    }
+    const json = JSON.stringify(this.#data);
+    const untouchedNew = loaded.isNew && json === "{}" && !this.#mustWrite;
+    if (untouchedNew || (json === loaded.json && !this.#mustWrite)) return { kind: "unchanged", loaded };
+    const entry: MemoryEntry = {
+      version: loaded.nextVersion,
+      json,
+      createdAt: loaded.createdAt,
+      backedUp: false,
+      refreshedAt: 0,
+    };
+    return { kind: "changed", loaded, id: loaded.id, entry, replaced: [...this.#replaced] };
+  }
+
+  /** After a commit, the saved state is what later changes are measured against. */
+  #settle(change: Extract<SessionChange, { kind: "changed" | "destroyed" }>): void {
+    this.#replaced = [];
+    this.#mustWrite = false;
+    if (change.kind === "destroyed") {
+      this.#loaded = { ...change.loaded, isNew: true, json: "{}" };
+      return;
+    }
+    const { entry } = change;
+    this.#loaded = {
+      ...change.loaded,
+      version: entry.version,
+      nextVersion: entry.version + 1,
+      json: entry.json,
+      isNew: false,
+      entry,
+    };
+  }
+
+  async #ready(): Promise<T> {
+    await (this.#loading ??= this.load().then((loaded) => {
+      this.#loaded = loaded;
+      this.#data = JSON.parse(loaded.json) as T;
+    }));
+    return this.#data!;
+  }
+}

@@ -1,0 +1,46 @@
+import type { UserCustomStore } from "./types.js";
+
+/** A store call that did not settle within the bounded wait. */
+export class StoreTimeoutError extends Error {
+  override readonly name = "StoreTimeoutError";
+}
+
+/**
+ * The layer's view of any store: every call is awaited (the contract lets `exists` and `resetTimer` be
+ * synchronous), a call that throws synchronously becomes a rejection, and none waits longer than
+ * `timeoutMs`, so a hung store cannot hang a request.
+ */
+export class GuardedStore {
+  constructor(
+    readonly store: UserCustomStore,
+    readonly timeoutMs: number,
+  ) {}
+
+  get(key: string): Promise<string | null> {
+    return this.#call(() => this.store.get(key));
+  }
+
+  set(key: string, sealed: string, timeoutMinutes: number): Promise<void> {
+    return this.#call(() => this.store.set(key, sealed, timeoutMinutes));
+  }
+
+  destroy(key: string): Promise<void> {
+    return this.#call(() => this.store.destroy(key));
+  }
+
+  resetTimer(key: string, timeoutMinutes: number): Promise<void> {
+    return this.#call(() => this.store.resetTimer(key, timeoutMinutes));
+  }
+
+  async #call<T>(operation: () => T | Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreTimeoutError(`store call took longer than ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([Promise.resolve().then(operation), timeout]);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+  }
+}

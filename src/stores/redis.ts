@@ -1,0 +1,93 @@
+import { Redis } from "@upstash/redis/cloudflare";
+import type { UserCustomStore } from "./types.js";
+
+export interface RedisStoreOptions {
+  url: string;
+  token: string;
+  /** Key namespace: every key is `${namespace}:${sessionId}`, and `length`/`clear` touch only these. */
+  namespace: string;
+  /** Longest wait for one REST call, in milliseconds. */
+  timeoutMs?: number;
+}
+
+const SCAN_COUNT = 500;
+
+/** Sessions in Redis over Upstash's REST protocol, one string key per session with a PX expiry. */
+export class RedisStore implements UserCustomStore {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  readonly #match: string;
+
+  constructor(options: RedisStoreOptions) {
+    const timeoutMs = options.timeoutMs ?? 3000;
+    this.#redis = new Redis({
+      url: options.url,
+      token: options.token,
+      // Sealed sessions are opaque strings: the client must hand them back untouched.
+      automaticDeserialization: false,
+      enableTelemetry: false,
+      // One quick retry covers a dropped connection; a longer wait is the caller's store-failure path.
+      retry: { retries: 1, backoff: () => 50 },
+      signal: () => AbortSignal.timeout(timeoutMs),
+    });
+    this.#prefix = `${options.namespace}:`;
+    this.#match = `${options.namespace.replace(/[*?[\]\\]/g, "\\$&")}:*`;
+  }
+
+  async get(sessionId: string): Promise<string | null> {
+    return await this.#redis.get<string>(this.#key(sessionId));
+  }
+
+  async set(sessionId: string, session: string, timeout: number): Promise<void> {
+    await this.#redis.set(this.#key(sessionId), session, { px: toMillis(timeout) });
+  }
+
+  async destroy(sessionId: string): Promise<void> {
+    await this.#redis.del(this.#key(sessionId));
+  }
+
+  async exists(sessionId: string): Promise<boolean> {
+    return (await this.#redis.exists(this.#key(sessionId))) > 0;
+  }
+
+  async resetTimer(sessionId: string, timeout: number): Promise<void> {
+    await this.#redis.pexpire(this.#key(sessionId), toMillis(timeout));
+  }
+
+  async ttl(sessionId: string): Promise<number> {
+    return await this.#redis.ttl(this.#key(sessionId));
+  }
+
+  async length(): Promise<number> {
+    let count = 0;
+    await this.#scan(async (keys) => {
+      count += keys.length;
+    });
+    return count;
+  }
+
+  async clear(): Promise<void> {
+    await this.#scan(async (keys) => {
+      if (keys.length > 0) await this.#redis.del(...keys);
+    });
+  }
+
+  /** SCAN, never KEYS: it does not block Redis and stays inside this namespace. */
+  async #scan(onKeys: (keys: string[]) => Promise<void>): Promise<void> {
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.#redis.scan(cursor, { match: this.#match, count: SCAN_COUNT });
+      await onKeys(keys);
+      cursor = String(next);
+    } while (cursor !== "0");
+  }
+
+  #key(sessionId: string): string {
+    return this.#prefix + sessionId;
+  }
+}
+
+/** Minutes to whole milliseconds, at least 1 (Redis rejects a zero expiry). */
+function toMillis(minutes: number): number {
+  return Math.max(1, Math.round(minutes * 60_000));
+}

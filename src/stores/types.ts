@@ -1,0 +1,31 @@
+/**
+ * The application router's custom store contract, typed for this package. A store moves opaque strings by
+ * key and knows nothing of sessions, cookies or crypto:
+ * - `sessionId` is already a keyed hash of the real session id, so a dump of the store holds no usable id;
+ * - `session` is the sealed session (encrypted and compressed), and `get` must return exactly what `set`
+ *   received;
+ * - `timeout` is in minutes (like `SESSION_TIMEOUT`), `ttl` answers in seconds (-2 missing, -1 no expiry).
+ */
+export interface UserCustomStore {
+  /** Delete every session of this store's namespace. */
+  clear(): Promise<void>;
+  /** Remove one session. */
+  destroy(sessionId: string): Promise<void>;
+  /** The sealed session, or `null` if there is none (or it expired). */
+  get(sessionId: string): Promise<string | null>;
+  /** Number of sessions in this store's namespace. */
+  length(): Promise<number>;
+  /** Seconds until the session expires; -2 if it does not exist, -1 if it never expires. */
+  ttl(sessionId: string): Promise<number>;
+  /** Store the sealed session, expiring `timeout` minutes from now. */
+  set(sessionId: string, session: string, timeout: number): Promise<void>;
+  /** Whether the session exists (may be synchronous). */
+  exists(sessionId: string): boolean | Promise<boolean>;
+  /** Make an existing session expire `timeout` minutes from now (may be synchronous). */
+  resetTimer(sessionId: string, timeout: number): void | Promise<void>;
+}
+
+/** What a custom store module exports (ESM `export function getStore`, or CommonJS `module.exports.getStore`). */
+export interface UserCustomStoreModule {
+  getStore(): UserCustomStore;
+}

@@ -1,0 +1,29 @@
+import { Hono } from "hono";
+import { session } from "./index.js";
+
+/**
+ * The reference worker: a JSON session API over the middleware, used by the README and the tests.
+ * Configure it with the EXT_SESSION_MGT binding (and the Redis credential bindings).
+ */
+const app = new Hono()
+  .use(session())
+  .get("/session", async (c) => c.json(await c.var.session.get()))
+  .put("/session", async (c) => {
+    const patch: unknown = await c.req.json().catch(() => undefined);
+    if (typeof patch !== "object" || patch === null || Array.isArray(patch)) {
+      return c.json({ error: "body must be a JSON object" }, 400);
+    }
+    const data = await c.var.session.get();
+    Object.assign(data, patch);
+    return c.json(data);
+  })
+  .delete("/session", async (c) => {
+    await c.var.session.destroy();
+    return c.body(null, 204);
+  })
+  .post("/session/regenerate", async (c) => {
+    await c.var.session.regenerate();
+    return c.json(await c.var.session.get());
+  });
+
+export default app;

@@ -1,0 +1,81 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import type { Hono } from "hono";
+import { inject } from "vitest";
+import type { SessionLogger, SessionOptions } from "../../src/index.js";
+
+export const SECRET = "test-secret-".padEnd(72, "x");
+
+let counter = 0;
+/** A namespace of its own for every test, so commands counted at the shared gateway are this test's only. */
+export function uniqueInstance(label: string): string {
+  return `t-${label}-${Date.now().toString(36)}-${++counter}`;
+}
+
+export class MemoryLogger implements SessionLogger {
+  readonly lines: string[] = [];
+  warn(message: string): void {
+    this.lines.push(`warn: ${message}`);
+  }
+  error(message: string): void {
+    this.lines.push(`error: ${message}`);
+  }
+}
+
+export function redisOptions(instanceName: string, extra: SessionOptions = {}): SessionOptions {
+  return {
+    extSessionMgt: { instanceName, storageType: "redis", sessionSecret: SECRET },
+    redis: inject("redisRest"),
+    logger: new MemoryLogger(),
+    ...extra,
+  };
+}
+
+/** A browser's cookie for one app: sends what it was last given. */
+export class Browser {
+  cookie: string | undefined;
+  constructor(readonly app: Hono<any>) {}
+
+  /** Sends a request, waits for its `waitUntil` work (the backup), and keeps the Set-Cookie it got. */
+  async fetch(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookie !== undefined) headers.set("Cookie", this.cookie);
+    let body = init.body;
+    if (init.json !== undefined) {
+      body = JSON.stringify(init.json);
+      headers.set("Content-Type", "application/json");
+    }
+    const ctx = createExecutionContext();
+    const res = await this.app.fetch(new Request(`https://app.test${path}`, { ...init, body, headers }), {}, ctx);
+    await waitOnExecutionContext(ctx);
+    const setCookie = res.headers.get("Set-Cookie");
+    if (setCookie !== null) {
+      const pair = setCookie.split(";")[0]!;
+      this.cookie = /Max-Age=0/i.test(setCookie) ? undefined : pair;
+    }
+    return res;
+  }
+
+  async json(path: string, init: RequestInit & { json?: unknown } = {}): Promise<unknown> {
+    const res = await this.fetch(path, init);
+    return await res.json();
+  }
+}
+
+export interface RecordedCommand {
+  command: string;
+  args: string[];
+  request: number;
+}
+
+/** The commands the gateway ran for keys of this namespace, in order. */
+export async function commandsFor(instanceName: string): Promise<RecordedCommand[]> {
+  const { url, token } = inject("redisRest");
+  const res = await fetch(`${url}/__gateway/commands?prefix=${encodeURIComponent(`${instanceName}:`)}`, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  return ((await res.json()) as { result: RecordedCommand[] }).result;
+}
+
+export function names(commands: RecordedCommand[]): string[] {
+  return commands.map((c) => c.command);
+}

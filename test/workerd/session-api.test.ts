@@ -1,0 +1,63 @@
+import { Hono } from "hono";
+import { describe, expect, it } from "vitest";
+import { session } from "../../src/index.js";
+import { Browser, commandsFor, names, redisOptions, uniqueInstance } from "../support/workerd.js";
+
+function counterApp(instance: string) {
+  return new Hono()
+    .use(session<{ n?: number }>(redisOptions(instance)))
+    .get("/read", async (c) => c.json({ n: (await c.var.session.get("n")) ?? 0 }))
+    .get("/inc", async (c) => {
+      const n = ((await c.var.session.get("n")) ?? 0) + 1;
+      await c.var.session.set("n", n);
+      return c.json({ n });
+    })
+    .get("/nothing", (c) => c.text("ok"));
+}
+
+describe("store calls per request kind (counted at the gateway)", () => {
+  it("an untouched session creates nothing, sets no cookie and writes nothing", async () => {
+    const instance = uniqueInstance("untouched");
+    const browser = new Browser(counterApp(instance));
+    const res = await browser.fetch("/nothing");
+    expect(res.headers.get("Set-Cookie")).toBeNull();
+    expect(await commandsFor(instance)).toEqual([]);
+  });
+
+  it("reading a new session sets no cookie and touches no store", async () => {
+    const instance = uniqueInstance("read-new");
+    const browser = new Browser(counterApp(instance));
+    expect(await browser.json("/read")).toEqual({ n: 0 });
+    expect(browser.cookie).toBeUndefined();
+    expect(await commandsFor(instance)).toEqual([]);
+  });
+
+  it("a changed session is one SET with PX; a memory hit makes no call; an unchanged one no write", async () => {
+    const instance = uniqueInstance("counts");
+    const browser = new Browser(counterApp(instance));
+    expect(await browser.json("/inc")).toEqual({ n: 1 });
+    const afterWrite = await commandsFor(instance);
+    expect(names(afterWrite)).toEqual(["SET"]);
+    expect(afterWrite[0]!.args.map((a) => a.toUpperCase())).toContain("PX");
+
+    expect(await browser.json("/read")).toEqual({ n: 1 });
+    expect(await browser.json("/read")).toEqual({ n: 1 });
+    expect(names(await commandsFor(instance))).toEqual(["SET"]);
+
+    expect(await browser.json("/inc")).toEqual({ n: 2 });
+    expect(names(await commandsFor(instance))).toEqual(["SET", "SET"]);
+  });
+
+  it("a miss (another isolate's session) is exactly one GET", async () => {
+    const instance = uniqueInstance("miss");
+    const first = new Browser(counterApp(instance));
+    await first.fetch("/inc");
+    // A second app instance has its own memory tier: for it, this session is a miss.
+    const second = new Browser(counterApp(instance));
+    second.cookie = first.cookie;
+    expect(await second.json("/read")).toEqual({ n: 1 });
+    expect(names(await commandsFor(instance))).toEqual(["SET", "GET"]);
+    expect(await second.json("/read")).toEqual({ n: 1 });
+    expect(names(await commandsFor(instance))).toEqual(["SET", "GET"]);
+  });
+});
