@@ -1,0 +1,42 @@
+import type { UserCustomStore } from "../../src/index.js";
+
+/** Wraps a real store; while `down`, every call fails (or hangs, with `hang`), as an unreachable store does. */
+export class FlakyStore implements UserCustomStore {
+  down = false;
+  hang = false;
+  calls: string[] = [];
+  constructor(readonly inner: UserCustomStore) {}
+
+  #gate<T>(name: string, run: () => T): T {
+    this.calls.push(name);
+    if (this.down) {
+      if (this.hang) return new Promise(() => {}) as T;
+      throw new Error("store unreachable (test)");
+    }
+    return run();
+  }
+  clear() {
+    return this.#gate("clear", () => this.inner.clear());
+  }
+  destroy(id: string) {
+    return this.#gate("destroy", () => this.inner.destroy(id));
+  }
+  get(id: string) {
+    return this.#gate("get", () => this.inner.get(id));
+  }
+  length() {
+    return this.#gate("length", () => this.inner.length());
+  }
+  ttl(id: string) {
+    return this.#gate("ttl", () => this.inner.ttl(id));
+  }
+  set(id: string, session: string, timeout: number) {
+    return this.#gate("set", () => this.inner.set(id, session, timeout));
+  }
+  exists(id: string) {
+    return this.#gate("exists", () => this.inner.exists(id));
+  }
+  resetTimer(id: string, timeout: number) {
+    return this.#gate("resetTimer", () => this.inner.resetTimer(id, timeout));
+  }
+}

@@ -1,0 +1,107 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { decodeBase64Url, encodeBase64Url } from "../../src/base64url.js";
+import { seal, unseal } from "../../src/codec.js";
+import { SealError } from "../../src/errors.js";
+import { deriveKeys, storeKeyOf, type SessionKeys } from "../../src/keys.js";
+import { Secret } from "../../src/secret.js";
+import { SECRET } from "../support/workerd.js";
+import { largeSession, smallSession } from "../support/sessions.js";
+
+let keys: SessionKeys;
+beforeAll(async () => {
+  keys = await deriveKeys(new Secret(SECRET));
+});
+
+const ID = "A".repeat(24);
+const OTHER_ID = "B".repeat(24);
+
+function flipBit(sealed: string, byteIndex: number): string {
+  const bytes = decodeBase64Url(sealed);
+  bytes[byteIndex]! ^= 0x01;
+  return encodeBase64Url(bytes);
+}
+
+describe("seal / unseal", () => {
+  it.each([
+    ["small (~2 KB)", smallSession()],
+    ["large (~50 KB)", largeSession()],
+    ["empty", {}],
+  ])("round-trips a %s session", async (_, data) => {
+    const json = JSON.stringify(data);
+    const sealed = await seal(keys, ID, 7, json);
+    expect(await unseal(keys, ID, sealed)).toEqual({ version: 7, plaintext: json });
+  });
+
+  it("compresses large sessions well below their JSON size", async () => {
+    const json = JSON.stringify(largeSession());
+    expect(json.length).toBeGreaterThan(45_000);
+    const sealed = await seal(keys, ID, 1, json);
+    expect(sealed.length).toBeLessThan(json.length / 2);
+  });
+
+  it("stores no plaintext: no value of the session appears in the blob", async () => {
+    const sealed = await seal(keys, ID, 1, JSON.stringify({ email: "alice@example.com" }));
+    expect(sealed).not.toContain("alice");
+    expect(new TextDecoder().decode(decodeBase64Url(sealed))).not.toContain("alice");
+  });
+
+  it("uses a fresh IV each time", async () => {
+    const json = JSON.stringify(smallSession());
+    expect(await seal(keys, ID, 1, json)).not.toBe(await seal(keys, ID, 1, json));
+  });
+
+  it("rejects a flipped bit anywhere: header, IV, ciphertext, tag", async () => {
+    const sealed = await seal(keys, ID, 3, JSON.stringify(smallSession()));
+    const length = decodeBase64Url(sealed).length;
+    for (const index of [1, 7, 12, 30, length - 1]) {
+      await expect(unseal(keys, ID, flipBit(sealed, index))).rejects.toBeInstanceOf(SealError);
+    }
+  });
+
+  it("rejects a truncated blob", async () => {
+    const sealed = await seal(keys, ID, 3, JSON.stringify(largeSession()));
+    for (const cut of [10, sealed.length / 2, sealed.length - 3]) {
+      await expect(unseal(keys, ID, sealed.slice(0, Math.floor(cut)))).rejects.toBeInstanceOf(SealError);
+    }
+  });
+
+  it("rejects a blob moved to another session's key", async () => {
+    const sealed = await seal(keys, ID, 3, "{}");
+    await expect(unseal(keys, OTHER_ID, sealed)).rejects.toThrow(/failed authentication/);
+  });
+
+  it("rejects an old version replayed as a newer one", async () => {
+    const sealed = await seal(keys, ID, 3, JSON.stringify({ role: "user" }));
+    const bytes = decodeBase64Url(sealed);
+    new DataView(bytes.buffer).setUint32(6, 4);
+    await expect(unseal(keys, ID, encodeBase64Url(bytes))).rejects.toThrow(/failed authentication/);
+  });
+
+  it("names a blob sealed with another secret, an unknown format and garbage", async () => {
+    const otherKeys = await deriveKeys(new Secret("another-secret-".padEnd(70, "y")));
+    const sealed = await seal(otherKeys, ID, 1, "{}");
+    await expect(unseal(keys, ID, sealed)).rejects.toThrow(/another secret/);
+    const bytes = decodeBase64Url(await seal(keys, ID, 1, "{}"));
+    bytes[0] = 9;
+    await expect(unseal(keys, ID, encodeBase64Url(bytes))).rejects.toThrow(/unknown sealed format version 9/);
+    await expect(unseal(keys, ID, "not base64!")).rejects.toThrow(/not base64url/);
+  });
+});
+
+describe("keys", () => {
+  it("derives one key per purpose, stable for a secret", async () => {
+    const again = await deriveKeys(new Secret(SECRET));
+    expect(again.keyId).toEqual(keys.keyId);
+    expect(again.cookie).toEqual(keys.cookie);
+    expect(keys.cookie).not.toEqual(keys.keyId);
+  });
+
+  it("hashes session ids into store keys that reveal nothing and differ per secret", async () => {
+    const key = await storeKeyOf(keys, ID);
+    expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(key).not.toContain(ID);
+    expect(await storeKeyOf(keys, ID)).toBe(key);
+    const other = await deriveKeys(new Secret("another-secret-".padEnd(70, "y")));
+    expect(await storeKeyOf(other, ID)).not.toBe(key);
+  });
+});

@@ -1,0 +1,192 @@
+import { describe, expect, it } from "vitest";
+import { bindingPrefix, parseConfig, SessionConfigError } from "../../src/index.js";
+import { SECRET } from "../support/workerd.js";
+
+const ext = (overrides: Record<string, unknown> = {}) =>
+  JSON.stringify({ instanceName: "approuter-redis", storageType: "redis", sessionSecret: SECRET, ...overrides });
+const creds = { UPSTASH_REDIS_REST_URL: "https://example.upstash.io", UPSTASH_REDIS_REST_TOKEN: "tok" };
+
+/** Parses and returns the error, asserting it is a SessionConfigError that never quotes the secret. */
+function configError(bindings: Record<string, unknown>, options = {}): SessionConfigError {
+  try {
+    parseConfig(bindings, options);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SessionConfigError);
+    expect((error as Error).message).not.toContain(SECRET.slice(0, 20));
+    return error as SessionConfigError;
+  }
+  throw new Error("expected a configuration error");
+}
+
+describe("EXT_SESSION_MGT", () => {
+  it("parses the seed's example shape with defaults", () => {
+    const config = parseConfig({ EXT_SESSION_MGT: ext(), ...creds });
+    expect(config.instanceName).toBe("approuter-redis");
+    expect(config.storageType).toBe("redis");
+    expect(config.secret.reveal()).toBe(SECRET);
+    expect(config.timeoutMinutes).toBe(15);
+    expect(config.cookieName).toBe("JSESSIONID");
+    expect(config.cookie).toEqual({ secure: true, sameSite: "Lax", path: "/", domain: undefined });
+    expect(config.redis?.url).toBe("https://example.upstash.io");
+    expect(config.externalStoreFilePath).toBeUndefined();
+  });
+
+  it("is mandatory", () => {
+    expect(configError({ ...creds }).property).toBe("EXT_SESSION_MGT");
+  });
+
+  it("must be JSON, and the error does not quote it", () => {
+    const error = configError({ EXT_SESSION_MGT: `{"sessionSecret":"${SECRET}"`, ...creds });
+    expect(error.message).toBe("EXT_SESSION_MGT: must be valid JSON");
+  });
+
+  it("must be an object", () => {
+    expect(configError({ EXT_SESSION_MGT: "[1,2]", ...creds }).message).toMatch(/must be a JSON object/);
+  });
+
+  it.each(["instanceName", "storageType"])("requires %s as a non-empty string", (key) => {
+    expect(configError({ EXT_SESSION_MGT: ext({ [key]: undefined }), ...creds }).property).toBe(`EXT_SESSION_MGT.${key}`);
+    expect(configError({ EXT_SESSION_MGT: ext({ [key]: " " }), ...creds }).message).toMatch(/non-empty string/);
+    expect(configError({ EXT_SESSION_MGT: ext({ [key]: 7 }), ...creds }).message).toMatch(/non-empty string/);
+  });
+
+  it("requires a sessionSecret of at least 64 characters and says how long it was, not what it was", () => {
+    const short = "s".repeat(63);
+    const error = configError({ EXT_SESSION_MGT: ext({ sessionSecret: short }), ...creds });
+    expect(error.property).toBe("EXT_SESSION_MGT.sessionSecret");
+    expect(error.message).toMatch(/at least 64 characters \(got 63 characters\)/);
+    expect(error.message).not.toContain(short);
+    expect(configError({ EXT_SESSION_MGT: ext({ sessionSecret: undefined }), ...creds }).message).toMatch(/got nothing/);
+    expect(parseConfig({ EXT_SESSION_MGT: ext({ sessionSecret: "s".repeat(64) }), ...creds }).secret.reveal()).toHaveLength(64);
+  });
+
+  it("rejects unknown properties by name", () => {
+    const error = configError({ EXT_SESSION_MGT: ext({ sessionSecrte: "typo" }), ...creds });
+    expect(error.property).toBe("EXT_SESSION_MGT.sessionSecrte");
+    expect(error.message).toMatch(/not a known property/);
+  });
+
+  it("accepts only redis as storageType without a custom store", () => {
+    const error = configError({ EXT_SESSION_MGT: ext({ storageType: "memcached" }), ...creds });
+    expect(error.property).toBe("EXT_SESSION_MGT.storageType");
+    expect(error.message).toMatch(/must be "redis" unless externalStoreFilePath/);
+  });
+
+  it("takes externalStoreFilePath as an optional non-empty string", () => {
+    const config = parseConfig({ EXT_SESSION_MGT: ext({ storageType: "custom", externalStoreFilePath: "./store.js" }) });
+    expect(config.externalStoreFilePath).toBe("./store.js");
+    expect(config.redis).toBeUndefined();
+    expect(configError({ EXT_SESSION_MGT: ext({ externalStoreFilePath: "" }) }).property).toBe(
+      "EXT_SESSION_MGT.externalStoreFilePath",
+    );
+  });
+
+  it("is overridden by options, as an object or as JSON", () => {
+    const fromOptions = parseConfig(
+      { EXT_SESSION_MGT: "not even json", ...creds },
+      { extSessionMgt: { instanceName: "other", storageType: "redis", sessionSecret: SECRET } },
+    );
+    expect(fromOptions.instanceName).toBe("other");
+    expect(parseConfig({ ...creds }, { extSessionMgt: ext({ instanceName: "json" }) }).instanceName).toBe("json");
+  });
+
+  it("never shows the secret when the config is logged or serialised", () => {
+    const config = parseConfig({ EXT_SESSION_MGT: ext(), ...creds });
+    expect(JSON.stringify(config)).not.toContain(SECRET);
+    expect(String(config.secret)).toBe("[redacted]");
+    expect(JSON.stringify(config)).not.toContain("tok\"");
+  });
+});
+
+describe("SESSION_TIMEOUT and SESSION_COOKIE_NAME", () => {
+  it("reads both from bindings (strings, as vars are)", () => {
+    const config = parseConfig({ EXT_SESSION_MGT: ext(), ...creds, SESSION_TIMEOUT: "30", SESSION_COOKIE_NAME: "sid" });
+    expect(config.timeoutMinutes).toBe(30);
+    expect(config.cookieName).toBe("sid");
+  });
+
+  it("lets options override the bindings", () => {
+    const config = parseConfig(
+      { EXT_SESSION_MGT: ext(), ...creds, SESSION_TIMEOUT: "30", SESSION_COOKIE_NAME: "sid" },
+      { timeout: 5, cookieName: "mine" },
+    );
+    expect(config.timeoutMinutes).toBe(5);
+    expect(config.cookieName).toBe("mine");
+  });
+
+  it.each(["0", "-3", "abc", ""])("rejects SESSION_TIMEOUT=%j", (value) => {
+    const error = configError({ EXT_SESSION_MGT: ext(), ...creds, SESSION_TIMEOUT: value === "" ? " " : value });
+    expect(error.property).toBe("SESSION_TIMEOUT");
+    expect(error.message).toMatch(/positive number of minutes/);
+  });
+
+  it("names the option, not the binding, when the option is wrong", () => {
+    expect(configError({ EXT_SESSION_MGT: ext(), ...creds }, { timeout: -1 }).property).toBe("options.timeout");
+  });
+
+  it.each(["a b", "a;b", "ä", ""])("rejects the cookie name %j", (name) => {
+    expect(configError({ EXT_SESSION_MGT: ext(), ...creds, SESSION_COOKIE_NAME: name === "" ? " " : name }).property).toBe(
+      "SESSION_COOKIE_NAME",
+    );
+  });
+});
+
+describe("options", () => {
+  const bindings = { EXT_SESSION_MGT: ext(), ...creds };
+  it.each([
+    [{ memoryMaxBytes: 0 }, "options.memoryMaxBytes"],
+    [{ ttlRefreshFraction: 2 }, "options.ttlRefreshFraction"],
+    [{ onStoreUnavailable: "ignore" }, "options.onStoreUnavailable"],
+    [{ storeTimeoutMs: -5 }, "options.storeTimeoutMs"],
+    [{ cookie: { sameSite: "Sometimes" } }, "options.cookie.sameSite"],
+    [{ cookie: { sameSite: "None", secure: false } }, "options.cookie.sameSite"],
+    [{ cookie: { path: "nope" } }, "options.cookie.path"],
+    [{ cookie: { domain: "a b" } }, "options.cookie.domain"],
+  ])("rejects %j naming %s", (options, property) => {
+    expect(configError(bindings, options).property).toBe(property);
+  });
+});
+
+describe("Redis credentials", () => {
+  it("derives the binding names from instanceName", () => {
+    expect(bindingPrefix("approuter-redis")).toBe("APPROUTER_REDIS");
+    expect(bindingPrefix("my..cache 2")).toBe("MY_CACHE_2");
+  });
+
+  it("prefers the instance's bindings over the UPSTASH_ fallback", () => {
+    const config = parseConfig({
+      EXT_SESSION_MGT: ext(),
+      ...creds,
+      APPROUTER_REDIS_REST_URL: "https://instance.example/",
+      APPROUTER_REDIS_REST_TOKEN: "instance-token",
+    });
+    expect(config.redis?.url).toBe("https://instance.example");
+    expect(config.redis?.token.reveal()).toBe("instance-token");
+  });
+
+  it("falls back to UPSTASH_REDIS_REST_URL / _TOKEN", () => {
+    expect(parseConfig({ EXT_SESSION_MGT: ext(), ...creds }).redis?.token.reveal()).toBe("tok");
+  });
+
+  it("lists every binding it tried when none is set", () => {
+    const error = configError({ EXT_SESSION_MGT: ext(), APPROUTER_REDIS_REST_URL: "https://only-url.example" });
+    for (const name of [
+      "APPROUTER_REDIS_REST_URL",
+      "APPROUTER_REDIS_REST_TOKEN",
+      "UPSTASH_REDIS_REST_URL",
+      "UPSTASH_REDIS_REST_TOKEN",
+    ]) {
+      expect(error.message).toContain(name);
+    }
+  });
+
+  it("takes credentials from options first", () => {
+    const config = parseConfig({ EXT_SESSION_MGT: ext() }, { redis: { url: "http://127.0.0.1:1", token: "t" } });
+    expect(config.redis?.url).toBe("http://127.0.0.1:1");
+  });
+
+  it("rejects a URL that is not http(s), naming the binding", () => {
+    const error = configError({ EXT_SESSION_MGT: ext(), UPSTASH_REDIS_REST_URL: "redis://x", UPSTASH_REDIS_REST_TOKEN: "t" });
+    expect(error.property).toBe("UPSTASH_REDIS_REST_URL");
+  });
+});
