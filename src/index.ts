@@ -12,6 +12,6 @@ export {
   type StoreUnavailablePolicy,
 } from "./config.js";
 export { SessionConfigError, SealError, SessionUnavailableError } from "./errors.js";
-export { RedisStore, type RedisStoreOptions } from "./stores/redis.js";
+export { RedisStore, RedisStoreError, type RedisStoreOptions } from "./stores/redis.js";
 export { StoreTimeoutError } from "./stores/guarded-store.js";
 export type { UserCustomStore, UserCustomStoreModule } from "./stores/types.js";

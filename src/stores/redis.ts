@@ -12,6 +12,11 @@ export interface RedisStoreOptions {
 
 const SCAN_COUNT = 500;
 
+/** A failed Redis call, without the command text (the client's message quotes the whole command and its values). */
+export class RedisStoreError extends Error {
+  override readonly name = "RedisStoreError";
+}
+
 /** Sessions in Redis over Upstash's REST protocol, one string key per session with a PX expiry. */
 export class RedisStore implements UserCustomStore {
   readonly #redis: Redis;
@@ -34,28 +39,28 @@ export class RedisStore implements UserCustomStore {
     this.#match = `${options.namespace.replace(/[*?[\]\\]/g, "\\$&")}:*`;
   }
 
-  async get(sessionId: string): Promise<string | null> {
-    return await this.#redis.get<string>(this.#key(sessionId));
+  get(sessionId: string): Promise<string | null> {
+    return this.#run("GET", () => this.#redis.get<string>(this.#key(sessionId)));
   }
 
   async set(sessionId: string, session: string, timeout: number): Promise<void> {
-    await this.#redis.set(this.#key(sessionId), session, { px: toMillis(timeout) });
+    await this.#run("SET", () => this.#redis.set(this.#key(sessionId), session, { px: toMillis(timeout) }));
   }
 
   async destroy(sessionId: string): Promise<void> {
-    await this.#redis.del(this.#key(sessionId));
+    await this.#run("DEL", () => this.#redis.del(this.#key(sessionId)));
   }
 
   async exists(sessionId: string): Promise<boolean> {
-    return (await this.#redis.exists(this.#key(sessionId))) > 0;
+    return (await this.#run("EXISTS", () => this.#redis.exists(this.#key(sessionId)))) > 0;
   }
 
   async resetTimer(sessionId: string, timeout: number): Promise<void> {
-    await this.#redis.pexpire(this.#key(sessionId), toMillis(timeout));
+    await this.#run("PEXPIRE", () => this.#redis.pexpire(this.#key(sessionId), toMillis(timeout)));
   }
 
-  async ttl(sessionId: string): Promise<number> {
-    return await this.#redis.ttl(this.#key(sessionId));
+  ttl(sessionId: string): Promise<number> {
+    return this.#run("TTL", () => this.#redis.ttl(this.#key(sessionId)));
   }
 
   async length(): Promise<number> {
@@ -68,15 +73,24 @@ export class RedisStore implements UserCustomStore {
 
   async clear(): Promise<void> {
     await this.#scan(async (keys) => {
-      if (keys.length > 0) await this.#redis.del(...keys);
+      if (keys.length > 0) await this.#run("DEL", () => this.#redis.del(...keys));
     });
+  }
+
+  async #run<T>(command: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      const message = error instanceof Error ? error.message.split(", command was:")[0] : String(error);
+      throw new RedisStoreError(`Redis ${command} failed: ${message}`);
+    }
   }
 
   /** SCAN, never KEYS: it does not block Redis and stays inside this namespace. */
   async #scan(onKeys: (keys: string[]) => Promise<void>): Promise<void> {
     let cursor = "0";
     do {
-      const [next, keys] = await this.#redis.scan(cursor, { match: this.#match, count: SCAN_COUNT });
+      const [next, keys] = await this.#run("SCAN", () => this.#redis.scan(cursor, { match: this.#match, count: SCAN_COUNT }));
       await onKeys(keys);
       cursor = String(next);
     } while (cursor !== "0");

@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import Redis from "ioredis";
@@ -54,6 +55,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     retryStrategy: () => 100,
   });
   redis.on("error", () => {});
+  if (redis.status !== "ready") await once(redis, "ready");
   const recorded: RecordedCommand[] = [];
   let requests = 0;
   let syncToken = 0;

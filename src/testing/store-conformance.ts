@@ -1,0 +1,106 @@
+import { describe, expect, it } from "vitest";
+import type { UserCustomStore } from "../stores/types.js";
+
+export interface StoreConformanceOptions {
+  /** A store whose keys live in `namespace`; two namespaces must not see each other's keys. */
+  makeStore(namespace: string): UserCustomStore | Promise<UserCustomStore>;
+  /** Idle timeout used for the expiry checks, in minutes (small, so the suite stays quick). Default 0.01 (600 ms). */
+  shortTimeout?: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+let run = 0;
+
+/**
+ * The contract every session store must keep, as a vitest suite. Run it against your own store:
+ *
+ * @example
+ * ```ts
+ * import { describeStoreConformance } from "hono-edge-session/testing";
+ * import { MyStore } from "../src/my-store";
+ * describeStoreConformance("MyStore", { makeStore: (ns) => new MyStore(ns) });
+ * ```
+ */
+export function describeStoreConformance(name: string, options: StoreConformanceOptions): void {
+  const timeout = options.shortTimeout ?? 0.01;
+  const timeoutMs = timeout * 60_000;
+  const fresh = async () => {
+    const namespace = `conformance-${Date.now().toString(36)}-${++run}`;
+    return { namespace, store: await options.makeStore(namespace) };
+  };
+
+  describe(`${name} keeps the store contract`, () => {
+    it("returns exactly what set received, for any opaque string", async () => {
+      const { store } = await fresh();
+      const values = ["AQAvdnZvAAAAA_-x", "12345", '{"looks":"like json"}', "true", "null", "x".repeat(70_000), "ünïcödé ✓"];
+      for (const [i, value] of values.entries()) await store.set(`id-${i}`, value, 1);
+      for (const [i, value] of values.entries()) expect(await store.get(`id-${i}`)).toBe(value);
+      expect(await store.get("never-set")).toBeNull();
+    });
+
+    it("overwrites on set", async () => {
+      const { store } = await fresh();
+      await store.set("a", "one", 1);
+      await store.set("a", "two", 1);
+      expect(await store.get("a")).toBe("two");
+    });
+
+    it("answers exists, synchronously or as a promise", async () => {
+      const { store } = await fresh();
+      await store.set("a", "v", 1);
+      expect(await Promise.resolve(store.exists("a"))).toBe(true);
+      expect(await Promise.resolve(store.exists("b"))).toBe(false);
+    });
+
+    it("reports ttl in seconds: about the timeout after set, -2 when missing", async () => {
+      const { store } = await fresh();
+      await store.set("a", "v", 2);
+      const ttl = await store.ttl("a");
+      expect(ttl).toBeGreaterThan(110);
+      expect(ttl).toBeLessThanOrEqual(120);
+      expect(await store.ttl("missing")).toBe(-2);
+    });
+
+    it("expires a session after its timeout", async () => {
+      const { store } = await fresh();
+      await store.set("a", "v", timeout);
+      expect(await store.get("a")).toBe("v");
+      await sleep(timeoutMs + 300);
+      expect(await store.get("a")).toBeNull();
+      expect(await Promise.resolve(store.exists("a"))).toBe(false);
+    });
+
+    it("extends the expiry on resetTimer (sync or async)", async () => {
+      const { store } = await fresh();
+      await store.set("a", "v", timeout);
+      await Promise.resolve(store.resetTimer("a", timeout * 5));
+      await sleep(timeoutMs + 300);
+      expect(await store.get("a")).toBe("v");
+      expect(await store.ttl("a")).toBeGreaterThan(0);
+    });
+
+    it("destroys one session", async () => {
+      const { store } = await fresh();
+      await store.set("a", "v", 1);
+      await store.set("b", "w", 1);
+      await store.destroy("a");
+      await store.destroy("never-there");
+      expect(await store.get("a")).toBeNull();
+      expect(await store.get("b")).toBe("w");
+    });
+
+    it("counts and clears only its own namespace", async () => {
+      const { store: mine } = await fresh();
+      const { store: theirs } = await fresh();
+      for (let i = 0; i < 12; i++) await mine.set(`m-${i}`, "v", 1);
+      await theirs.set("t", "v", 1);
+      expect(await mine.length()).toBe(12);
+      expect(await theirs.length()).toBe(1);
+      await mine.clear();
+      expect(await mine.length()).toBe(0);
+      expect(await mine.get("m-3")).toBeNull();
+      expect(await theirs.get("t")).toBe("v");
+      expect(await theirs.length()).toBe(1);
+    });
+  });
+}

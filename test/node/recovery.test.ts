@@ -1,0 +1,107 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { bindingsFor, BrowserJar, Isolate, startRedisStack, waitForStoredChange, type RedisStack } from "../support/node.js";
+
+let stack: RedisStack;
+const isolates: Isolate[] = [];
+let n = 0;
+
+beforeAll(async () => {
+  stack = await startRedisStack();
+});
+afterEach(async () => {
+  await Promise.all(isolates.splice(0).map((i) => i.dispose()));
+});
+afterAll(async () => {
+  await stack.stop();
+});
+
+async function isolate(instance: string): Promise<Isolate> {
+  const started = await Isolate.start(bindingsFor(instance, stack.gateway));
+  isolates.push(started);
+  return started;
+}
+
+describe("recovery across isolates", () => {
+  it("continues a session, intact, in a second isolate after the first is disposed", async () => {
+    const instance = `recovery-${++n}`;
+    const browser = new BrowserJar();
+    const first = await isolate(instance);
+    const profile = { user: { id: "u-1", name: "Ada", roles: ["admin", "dev"] }, cart: [{ sku: "A-1", qty: 2 }], note: "ünïcödé ✓" };
+    expect(await first.json(browser, "/session", { method: "PUT", json: profile })).toEqual(profile);
+    await waitForStoredChange(stack.client, instance, null);
+    await first.dispose();
+    isolates.splice(isolates.indexOf(first), 1);
+
+    const second = await isolate(instance);
+    expect(await second.json(browser, "/session")).toEqual(profile);
+    expect(await second.json(browser, "/session", { method: "PUT", json: { step: 2 } })).toEqual({ ...profile, step: 2 });
+    expect(browser.version).toBe(2);
+  });
+
+  it("does not serve a stale memory entry after the user wrote through another isolate", async () => {
+    const instance = `stale-${++n}`;
+    const browser = new BrowserJar();
+    const a = await isolate(instance);
+    const b = await isolate(instance);
+    await a.json(browser, "/session", { method: "PUT", json: { plan: "free" } });
+    const v1 = await waitForStoredChange(stack.client, instance, null);
+    expect(await b.json(browser, "/session")).toEqual({ plan: "free" }); // b now caches version 1
+    expect(await a.json(browser, "/session", { method: "PUT", json: { plan: "pro" } })).toEqual({ plan: "pro" });
+    await waitForStoredChange(stack.client, instance, v1);
+    // b holds version 1 in memory, but the cookie names version 2: b must read the store.
+    expect(await b.json(browser, "/session")).toEqual({ plan: "pro" });
+    // The store holds only sealed data.
+    const keys = await stack.client.keys(`${instance}:*`);
+    const stored = await stack.client.get(keys[0]!);
+    expect(stored).not.toContain("pro");
+    expect(keys[0]).not.toContain(/JSESSIONID=([^.]+)/.exec(browser.cookie!)![1]!);
+  });
+
+  it("regenerate and destroy hold across isolates", async () => {
+    const instance = `lifecycle-${++n}`;
+    const browser = new BrowserJar();
+    const a = await isolate(instance);
+    const b = await isolate(instance);
+    await a.json(browser, "/session", { method: "PUT", json: { user: "ada" } });
+    await waitForStoredChange(stack.client, instance, null);
+    const oldCookie = browser.cookie;
+    expect(await a.json(browser, "/session/regenerate", { method: "POST" })).toEqual({ user: "ada" });
+    expect(browser.cookie).not.toBe(oldCookie);
+    await waitForStoredChange(stack.client, instance, null);
+    expect(await b.json(browser, "/session")).toEqual({ user: "ada" });
+    const stale = new BrowserJar();
+    stale.cookie = oldCookie;
+    expect(await b.json(stale, "/session")).toEqual({});
+
+    expect((await b.fetch(browser, "/session", { method: "DELETE" })).status).toBe(204);
+    expect(browser.cookie).toBeUndefined();
+    const deadline = Date.now() + 5000;
+    while ((await stack.client.keys(`${instance}:*`)).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await stack.client.keys(`${instance}:*`)).toEqual([]);
+  });
+});
+
+describe("reference worker", () => {
+  it("serves the JSON session API", async () => {
+    const browser = new BrowserJar();
+    const w = await isolate(`api-${++n}`);
+    expect(await w.json(browser, "/session")).toEqual({});
+    expect(browser.cookie).toBeUndefined();
+    expect(await w.json(browser, "/session", { method: "PUT", json: { a: 1 } })).toEqual({ a: 1 });
+    expect(await w.json(browser, "/session", { method: "PUT", json: { b: 2 } })).toEqual({ a: 1, b: 2 });
+    for (const bad of [[1, 2], "text", null, 5]) {
+      expect((await w.fetch(browser, "/session", { method: "PUT", json: bad })).status).toBe(400);
+    }
+    expect(await w.json(browser, "/session")).toEqual({ a: 1, b: 2 });
+    expect((await w.fetch(browser, "/session", { method: "DELETE" })).status).toBe(204);
+    expect(await w.json(browser, "/session")).toEqual({});
+  });
+
+  it("answers 500 with a generic body on a bad configuration", async () => {
+    const broken = await Isolate.start({ EXT_SESSION_MGT: JSON.stringify({ instanceName: "x", storageType: "redis", sessionSecret: "too-short" }) });
+    isolates.push(broken);
+    const res = await broken.fetch(new BrowserJar(), "/session");
+    expect(res.status).toBe(500);
+    expect(await res.text()).toBe("Internal Server Error");
+  });
+});

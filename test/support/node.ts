@@ -1,0 +1,141 @@
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { build } from "esbuild";
+import Redis from "ioredis";
+import { Miniflare } from "miniflare";
+import { startGateway, type Gateway } from "../../tools/redis-rest/gateway.js";
+import { startRedisServer, type RedisServer } from "../../tools/redis-rest/redis-server.js";
+
+export const SECRET = "node-test-secret-".padEnd(80, "z");
+export const COMPATIBILITY_DATE = "2026-04-01";
+
+let bundled: Promise<string> | undefined;
+/** The reference worker, bundled once per test process the way wrangler does (workerd/worker conditions). */
+export function workerBundle(): Promise<string> {
+  return (bundled ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), "hes-worker-"));
+    const outfile = join(dir, "worker.js");
+    await build({
+      entryPoints: ["src/worker.ts"],
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      target: "es2022",
+      conditions: ["workerd", "worker", "browser"],
+      mainFields: ["module", "main"],
+      outfile,
+      logLevel: "silent",
+    });
+    return outfile;
+  })());
+}
+
+/** redis-server + REST gateway owned by one test file, so it can stop and start Redis at will. */
+export interface RedisStack {
+  redis: RedisServer;
+  gateway: Gateway;
+  client: Redis;
+  stop(): Promise<void>;
+}
+
+export async function startRedisStack(): Promise<RedisStack> {
+  const redis = await startRedisServer();
+  const gateway = await startGateway({ redisPort: redis.port, token: "node-token", recordCommands: true });
+  const client = new Redis({ port: redis.port, host: "127.0.0.1", maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  client.on("error", () => {});
+  return {
+    redis,
+    gateway,
+    client,
+    async stop() {
+      client.disconnect();
+      await gateway.stop();
+      await redis.stop();
+    },
+  };
+}
+
+/** One isolate: a Miniflare instance running the bundled reference worker. Disposing it kills its memory tier. */
+export class Isolate {
+  readonly logs: string[] = [];
+  private constructor(readonly mf: Miniflare) {}
+
+  static async start(bindings: Record<string, string>): Promise<Isolate> {
+    const scriptPath = await workerBundle();
+    const mf = new Miniflare({
+      modules: true,
+      scriptPath,
+      modulesRoot: dirname(scriptPath),
+      compatibilityDate: COMPATIBILITY_DATE,
+      bindings,
+    });
+    await mf.ready;
+    return new Isolate(mf);
+  }
+
+  async fetch(browser: BrowserJar, path: string, init: { method?: string; json?: unknown } = {}): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (browser.cookie !== undefined) headers.Cookie = browser.cookie;
+    if (init.json !== undefined) headers["Content-Type"] = "application/json";
+    const res = (await this.mf.dispatchFetch(`https://app.test${path}`, {
+      method: init.method ?? "GET",
+      headers,
+      body: init.json === undefined ? undefined : JSON.stringify(init.json),
+    })) as unknown as Response;
+    browser.take(res.headers.get("Set-Cookie"));
+    return res;
+  }
+
+  async json(browser: BrowserJar, path: string, init: { method?: string; json?: unknown } = {}): Promise<unknown> {
+    const res = await this.fetch(browser, path, init);
+    if (!res.ok) throw new Error(`${init.method ?? "GET"} ${path} answered ${res.status}: ${await res.text()}`);
+    return await res.json();
+  }
+
+  dispose(): Promise<void> {
+    return this.mf.dispose();
+  }
+}
+
+/** A browser's cookie, shared by every isolate it talks to (requests are not sticky). */
+export class BrowserJar {
+  cookie: string | undefined;
+  take(setCookie: string | null): void {
+    if (setCookie === null) return;
+    this.cookie = /Max-Age=0/i.test(setCookie) ? undefined : setCookie.split(";")[0];
+  }
+  /** The version the cookie names. */
+  get version(): number {
+    return Number(/\.(\d+)\./.exec(this.cookie ?? "")?.[1] ?? 0);
+  }
+}
+
+export function bindingsFor(instanceName: string, gateway: Gateway, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    EXT_SESSION_MGT: JSON.stringify({ instanceName, storageType: "redis", sessionSecret: SECRET }),
+    UPSTASH_REDIS_REST_URL: gateway.url,
+    UPSTASH_REDIS_REST_TOKEN: gateway.token,
+    ...extra,
+  };
+}
+
+/** Backups run after the response (waitUntil), which dispatchFetch does not wait for: poll Redis instead. */
+export async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Resolves once the namespace's only key holds a value other than `previous`; returns it. */
+export async function waitForStoredChange(client: Redis, namespace: string, previous: string | null): Promise<string> {
+  let value: string | null = null;
+  await waitFor(async () => {
+    const keys = await client.keys(`${namespace}:*`);
+    value = keys.length === 1 ? await client.get(keys[0]!) : null;
+    return value !== null && value !== previous;
+  }, `a new backup in ${namespace}`);
+  return value!;
+}
