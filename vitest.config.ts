@@ -1,5 +1,8 @@
+import { fileURLToPath } from "node:url";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 export default defineConfig({
   test: {
@@ -8,9 +11,17 @@ export default defineConfig({
         // Unit and middleware tests inside workerd; redis-server and the REST gateway run in Node (globalSetup).
         plugins: [
           cloudflareTest({
-            miniflare: { compatibilityDate: "2026-04-01" },
+            main: "./src/worker.ts",
+            miniflare: {
+              compatibilityDate: "2026-04-01",
+              durableObjects: { SESSION_STORE: { className: "SessionStoreObject", useSQLite: true } },
+            },
           }),
         ],
+        resolve: {
+          // The pool ignores wrangler's [alias]: mirror it, with the Durable Object store as the bundled one.
+          alias: { "hono-edge-session/custom-store": here("./test/support/bundled-store.ts") },
+        },
         test: {
           name: "workerd",
           include: ["test/workerd/**/*.test.ts"],
@@ -18,13 +29,13 @@ export default defineConfig({
         },
       },
       {
-        // Tests that drive whole isolates (Miniflare instances) and stop redis-server: they run from Node.
+        // Tests that drive whole isolates (Miniflare, wrangler builds) and stop redis-server: they run from Node.
         test: {
           name: "node",
           include: ["test/node/**/*.test.ts"],
           environment: "node",
-          testTimeout: 30_000,
-          hookTimeout: 60_000,
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
         },
       },
     ],

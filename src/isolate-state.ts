@@ -1,5 +1,7 @@
+// Replaced at build time by the generated module naming the custom store (see bin/hono-edge-session-store.mjs).
+import { bundledStore } from "hono-edge-session/custom-store";
 import { parseConfig, type SessionConfig, type SessionOptions } from "./config.js";
-import { SessionConfigError } from "./errors.js";
+import { storeFromBundle } from "./custom-store/bundled-store.js";
 import { deriveKeys, type SessionKeys } from "./keys.js";
 import { MemoryTier } from "./memory-tier.js";
 import { Backups } from "./backups.js";
@@ -29,18 +31,16 @@ export async function createIsolateState(bindings: Record<string, unknown>, opti
   return { config, keys, store, memory, backups: new Backups(config, keys, store, memory) };
 }
 
+/** A store passed in code wins; then the custom store the configuration names; then Redis over REST. */
 function chooseStore(config: SessionConfig): UserCustomStore {
   if (config.store !== undefined) return config.store;
-  if (config.redis !== undefined) {
-    return new RedisStore({
-      url: config.redis.url,
-      token: config.redis.token.reveal(),
-      namespace: config.instanceName,
-      timeoutMs: config.storeTimeoutMs,
-    });
+  if (config.externalStoreFilePath !== undefined) {
+    return storeFromBundle(config.externalStoreFilePath, config.storageType, bundledStore);
   }
-  throw new SessionConfigError(
-    "EXT_SESSION_MGT.externalStoreFilePath",
-    `names ${JSON.stringify(config.externalStoreFilePath)}, but no custom store module is bundled in this build`,
-  );
+  return new RedisStore({
+    url: config.redis!.url,
+    token: config.redis!.token.reveal(),
+    namespace: config.instanceName,
+    timeoutMs: config.storeTimeoutMs,
+  });
 }

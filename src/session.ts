@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { env } from "hono/adapter";
 import type { SessionOptions } from "./config.js";
+import { SessionConfigError } from "./errors.js";
 import { createIsolateState, type IsolateState } from "./isolate-state.js";
 import { describe, loadSession } from "./load-session.js";
 import { clearSessionCookie, readSessionCookie, writeSessionCookie } from "./session-cookie.js";
@@ -44,7 +45,7 @@ export function session<T extends SessionData = SessionData>(options: SessionOpt
       state = await (isolate ??= createIsolateState(env(c), options));
     } catch (error) {
       // A broken configuration stays broken for the isolate's life; every request says so in the log.
-      console.error(`hono-edge-session: ${describe(error)}`);
+      console.error(`hono-edge-session: ${error instanceof SessionConfigError ? error.message : describe(error)}`);
       return c.text("Internal Server Error", 500);
     }
     const { memory, backups, config, keys } = state;

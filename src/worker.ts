@@ -27,3 +27,6 @@ const app = new Hono()
   });
 
 export default app;
+
+// The class behind the embedded default store (the SESSION_STORE binding in wrangler.toml).
+export { SessionStoreObject } from "./stores/durable-object/index.js";

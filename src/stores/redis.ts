@@ -1,4 +1,5 @@
 import { Redis } from "@upstash/redis/cloudflare";
+import { minutesToMillis } from "./minutes.js";
 import type { UserCustomStore } from "./types.js";
 
 export interface RedisStoreOptions {
@@ -44,7 +45,7 @@ export class RedisStore implements UserCustomStore {
   }
 
   async set(sessionId: string, session: string, timeout: number): Promise<void> {
-    await this.#run("SET", () => this.#redis.set(this.#key(sessionId), session, { px: toMillis(timeout) }));
+    await this.#run("SET", () => this.#redis.set(this.#key(sessionId), session, { px: minutesToMillis(timeout) }));
   }
 
   async destroy(sessionId: string): Promise<void> {
@@ -56,7 +57,7 @@ export class RedisStore implements UserCustomStore {
   }
 
   async resetTimer(sessionId: string, timeout: number): Promise<void> {
-    await this.#run("PEXPIRE", () => this.#redis.pexpire(this.#key(sessionId), toMillis(timeout)));
+    await this.#run("PEXPIRE", () => this.#redis.pexpire(this.#key(sessionId), minutesToMillis(timeout)));
   }
 
   ttl(sessionId: string): Promise<number> {
@@ -99,9 +100,4 @@ export class RedisStore implements UserCustomStore {
   #key(sessionId: string): string {
     return this.#prefix + sessionId;
   }
-}
-
-/** Minutes to whole milliseconds, at least 1 (Redis rejects a zero expiry). */
-function toMillis(minutes: number): number {
-  return Math.max(1, Math.round(minutes * 60_000));
 }

@@ -24,6 +24,9 @@ export function workerBundle(): Promise<string> {
       target: "es2022",
       conditions: ["workerd", "worker", "browser"],
       mainFields: ["module", "main"],
+      external: ["cloudflare:*"],
+      // These isolates use Redis: no custom store bundled.
+      alias: { "hono-edge-session/custom-store": "./src/custom-store/none.ts" },
       outfile,
       logLevel: "silent",
     });

@@ -1,0 +1,2 @@
+export { SessionStoreObject } from "./session-store-object.js";
+export { DurableObjectStore, type DurableObjectStoreOptions } from "./durable-object-store.js";

@@ -1,0 +1,73 @@
+import { DurableObject } from "cloudflare:workers";
+
+/**
+ * One shard of the Durable Object session store: a SQLite table of opaque sealed sessions with their expiry.
+ * Reads ignore expired rows at once; an alarm at the earliest expiry deletes them for real.
+ */
+export class SessionStoreObject extends DurableObject {
+  readonly #sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
+    super(ctx, env);
+    this.#sql = ctx.storage.sql;
+    this.#sql.exec(
+      "CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL)",
+    );
+    this.#sql.exec("CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at)");
+  }
+
+  get(key: string): string | null {
+    const rows = this.#sql.exec<{ value: string }>("SELECT value FROM sessions WHERE key = ? AND expires_at > ?", key, Date.now()).toArray();
+    return rows[0]?.value ?? null;
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    const expiresAt = Date.now() + ttlMs;
+    this.#sql.exec("INSERT OR REPLACE INTO sessions (key, value, expires_at) VALUES (?, ?, ?)", key, value, expiresAt);
+    await this.#alarmBy(expiresAt);
+  }
+
+  destroy(key: string): void {
+    this.#sql.exec("DELETE FROM sessions WHERE key = ?", key);
+  }
+
+  /** Milliseconds left, or -2 when there is no live session under `key`. */
+  ttlMs(key: string): number {
+    const rows = this.#sql
+      .exec<{ expires_at: number }>("SELECT expires_at FROM sessions WHERE key = ? AND expires_at > ?", key, Date.now())
+      .toArray();
+    return rows[0] === undefined ? -2 : rows[0].expires_at - Date.now();
+  }
+
+  async resetTimer(key: string, ttlMs: number): Promise<void> {
+    const expiresAt = Date.now() + ttlMs;
+    const updated = this.#sql.exec("UPDATE sessions SET expires_at = ? WHERE key = ? AND expires_at > ?", expiresAt, key, Date.now());
+    if (updated.rowsWritten > 0) await this.#alarmBy(expiresAt);
+  }
+
+  count(): number {
+    return this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sessions WHERE expires_at > ?", Date.now()).one().n;
+  }
+
+  /** Rows held, expired or not: lets tests see that expired sessions are really gone. */
+  storedRows(): number {
+    return this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sessions").one().n;
+  }
+
+  async clear(): Promise<void> {
+    this.#sql.exec("DELETE FROM sessions");
+    await this.ctx.storage.deleteAlarm();
+  }
+
+  override async alarm(): Promise<void> {
+    this.#sql.exec("DELETE FROM sessions WHERE expires_at <= ?", Date.now());
+    const next = this.#sql.exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM sessions").one().next;
+    if (next !== null) await this.ctx.storage.setAlarm(next);
+  }
+
+  /** Keeps the alarm at or before the earliest expiry, without moving it on every write. */
+  async #alarmBy(expiresAt: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > expiresAt) await this.ctx.storage.setAlarm(expiresAt);
+  }
+}
