@@ -61,7 +61,7 @@ async function isolate(path: string, logs: string[] = []): Promise<Miniflare> {
     modulesRoot: join(project, "dist"),
     compatibilityDate: COMPATIBILITY_DATE,
     bindings: { EXT_SESSION_MGT: ext(path) },
-    handleRuntimeStdio(stdout, stderr) {
+    handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
       stdout.on("data", (chunk: Buffer) => logs.push(chunk.toString()));
       stderr.on("data", (chunk: Buffer) => logs.push(chunk.toString()));
     },
