@@ -26,11 +26,11 @@ export class Backups {
 
   /** Seals the entry and stores it; marks it backed up on success, rejects (and leaves it unsaved) on failure. */
   write(id: string, entry: MemoryEntry): Promise<void> {
-    return this.#enqueue(id, async () => {
+    return this.enqueue(id, async () => {
       const current = this.memory.peek(id);
       if (current !== undefined && current !== entry && current.version > entry.version) return; // a newer write follows
       const writtenAt = Date.now();
-      const sealed = await seal(this.keys, id, entry.version, wrap({ ...entry, writtenAt }));
+      const sealed = await seal(this.keys, id, entry.version, wrap({ kind: "data", json: entry.json, createdAt: entry.createdAt, writtenAt }));
       await this.store.set(await storeKeyOf(this.keys, id), sealed, this.config.timeoutMinutes);
       entry.backedUp = true;
       entry.refreshedAt = writtenAt;
@@ -38,7 +38,7 @@ export class Backups {
   }
 
   destroy(id: string): Promise<void> {
-    return this.#enqueue(id, async () => this.store.destroy(await storeKeyOf(this.keys, id)));
+    return this.enqueue(id, async () => this.store.destroy(await storeKeyOf(this.keys, id)));
   }
 
   /** Pushes the store's expiry of an unchanged session forward, at most once per refresh interval. */
@@ -48,7 +48,7 @@ export class Backups {
     if (!entry.backedUp || now - entry.refreshedAt < interval) return undefined;
     const previous = entry.refreshedAt;
     entry.refreshedAt = now; // claimed before the call, so concurrent requests do not refresh twice
-    return this.#enqueue(id, async () => {
+    return this.enqueue(id, async () => {
       try {
         await this.store.resetTimer(await storeKeyOf(this.keys, id), this.config.timeoutMinutes);
       } catch (error) {
@@ -58,7 +58,8 @@ export class Backups {
     });
   }
 
-  #enqueue(id: string, task: () => Promise<void>): Promise<void> {
+  /** Runs `task` after every queued store call of this session. */
+  enqueue(id: string, task: () => Promise<void>): Promise<void> {
     const previous = this.#queues.get(id);
     const run = previous === undefined ? task() : previous.then(task, task);
     this.#queues.set(id, run);

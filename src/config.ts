@@ -39,6 +39,17 @@ export type StoreUnavailablePolicy =
   /** Carry on with a new, empty session under a new id; the stored one stays untouched in the store. */
   | "new-session";
 
+/** What the layer reports through `onEvent`, for metrics and alerts. Never carries ids or data. */
+export type SessionEvent =
+  /** The store held an older version than the cookie names (a lagging replica, or a lost backup). */
+  | { type: "stale-read"; storedVersion: number; cookieVersion: number }
+  /** A compare-and-set write found a newer version and merged onto it. */
+  | { type: "write-conflict"; attempt: number }
+  /** A write was given up: the session was destroyed meanwhile, or conflicts did not stop. */
+  | { type: "write-dropped"; reason: "destroyed" | "conflicts" }
+  /** A store write failed; the session stays in memory and is retried. */
+  | { type: "backup-failed" };
+
 /** Options of `session()`. Each one overrides the binding of the same meaning. */
 export interface SessionOptions {
   /** Overrides the `EXT_SESSION_MGT` binding (an object or its JSON). */
@@ -62,6 +73,17 @@ export interface SessionOptions {
   store?: UserCustomStore;
   /** Where warnings and errors go; default `console`. */
   logger?: SessionLogger;
+  /** Metrics hook: called for stale reads, write conflicts, dropped writes and failed backups. */
+  onEvent?: (event: SessionEvent) => void;
+  /** Absolute session lifetime in minutes, however active the session is; default none. */
+  absoluteTimeout?: number;
+  /** How long a regenerated session's old id still resolves to the new one, in seconds; default 10. */
+  regenerateGraceSeconds?: number;
+  /**
+   * Use the store's compare-and-set when it has one (default `true`): changed sessions are then written
+   * before the response, so concurrent writers merge instead of overwriting each other.
+   */
+  versionedWrites?: boolean;
 }
 
 export interface SessionConfig {
@@ -80,6 +102,10 @@ export interface SessionConfig {
   redis: { url: string; token: Secret } | undefined;
   store: UserCustomStore | undefined;
   logger: SessionLogger;
+  onEvent: (event: SessionEvent) => void;
+  absoluteTimeoutMinutes: number | undefined;
+  regenerateGraceSeconds: number;
+  versionedWrites: boolean;
 }
 
 export const MIN_SECRET_LENGTH = 64;
@@ -118,6 +144,11 @@ export function parseConfig(bindings: Bindings, options: SessionOptions = {}): S
     redis: usesRedis ? redisCredentials(ext.instanceName, bindings, options.redis) : undefined,
     store,
     logger: options.logger ?? console,
+    onEvent: options.onEvent ?? (() => {}),
+    absoluteTimeoutMinutes:
+      options.absoluteTimeout === undefined ? undefined : positiveNumber("options.absoluteTimeout", options.absoluteTimeout, "minutes"),
+    regenerateGraceSeconds: positiveNumber("options.regenerateGraceSeconds", options.regenerateGraceSeconds ?? 10, "seconds"),
+    versionedWrites: options.versionedWrites ?? true,
   };
 }
 

@@ -10,8 +10,10 @@ export {
   type SessionLogger,
   type SessionOptions,
   type StoreUnavailablePolicy,
+  type SessionEvent,
 } from "./config.js";
 export { SessionConfigError, SealError, SessionUnavailableError } from "./errors.js";
 export { RedisStore, RedisStoreError, type RedisStoreOptions } from "./stores/redis.js";
 export { StoreTimeoutError } from "./stores/guarded-store.js";
-export type { UserCustomStore, UserCustomStoreModule } from "./stores/types.js";
+export type { StoredVersion, UserCustomStore, UserCustomStoreModule, VersionedStore } from "./stores/types.js";
+export { isVersionedStore } from "./stores/types.js";

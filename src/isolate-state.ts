@@ -22,7 +22,7 @@ export interface IsolateState {
 export async function createIsolateState(bindings: Record<string, unknown>, options: SessionOptions): Promise<IsolateState> {
   const config = parseConfig(bindings, options);
   const keys = await deriveKeys(config.secret);
-  const store = new GuardedStore(chooseStore(config), config.storeTimeoutMs);
+  const store = new GuardedStore(chooseStore(config), config.storeTimeoutMs, config.versionedWrites);
   const memory = new MemoryTier(config.memoryMaxBytes, config.timeoutMinutes * 60_000, (count) =>
     config.logger.error(
       `hono-edge-session: memory tier full of sessions the store does not hold yet; dropped ${count} (raise memoryMaxBytes or fix the store)`,

@@ -1,10 +1,10 @@
-import { openEnvelope } from "./envelope.js";
+import type { SessionConfig } from "./config.js";
 import { SessionUnavailableError } from "./errors.js";
 import type { IsolateState } from "./isolate-state.js";
-import { storeKeyOf } from "./keys.js";
 import type { MemoryEntry } from "./memory-tier.js";
 import type { SessionCookie } from "./session-cookie.js";
 import { newSessionId } from "./session-id.js";
+import { readStored, type StoredSession } from "./versioned-write.js";
 
 /** The session a request starts from. */
 export interface LoadedSession {
@@ -20,20 +20,35 @@ export interface LoadedSession {
   entry: MemoryEntry | undefined;
   /** The cookie the request came with (undefined if none, or not valid). */
   cookie: SessionCookie | undefined;
-  /** The cookie named a session that no longer exists (expired, or unreadable): it should be cleared. */
+  /** The cookie named a session that no longer exists (expired, destroyed, unreadable): it should be cleared. */
   deadCookie: boolean;
 }
 
-/** Memory tier first; the store only on a miss or when this isolate's copy is older than the cookie says. */
+/** Waits before reading the store again when it answered with an older version than the cookie names. */
+const STALE_RETRY_DELAYS_MS = [20, 60];
+
+/**
+ * Memory tier first; the store only on a miss or when this isolate's copy is older than the cookie says.
+ * A regenerated id (within its grace window) resolves to the new session; a destroyed or expired one, or
+ * one past its absolute lifetime, gives a new session.
+ */
 export async function loadSession(state: IsolateState, cookie: SessionCookie | undefined): Promise<LoadedSession> {
   if (cookie === undefined) return fresh(undefined, false);
-  const cached = state.memory.get(cookie.id);
-  if (cached !== undefined && cached.version >= cookie.version) return fromEntry(cookie, cached);
+  const { config, memory } = state;
+  const cached = memory.get(cookie.id);
+  if (cached !== undefined && cached.version >= cookie.version) {
+    return withinLifetime(config, cached) ? fromEntry(cookie, cookie.id, cached) : expire(state, cookie);
+  }
 
-  const { config, keys, store } = state;
-  let sealed: string | null;
+  let stored: StoredSession;
   try {
-    sealed = await store.get(await storeKeyOf(keys, cookie.id));
+    stored = await readStored(state, cookie.id);
+    for (const delay of STALE_RETRY_DELAYS_MS) {
+      if (stored.envelope?.kind !== "data" || stored.version >= cookie.version) break;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      stored = await readStored(state, cookie.id);
+    }
+    if (stored.envelope?.kind === "redirect") stored = await readStored(state, stored.envelope.to);
   } catch (error) {
     if (config.onStoreUnavailable === "reject") {
       config.logger.error(`hono-edge-session: store read failed, answering 503 (${describe(error)})`);
@@ -42,37 +57,51 @@ export async function loadSession(state: IsolateState, cookie: SessionCookie | u
     config.logger.error(`hono-edge-session: store read failed, starting a new session (${describe(error)})`);
     return fresh(cookie, false);
   }
-  if (sealed === null) return cached !== undefined ? fromEntry(cookie, cached) : fresh(cookie, true);
 
-  let stored;
-  try {
-    stored = await openEnvelope(keys, cookie.id, sealed);
-  } catch (error) {
-    config.logger.warn(`hono-edge-session: stored session rejected, starting a new session (${describe(error)})`);
-    return cached !== undefined ? fromEntry(cookie, cached) : fresh(cookie, true);
+  const envelope = stored.envelope;
+  if (envelope?.kind !== "data") {
+    // Nothing there (expired, or unreadable), or a tombstone: only this isolate's copy can still help.
+    if (cached !== undefined && envelope?.kind !== "tombstone" && withinLifetime(config, cached)) {
+      return fromEntry(cookie, cookie.id, cached);
+    }
+    return fresh(cookie, true);
   }
-  if (stored.version < cookie.version) {
+  if (stored.id === cookie.id && stored.version < cookie.version) {
     config.logger.warn(
-      `hono-edge-session: store holds version ${stored.version} but the cookie names ${cookie.version}; a newer backup was lost`,
+      `hono-edge-session: store holds version ${stored.version} but the cookie names ${cookie.version}; serving the newest version available`,
     );
+    config.onEvent({ type: "stale-read", storedVersion: stored.version, cookieVersion: cookie.version });
   }
-  if (cached !== undefined && cached.version >= stored.version) return fromEntry(cookie, cached);
+  if (stored.id === cookie.id && cached !== undefined && cached.version >= stored.version) {
+    return withinLifetime(config, cached) ? fromEntry(cookie, cookie.id, cached) : expire(state, cookie);
+  }
   const entry: MemoryEntry = {
     version: stored.version,
-    json: stored.json,
-    createdAt: stored.createdAt,
+    json: envelope.json,
+    createdAt: envelope.createdAt,
     backedUp: true,
-    refreshedAt: stored.writtenAt,
+    refreshedAt: envelope.writtenAt,
   };
-  state.memory.set(cookie.id, entry);
-  return fromEntry(cookie, entry);
+  if (!withinLifetime(config, entry)) return expire(state, cookie);
+  memory.set(stored.id, entry);
+  return fromEntry(cookie, stored.id, entry);
 }
 
-function fromEntry(cookie: SessionCookie, entry: MemoryEntry): LoadedSession {
+/** The absolute lifetime counts from `createdAt`, which is sealed: no client can move it. */
+function withinLifetime(config: SessionConfig, entry: MemoryEntry): boolean {
+  return config.absoluteTimeoutMinutes === undefined || Date.now() - entry.createdAt < config.absoluteTimeoutMinutes * 60_000;
+}
+
+function expire(state: IsolateState, cookie: SessionCookie): LoadedSession {
+  state.memory.delete(cookie.id);
+  return fresh(cookie, true);
+}
+
+function fromEntry(cookie: SessionCookie, id: string, entry: MemoryEntry): LoadedSession {
   return {
-    id: cookie.id,
+    id,
     version: entry.version,
-    nextVersion: Math.max(entry.version, cookie.version) + 1,
+    nextVersion: (id === cookie.id ? Math.max(entry.version, cookie.version) : entry.version) + 1,
     json: entry.json,
     createdAt: entry.createdAt,
     isNew: false,
@@ -99,5 +128,5 @@ function fresh(cookie: SessionCookie | undefined, deadCookie: boolean): LoadedSe
 /** Error text for logs: short, and never a value (store errors may quote the command they ran). */
 export function describe(error: unknown): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return text.length > 160 ? `${text.slice(0, 160)}…` : text;
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }

@@ -8,6 +8,8 @@ export interface MemoryEntry {
   backedUp: boolean;
   /** When the store's expiry was last set or reset (ms since epoch). */
   refreshedAt: number;
+  /** While not backed up: what the store held when this change was made, so a retry can merge onto newer data. */
+  unsavedBase?: { version: number; json: string };
 }
 
 interface Slot {

@@ -1,5 +1,6 @@
 import type { LoadedSession } from "./load-session.js";
 import type { MemoryEntry } from "./memory-tier.js";
+import { apply, diff } from "./patch.js";
 import { newSessionId } from "./session-id.js";
 
 /** Session data: a JSON object. Values must survive `JSON.stringify`. */
@@ -19,16 +20,35 @@ export interface Session<T extends SessionData = SessionData> {
   destroy(): Promise<void>;
   /** Saves now and waits until the store holds the session (e.g. before answering a login); rejects if it failed. */
   commit(): Promise<void>;
+  /**
+   * Applies `fn` to the newest stored data (it may mutate its argument or return new data) and saves the
+   * result at once with compare-and-set, running `fn` again if another request wrote in between. Returns the
+   * saved data. Changes this request made with `set`/`delete` are kept on top.
+   */
+  update(fn: (data: T) => T | void): Promise<T>;
 }
 
 /** What a request did to its session, decided once the handler has returned. */
 export type SessionChange =
   | { kind: "untouched" }
   | { kind: "unchanged"; loaded: LoadedSession }
-  | { kind: "changed"; loaded: LoadedSession; id: string; entry: MemoryEntry; replaced: string[] }
-  | { kind: "destroyed"; loaded: LoadedSession; ids: string[] };
+  | { kind: "changed"; loaded: LoadedSession; id: string; entry: MemoryEntry; replaced: ReplacedId[] }
+  | { kind: "destroyed"; loaded: LoadedSession; ids: ReplacedId[] };
 
-export type SaveChange = (change: Extract<SessionChange, { kind: "changed" | "destroyed" }>) => Promise<void>;
+/** A session id this request moved away from or ended, with the version it had. */
+export interface ReplacedId {
+  id: string;
+  version: number;
+}
+
+/** A saved change, as it ended up in the store (after any merge), or `undefined` if nothing was saved. */
+export type Saved = { id: string; entry: MemoryEntry } | undefined;
+
+/** Saves a change now (for `commit()`); rejects when the store failed. */
+export type SaveChange = (change: Extract<SessionChange, { kind: "changed" | "destroyed" }>) => Promise<Saved>;
+
+/** Applies `fn` to the newest stored data and saves it atomically; returns the saved state. */
+export type AtomicUpdate = (loaded: LoadedSession, fn: (data: SessionData) => SessionData | void) => Promise<Saved>;
 
 /** The per-request side of a session: loads it lazily, tracks what the handler did, and says what changed. */
 export class SessionHandle<T extends SessionData> {
@@ -36,7 +56,7 @@ export class SessionHandle<T extends SessionData> {
   #loaded: LoadedSession | undefined;
   #data: T | undefined;
   /** Ids this request moved away from (regenerate) that must be deleted from the store. */
-  #replaced: string[] = [];
+  #replaced: ReplacedId[] = [];
   #destroyed = false;
   /** A regenerated id must be stored even if the data did not change. */
   #mustWrite = false;
@@ -44,6 +64,7 @@ export class SessionHandle<T extends SessionData> {
   constructor(
     readonly load: () => Promise<LoadedSession>,
     readonly save: SaveChange,
+    readonly atomicUpdate: AtomicUpdate,
   ) {}
 
   readonly api: Session<T> = {
@@ -60,7 +81,7 @@ export class SessionHandle<T extends SessionData> {
     regenerate: async () => {
       await this.#ready();
       const loaded = this.#loaded!;
-      if (!loaded.isNew) this.#replaced.push(loaded.id);
+      if (!loaded.isNew) this.#replaced.push({ id: loaded.id, version: loaded.version });
       this.#loaded = { ...loaded, id: newSessionId(), version: 0, nextVersion: 1, entry: undefined, isNew: true };
       this.#mustWrite = true;
     },
@@ -72,8 +93,17 @@ export class SessionHandle<T extends SessionData> {
     commit: async () => {
       const change = this.change();
       if (change.kind !== "changed" && change.kind !== "destroyed") return;
-      await this.save(change);
-      this.#settle(change);
+      const saved = await this.save(change);
+      this.#settle(change, saved);
+    },
+    update: async (fn) => {
+      const data = await this.#ready();
+      const pending = diff(JSON.parse(this.#loaded!.json) as SessionData, data);
+      const saved = await this.atomicUpdate(this.#loaded!, fn as (data: SessionData) => SessionData | void);
+      if (saved === undefined) return data;
+      this.#loaded = { ...this.#loaded!, id: saved.id, version: saved.entry.version, nextVersion: saved.entry.version + 1, json: saved.entry.json, isNew: false, entry: saved.entry };
+      this.#data = apply(pending, JSON.parse(saved.entry.json) as SessionData) as T;
+      return JSON.parse(saved.entry.json) as T;
     },
   };
 
@@ -82,7 +112,7 @@ export class SessionHandle<T extends SessionData> {
     const loaded = this.#loaded;
     if (loaded === undefined) return { kind: "untouched" };
     if (this.#destroyed) {
-      const ids = loaded.isNew ? [...this.#replaced] : [loaded.id, ...this.#replaced];
+      const ids = loaded.isNew ? [...this.#replaced] : [{ id: loaded.id, version: loaded.version }, ...this.#replaced];
       return { kind: "destroyed", loaded, ids };
     }
     const json = JSON.stringify(this.#data);
@@ -98,23 +128,19 @@ export class SessionHandle<T extends SessionData> {
     return { kind: "changed", loaded, id: loaded.id, entry, replaced: [...this.#replaced] };
   }
 
-  /** After a commit, the saved state is what later changes are measured against. */
-  #settle(change: Extract<SessionChange, { kind: "changed" | "destroyed" }>): void {
+  /** After a commit, the saved state (merged, perhaps) is what later changes are measured against. */
+  #settle(change: Extract<SessionChange, { kind: "changed" | "destroyed" }>, saved: Saved): void {
     this.#replaced = [];
     this.#mustWrite = false;
-    if (change.kind === "destroyed") {
-      this.#loaded = { ...change.loaded, isNew: true, json: "{}" };
+    if (change.kind === "destroyed" || saved === undefined) {
+      this.#loaded = { ...change.loaded, isNew: true, json: "{}", version: 0, nextVersion: 1, entry: undefined };
+      this.#data = {} as T;
+      this.#destroyed = change.kind === "destroyed";
       return;
     }
-    const { entry } = change;
-    this.#loaded = {
-      ...change.loaded,
-      version: entry.version,
-      nextVersion: entry.version + 1,
-      json: entry.json,
-      isNew: false,
-      entry,
-    };
+    const { id, entry } = saved;
+    this.#loaded = { ...change.loaded, id, version: entry.version, nextVersion: entry.version + 1, json: entry.json, isNew: false, entry };
+    this.#data = JSON.parse(entry.json) as T;
   }
 
   async #ready(): Promise<T> {

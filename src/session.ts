@@ -5,7 +5,8 @@ import { SessionConfigError } from "./errors.js";
 import { createIsolateState, type IsolateState } from "./isolate-state.js";
 import { describe, loadSession } from "./load-session.js";
 import { clearSessionCookie, readSessionCookie, writeSessionCookie } from "./session-cookie.js";
-import { SessionHandle, type SaveChange, type Session, type SessionData } from "./session-handle.js";
+import { persist, updateAtomically } from "./persist.js";
+import { SessionHandle, type Session, type SessionData } from "./session-handle.js";
 
 /**
  * The context variables `session()` sets. Typed per app rather than through a global `ContextVariableMap`
@@ -48,11 +49,18 @@ export function session<T extends SessionData = SessionData>(options: SessionOpt
       console.error(`hono-edge-session: ${error instanceof SessionConfigError ? error.message : describe(error)}`);
       return c.text("Internal Server Error", 500);
     }
-    const { memory, backups, config, keys } = state;
+    const { config, keys } = state;
 
     // Cookie → memory tier → store, on the handler's first use of the session.
-    const save: SaveChange = (change) => saveChange(state, change);
-    const current = new SessionHandle<T>(async () => loadSession(state, await readSessionCookie(c, config, keys)), save);
+    const current = new SessionHandle<T>(
+      async () => loadSession(state, await readSessionCookie(c, config, keys)),
+      async (change) => {
+        const persisted = await persist(state, change, true);
+        if (persisted.failure !== undefined) throw persisted.failure;
+        return persisted.saved;
+      },
+      (loaded, fn) => updateAtomically(state, loaded, fn),
+    );
     c.set("session", current.api);
 
     await next();
@@ -64,53 +72,12 @@ export function session<T extends SessionData = SessionData>(options: SessionOpt
       config.logger.error(`hono-edge-session: session data is not JSON-serialisable, not saved (${describe(error)})`);
       return;
     }
-    switch (change.kind) {
-      case "untouched":
-        return;
-      case "destroyed":
-        if (change.loaded.cookie !== undefined) clearSessionCookie(c, config);
-        inBackground(c, state, save(change));
-        return;
-      case "changed":
-        // Memory tier and cookie now; sealing and the store write after the response.
-        await writeSessionCookie(c, config, keys, { id: change.id, version: change.entry.version });
-        inBackground(c, state, save(change));
-        return;
-      case "unchanged": {
-        const { loaded } = change;
-        if (loaded.deadCookie) clearSessionCookie(c, config);
-        if (loaded.isNew || loaded.entry === undefined) return;
-        if (loaded.cookie?.id !== loaded.id || loaded.cookie.version !== loaded.version) {
-          await writeSessionCookie(c, config, keys, { id: loaded.id, version: loaded.version });
-        }
-        // A backup that failed earlier is retried now; otherwise the store's expiry is kept ahead of the idle timeout.
-        const entry = loaded.entry;
-        if (!entry.backedUp) {
-          if (!backups.pending(loaded.id) && memory.peek(loaded.id) === entry) {
-            inBackground(c, state, backups.write(loaded.id, entry));
-          }
-          return;
-        }
-        const refresh = backups.refreshIfDue(loaded.id, entry);
-        if (refresh !== undefined) inBackground(c, state, refresh);
-        return;
-      }
-    }
+    // Memory tier and store (a compare-and-set store now, a plain one after the response), then the cookie.
+    const persisted = await persist(state, change, false);
+    if (persisted.cookie === "clear") clearSessionCookie(c, config);
+    else if (persisted.cookie !== undefined) await writeSessionCookie(c, config, keys, persisted.cookie);
+    if (persisted.background !== undefined) inBackground(c, state, persisted.background);
   };
-}
-
-/** Puts a changed session in the memory tier and writes it to the store; deletes destroyed and replaced ids. */
-function saveChange(state: IsolateState, change: Parameters<SaveChange>[0]): Promise<void> {
-  const { memory, backups } = state;
-  if (change.kind === "destroyed") {
-    for (const id of change.ids) memory.delete(id);
-    return Promise.all(change.ids.map((id) => backups.destroy(id))).then(() => {});
-  }
-  for (const id of change.replaced) memory.delete(id);
-  memory.set(change.id, change.entry);
-  return Promise.all([backups.write(change.id, change.entry), ...change.replaced.map((id) => backups.destroy(id))]).then(
-    () => {},
-  );
 }
 
 /** After the response: `waitUntil` on Workers; elsewhere the promise simply runs on. Failures are logged, never thrown. */

@@ -1,4 +1,4 @@
-import type { UserCustomStore } from "./types.js";
+import { isVersionedStore, type StoredVersion, type UserCustomStore } from "./types.js";
 
 /** A store call that did not settle within the bounded wait. */
 export class StoreTimeoutError extends Error {
@@ -11,10 +11,16 @@ export class StoreTimeoutError extends Error {
  * `timeoutMs`, so a hung store cannot hang a request.
  */
 export class GuardedStore {
+  /** Whether writes can be compare-and-set (see `VersionedStore`). */
+  readonly versioned: boolean;
+
   constructor(
     readonly store: UserCustomStore,
     readonly timeoutMs: number,
-  ) {}
+    useVersions = true,
+  ) {
+    this.versioned = useVersions && isVersionedStore(store);
+  }
 
   get(key: string): Promise<string | null> {
     return this.#call(() => this.store.get(key));
@@ -22,6 +28,12 @@ export class GuardedStore {
 
   set(key: string, sealed: string, timeoutMinutes: number): Promise<void> {
     return this.#call(() => this.store.set(key, sealed, timeoutMinutes));
+  }
+
+  setIfVersion(key: string, expectedVersion: number, version: number, sealed: string, timeoutMinutes: number): Promise<StoredVersion | null> {
+    const store = this.store;
+    if (!isVersionedStore(store)) throw new TypeError("this store has no setIfVersion");
+    return this.#call(() => store.setIfVersion(key, expectedVersion, version, sealed, timeoutMinutes));
   }
 
   destroy(key: string): Promise<void> {

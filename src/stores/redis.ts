@@ -1,6 +1,6 @@
 import { Redis } from "@upstash/redis/cloudflare";
 import { minutesToMillis } from "./minutes.js";
-import type { UserCustomStore } from "./types.js";
+import type { StoredVersion, VersionedStore } from "./types.js";
 
 export interface RedisStoreOptions {
   url: string;
@@ -13,14 +13,36 @@ export interface RedisStoreOptions {
 
 const SCAN_COUNT = 500;
 
+/*
+ * A session is one string key: "<version>.<sealed session>". The version is what compare-and-set compares;
+ * `get` hands back only the sealed part, exactly as `set` received it.
+ */
+const SET_IF_VERSION = `
+local current = redis.call("GET", KEYS[1])
+local version = 0
+if current then version = tonumber(string.match(current, "^(%d+)%.")) or 0 end
+if version == tonumber(ARGV[1]) then
+  redis.call("SET", KEYS[1], ARGV[2] .. "." .. ARGV[3], "PX", ARGV[4])
+  return 1
+end
+return current or "0."
+`;
+
+function parse(stored: string): StoredVersion {
+  const dot = stored.indexOf(".");
+  const version = dot > 0 ? Number(stored.slice(0, dot)) : NaN;
+  return Number.isInteger(version) ? { version, session: stored.slice(dot + 1) } : { version: 0, session: stored };
+}
+
 /** A failed Redis call, without the command text (the client's message quotes the whole command and its values). */
 export class RedisStoreError extends Error {
   override readonly name = "RedisStoreError";
 }
 
 /** Sessions in Redis over Upstash's REST protocol, one string key per session with a PX expiry. */
-export class RedisStore implements UserCustomStore {
+export class RedisStore implements VersionedStore {
   readonly #redis: Redis;
+  readonly #setIfVersion: ReturnType<Redis["createScript"]>;
   readonly #prefix: string;
   readonly #match: string;
 
@@ -36,16 +58,37 @@ export class RedisStore implements UserCustomStore {
       retry: { retries: 1, backoff: () => 50 },
       signal: () => AbortSignal.timeout(timeoutMs),
     });
+    this.#setIfVersion = this.#redis.createScript(SET_IF_VERSION);
     this.#prefix = `${options.namespace}:`;
     this.#match = `${options.namespace.replace(/[*?[\]\\]/g, "\\$&")}:*`;
   }
 
-  get(sessionId: string): Promise<string | null> {
-    return this.#run("GET", () => this.#redis.get<string>(this.#key(sessionId)));
+  async get(sessionId: string): Promise<string | null> {
+    const stored = await this.#run("GET", () => this.#redis.get<string>(this.#key(sessionId)));
+    return stored === null ? null : parse(stored).session;
   }
 
   async set(sessionId: string, session: string, timeout: number): Promise<void> {
-    await this.#run("SET", () => this.#redis.set(this.#key(sessionId), session, { px: minutesToMillis(timeout) }));
+    await this.#run("SET", () => this.#redis.set(this.#key(sessionId), `0.${session}`, { px: minutesToMillis(timeout) }));
+  }
+
+  /** One Lua script (EVALSHA, falling back to EVAL once per connection): no read-then-write race. */
+  async setIfVersion(
+    sessionId: string,
+    expectedVersion: number,
+    version: number,
+    session: string,
+    timeout: number,
+  ): Promise<StoredVersion | null> {
+    const current = await this.#run("EVALSHA", () =>
+      this.#setIfVersion.exec(
+        [this.#key(sessionId)],
+        [String(expectedVersion), String(version), session, String(minutesToMillis(timeout))],
+      ),
+    );
+    if (current === 1) return null;
+    const stored = parse(String(current));
+    return stored.session === "" ? { version: stored.version, session: null } : stored;
   }
 
   async destroy(sessionId: string): Promise<void> {

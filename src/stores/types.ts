@@ -29,3 +29,28 @@ export interface UserCustomStore {
 export interface UserCustomStoreModule {
   getStore(): UserCustomStore;
 }
+
+/** What a versioned store holds under a key when a conditional write did not happen. */
+export interface StoredVersion {
+  /** 0 when nothing is stored (never written, or expired). */
+  version: number;
+  session: string | null;
+}
+
+/**
+ * The optional compare-and-set capability. A store that has it gets the consistency guarantees of the
+ * README (no lost updates, destroy is final, regenerate with a grace window); one without it gets
+ * last-writer-wins.
+ */
+export interface VersionedStore extends UserCustomStore {
+  /**
+   * Atomically: if the version stored under `sessionId` is `expectedVersion` (0: nothing stored), store
+   * `session` as `version`, expiring `timeout` minutes from now, and answer `null`. Otherwise change nothing
+   * and answer what is stored.
+   */
+  setIfVersion(sessionId: string, expectedVersion: number, version: number, session: string, timeout: number): Promise<StoredVersion | null>;
+}
+
+export function isVersionedStore(store: UserCustomStore): store is VersionedStore {
+  return typeof (store as Partial<VersionedStore>).setIfVersion === "function";
+}

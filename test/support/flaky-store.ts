@@ -1,11 +1,11 @@
-import type { UserCustomStore } from "../../src/index.js";
+import type { StoredVersion, VersionedStore } from "../../src/index.js";
 
 /** Wraps a real store; while `down`, every call fails (or hangs, with `hang`), as an unreachable store does. */
-export class FlakyStore implements UserCustomStore {
+export class FlakyStore implements VersionedStore {
   down = false;
   hang = false;
   calls: string[] = [];
-  constructor(readonly inner: UserCustomStore) {}
+  constructor(readonly inner: VersionedStore) {}
 
   #gate<T>(name: string, run: () => T): T {
     this.calls.push(name);
@@ -32,6 +32,9 @@ export class FlakyStore implements UserCustomStore {
   }
   set(id: string, session: string, timeout: number) {
     return this.#gate("set", () => this.inner.set(id, session, timeout));
+  }
+  setIfVersion(id: string, expected: number, version: number, session: string, timeout: number): Promise<StoredVersion | null> {
+    return this.#gate("setIfVersion", () => this.inner.setIfVersion(id, expected, version, session, timeout));
   }
   exists(id: string) {
     return this.#gate("exists", () => this.inner.exists(id));

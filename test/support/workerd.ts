@@ -65,6 +65,7 @@ export interface RecordedCommand {
   command: string;
   args: string[];
   request: number;
+  error?: string;
 }
 
 /** The commands the gateway ran for keys of this namespace, in order. */
@@ -76,6 +77,12 @@ export async function commandsFor(instanceName: string): Promise<RecordedCommand
   return ((await res.json()) as { result: RecordedCommand[] }).result;
 }
 
+/**
+ * Command names as the store saw them: the compare-and-set script (EVALSHA, or EVAL the one time a fresh
+ * redis-server does not know the script yet) is "CAS", and the refused NOSCRIPT attempt is left out.
+ */
 export function names(commands: RecordedCommand[]): string[] {
-  return commands.map((c) => c.command);
+  return commands
+    .filter((c) => !c.error?.startsWith("NOSCRIPT"))
+    .map((c) => (c.command === "EVALSHA" || c.command === "EVAL" ? "CAS" : c.command));
 }

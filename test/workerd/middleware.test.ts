@@ -111,25 +111,31 @@ describe("write path", () => {
     expect(await commandsFor(instance)).toEqual([]);
   });
 
-  it("regenerate gives a new id, keeps the data and deletes the old id", async () => {
+  it("regenerate gives a new id, keeps the data, and retires the old id after its grace window", async () => {
     const instance = uniqueInstance("regen");
-    const browser = new Browser(app(redisOptions(instance)));
+    const options = redisOptions(instance, { regenerateGraceSeconds: 0.3 });
+    const browser = new Browser(app(options));
     await browser.fetch("/inc", { method: "POST" });
     const before = browser.cookie!;
     await browser.fetch("/login", { method: "POST" });
     expect(browser.cookie).not.toBe(before);
     expect(await browser.json("/read")).toEqual({ n: 1, user: "alice" });
-    const commands = await commandsFor(instance);
-    expect(names(commands).sort()).toEqual(["DEL", "SET", "SET"]);
-    const [firstSet, ...rest] = commands;
-    const del = rest.find((c) => c.command === "DEL")!;
-    const secondSet = rest.find((c) => c.command === "SET")!;
-    expect(del.args[0]).toBe(firstSet!.args[0]);
-    expect(secondSet.args[0]).not.toBe(firstSet!.args[0]);
-    // The old cookie, sent to another isolate, finds nothing.
-    const attacker = new Browser(app(redisOptions(instance)));
-    attacker.cookie = before;
-    expect(await attacker.json("/read")).toEqual({});
+    const writes = (await commandsFor(instance)).filter((c) => !c.error);
+    expect(names(writes)).toEqual(["CAS", "CAS", "CAS"]);
+    const key = (i: number) => writes[i]!.args[2];
+    expect(key(1)).not.toBe(key(0)); // the new id
+    expect(key(2)).toBe(key(0)); // the old id, now a redirect that expires with the grace window
+    expect(writes[2]!.args.at(-1)).toBe("300");
+    // Within the grace window the old cookie (a request already in flight) reaches the new session.
+    const inFlight = new Browser(app(options));
+    inFlight.cookie = before;
+    expect(await inFlight.json("/read")).toEqual({ n: 1, user: "alice" });
+    expect(inFlight.cookie).toBe(browser.cookie);
+    // After it, the old id finds nothing.
+    await new Promise((r) => setTimeout(r, 400));
+    const late = new Browser(app(options));
+    late.cookie = before;
+    expect(await late.json("/read")).toEqual({});
   });
 
   it("destroy removes the session from both tiers and clears the cookie", async () => {
@@ -141,7 +147,7 @@ describe("write path", () => {
     const res = await browser.fetch("/logout", { method: "POST" });
     expect(res.headers.get("Set-Cookie")).toMatch(/Max-Age=0/);
     expect(browser.cookie).toBeUndefined();
-    expect(names(await commandsFor(instance))).toEqual(["SET", "DEL"]);
+    expect(names(await commandsFor(instance))).toEqual(["CAS", "CAS"]); // the session, then its tombstone
     const replay = new Browser(a);
     replay.cookie = stolen;
     expect(await replay.json("/read")).toEqual({});
@@ -166,10 +172,10 @@ describe("TTL refresh", () => {
     const browser = new Browser(app(redisOptions(instance, { timeout: 0.01, ttlRefreshFraction: 0.5 })));
     await browser.fetch("/inc", { method: "POST" });
     for (let i = 0; i < 5; i++) await browser.fetch("/read");
-    expect(names(await commandsFor(instance))).toEqual(["SET"]);
+    expect(names(await commandsFor(instance))).toEqual(["CAS"]);
     await new Promise((r) => setTimeout(r, 350));
     for (let i = 0; i < 5; i++) await browser.fetch("/read");
-    expect(names(await commandsFor(instance))).toEqual(["SET", "PEXPIRE"]);
+    expect(names(await commandsFor(instance))).toEqual(["CAS", "PEXPIRE"]);
   });
 });
 
@@ -187,7 +193,7 @@ describe("a store that fails", () => {
     store.down = false;
     store.calls = [];
     expect(await browser.json("/read")).toEqual({ n: 2 });
-    expect(store.calls).toEqual(["set"]);
+    expect(store.calls).toEqual(["setIfVersion"]);
     // Another isolate now finds version 2 in the store.
     const other = new Browser(app(redisOptions(flakyApp("x").instance, { store: store.inner })));
     other.cookie = browser.cookie;

@@ -32,20 +32,22 @@ describe("store calls per request kind (counted at the gateway)", () => {
     expect(await commandsFor(instance)).toEqual([]);
   });
 
-  it("a changed session is one SET with PX; a memory hit makes no call; an unchanged one no write", async () => {
+  it("a changed session is one compare-and-set write; a memory hit makes no call; an unchanged one no write", async () => {
     const instance = uniqueInstance("counts");
     const browser = new Browser(counterApp(instance));
     expect(await browser.json("/inc")).toEqual({ n: 1 });
-    const afterWrite = await commandsFor(instance);
-    expect(names(afterWrite)).toEqual(["SET"]);
-    expect(afterWrite[0]!.args.map((a) => a.toUpperCase())).toContain("PX");
+    const afterWrite = (await commandsFor(instance)).filter((c) => !c.error);
+    expect(names(afterWrite)).toEqual(["CAS"]);
+    // EVALSHA sha 1 key expected version sealed px: written over nothing (0) as version 1, expiring in 15 minutes.
+    expect(afterWrite[0]!.args.slice(3, 5)).toEqual(["0", "1"]);
+    expect(afterWrite[0]!.args.at(-1)).toBe(String(15 * 60_000));
 
     expect(await browser.json("/read")).toEqual({ n: 1 });
     expect(await browser.json("/read")).toEqual({ n: 1 });
-    expect(names(await commandsFor(instance))).toEqual(["SET"]);
+    expect(names(await commandsFor(instance))).toEqual(["CAS"]);
 
     expect(await browser.json("/inc")).toEqual({ n: 2 });
-    expect(names(await commandsFor(instance))).toEqual(["SET", "SET"]);
+    expect(names(await commandsFor(instance))).toEqual(["CAS", "CAS"]);
   });
 
   it("a miss (another isolate's session) is exactly one GET", async () => {
@@ -56,8 +58,8 @@ describe("store calls per request kind (counted at the gateway)", () => {
     const second = new Browser(counterApp(instance));
     second.cookie = first.cookie;
     expect(await second.json("/read")).toEqual({ n: 1 });
-    expect(names(await commandsFor(instance))).toEqual(["SET", "GET"]);
+    expect(names(await commandsFor(instance))).toEqual(["CAS", "GET"]);
     expect(await second.json("/read")).toEqual({ n: 1 });
-    expect(names(await commandsFor(instance))).toEqual(["SET", "GET"]);
+    expect(names(await commandsFor(instance))).toEqual(["CAS", "GET"]);
   });
 });

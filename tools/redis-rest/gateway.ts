@@ -38,6 +38,8 @@ export interface RecordedCommand {
   args: string[];
   /** Which HTTP request carried it: commands of one pipeline share it. */
   request: number;
+  /** The error Redis answered, if it did (e.g. NOSCRIPT before the client falls back from EVALSHA to EVAL). */
+  error?: string;
 }
 
 type Reply = string | number | null | Reply[];
@@ -72,12 +74,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const base64 = String(req.headers["upstash-encoding"] ?? "").toLowerCase() === "base64";
     const body = await readBody(req);
     const requestNumber = ++requests;
-    const record = (commands: Command[]) => {
-      if (options.recordCommands) {
-        for (const [name, ...args] of commands) {
-          recorded.push({ command: String(name).toUpperCase(), args: args.map(String), request: requestNumber });
-        }
-      }
+    const record = (commands: Command[]): RecordedCommand[] => {
+      const entries = commands.map(([name, ...args]) => ({ command: String(name).toUpperCase(), args: args.map(String), request: requestNumber }));
+      if (options.recordCommands) recorded.push(...entries);
+      return entries;
     };
 
     if (url.pathname === "/__gateway/commands" && options.recordCommands) {
@@ -88,7 +88,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (req.method === "POST" && (url.pathname === "/pipeline" || url.pathname === "/multi-exec")) {
       const commands = parseCommands(body, true);
       if (commands === undefined) return send(res, 400, { error: "ERR failed to parse pipeline request" });
-      record(commands);
+      const entries = record(commands);
       if (redis.status !== "ready") return send(res, 502, { error: "ERR redis is unavailable" });
       const batch = url.pathname === "/pipeline" ? redis.pipeline() : redis.multi();
       for (const [name, ...args] of commands) batch.callBuffer(String(name), ...args.map(String));
@@ -99,6 +99,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         return send(res, 400, { error: errorText(error) });
       }
       if (results === null) return send(res, 400, { error: "ERR transaction aborted" });
+      results.forEach(([error], i) => {
+        if (error) entries[i]!.error = errorText(error);
+      });
       return send(
         res,
         200,
@@ -114,13 +117,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (req.method === "POST" && body.length > 0) command.push(body.toString("utf8"));
     }
     if (command === undefined || command.length === 0) return send(res, 400, { error: "ERR failed to parse command" });
-    record([command]);
+    const [entry] = record([command]);
     if (redis.status !== "ready") return send(res, 502, { error: "ERR redis is unavailable" });
     try {
       const [name, ...args] = command;
       const value = await redis.callBuffer(String(name), ...args.map(String));
       return send(res, 200, { result: toReply(value, base64) });
     } catch (error) {
+      entry!.error = errorText(error);
       return send(res, 400, { error: errorText(error) });
     }
   }

@@ -1,5 +1,5 @@
 import { minutesToMillis } from "../minutes.js";
-import type { UserCustomStore } from "../types.js";
+import type { StoredVersion, VersionedStore } from "../types.js";
 import type { SessionStoreObject } from "./session-store-object.js";
 
 export interface DurableObjectStoreOptions {
@@ -14,7 +14,7 @@ export interface DurableObjectStoreOptions {
  * key, so reads and writes of a session are strongly consistent and the load spreads over the shards;
  * `length()` and `clear()` visit every shard of the namespace.
  */
-export class DurableObjectStore implements UserCustomStore {
+export class DurableObjectStore implements VersionedStore {
   readonly #stubs: Array<DurableObjectStub<SessionStoreObject>>;
 
   constructor(binding: DurableObjectNamespace<SessionStoreObject>, options: DurableObjectStoreOptions = {}) {
@@ -30,6 +30,10 @@ export class DurableObjectStore implements UserCustomStore {
 
   set(sessionId: string, session: string, timeout: number): Promise<void> {
     return this.#shard(sessionId).set(sessionId, session, minutesToMillis(timeout));
+  }
+
+  setIfVersion(sessionId: string, expectedVersion: number, version: number, session: string, timeout: number): Promise<StoredVersion | null> {
+    return this.#shard(sessionId).setIfVersion(sessionId, expectedVersion, version, session, minutesToMillis(timeout));
   }
 
   destroy(sessionId: string): Promise<void> {

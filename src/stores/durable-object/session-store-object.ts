@@ -11,7 +11,7 @@ export class SessionStoreObject extends DurableObject {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
     this.#sql.exec(
-      "CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL)",
+      "CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL, expires_at INTEGER NOT NULL)",
     );
     this.#sql.exec("CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at)");
   }
@@ -21,10 +21,33 @@ export class SessionStoreObject extends DurableObject {
     return rows[0]?.value ?? null;
   }
 
-  async set(key: string, value: string, ttlMs: number): Promise<void> {
+  async set(key: string, value: string, ttlMs: number, version = 0): Promise<void> {
     const expiresAt = Date.now() + ttlMs;
-    this.#sql.exec("INSERT OR REPLACE INTO sessions (key, value, expires_at) VALUES (?, ?, ?)", key, value, expiresAt);
+    this.#sql.exec(
+      "INSERT OR REPLACE INTO sessions (key, value, version, expires_at) VALUES (?, ?, ?, ?)",
+      key,
+      value,
+      version,
+      expiresAt,
+    );
     await this.#alarmBy(expiresAt);
+  }
+
+  /** Compare-and-set: an object runs one call at a time, so the read and the write cannot interleave. */
+  async setIfVersion(
+    key: string,
+    expectedVersion: number,
+    version: number,
+    value: string,
+    ttlMs: number,
+  ): Promise<{ version: number; session: string | null } | null> {
+    const rows = this.#sql
+      .exec<{ value: string; version: number }>("SELECT value, version FROM sessions WHERE key = ? AND expires_at > ?", key, Date.now())
+      .toArray();
+    const current = rows[0] ?? { value: null, version: 0 };
+    if (current.version !== expectedVersion) return { version: current.version, session: current.value };
+    await this.set(key, value, ttlMs, version);
+    return null;
   }
 
   destroy(key: string): void {
