@@ -6,8 +6,17 @@ import { storeKeyOf } from "./keys.js";
 import type { MemoryEntry } from "./memory-tier.js";
 import type { SessionData } from "./session-handle.js";
 
-/** Conflicts after which a write gives up: each one means another request wrote in between. */
-const MAX_ATTEMPTS = 6;
+/**
+ * Conflicts after which a write gives up. Each conflict means another request's write landed in between,
+ * so N writers racing for one session need at most N attempts; 32 covers a burst of parallel requests.
+ */
+const MAX_ATTEMPTS = 32;
+
+/** Random back-off after a conflict, growing per attempt (up to 100 ms), so racing writers spread out. */
+function backOff(attempt: number): Promise<void> {
+  const ceiling = Math.min(100, 4 * 2 ** (attempt - 1));
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+}
 
 /** A session as the store holds it: its version and what it holds (`undefined` when nothing, or unreadable). */
 export interface StoredSession {
@@ -49,6 +58,7 @@ export async function writeData(state: IsolateState, base: WriteBase, next: (cur
       return { kind: "written", id, entry: { version, json, createdAt, backedUp: true, refreshedAt: writtenAt } };
     }
     state.config.onEvent({ type: "write-conflict", attempt });
+    if (attempt > 1) await backOff(attempt);
     let current = conflict;
     if (current.envelope?.kind === "redirect") current = await readStored(state, current.envelope.to);
     const envelope = current.envelope;

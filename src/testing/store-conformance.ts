@@ -1,11 +1,13 @@
 import { describe, expect, it } from "vitest";
-import type { UserCustomStore } from "../stores/types.js";
+import { isVersionedStore, type UserCustomStore, type VersionedStore } from "../stores/types.js";
 
 export interface StoreConformanceOptions {
   /** A store whose keys live in `namespace`; two namespaces must not see each other's keys. */
   makeStore(namespace: string): UserCustomStore | Promise<UserCustomStore>;
   /** Idle timeout used for the expiry checks, in minutes (small, so the suite stays quick). Default 0.01 (600 ms). */
   shortTimeout?: number;
+  /** Also check the optional compare-and-set capability (`setIfVersion`), which the store then must have. */
+  versioned?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -101,6 +103,48 @@ export function describeStoreConformance(name: string, options: StoreConformance
       expect(await mine.get("m-3")).toBeNull();
       expect(await theirs.get("t")).toBe("v");
       expect(await theirs.length()).toBe(1);
+    });
+  });
+
+  if (!options.versioned) return;
+  const versioned = async (): Promise<VersionedStore> => {
+    const { store } = await fresh();
+    expect(isVersionedStore(store)).toBe(true);
+    return store as VersionedStore;
+  };
+
+  describe(`${name} keeps the compare-and-set contract`, () => {
+    it("writes only over the expected version, and otherwise answers what is stored", async () => {
+      const store = await versioned();
+      expect(await store.setIfVersion("a", 0, 1, "one", 1)).toBeNull();
+      expect(await store.get("a")).toBe("one");
+      expect(await store.setIfVersion("a", 0, 1, "again", 1)).toEqual({ version: 1, session: "one" });
+      expect(await store.setIfVersion("a", 1, 2, "two", 1)).toBeNull();
+      expect(await store.setIfVersion("a", 1, 2, "stale", 1)).toEqual({ version: 2, session: "two" });
+      expect(await store.get("a")).toBe("two");
+      expect(await store.ttl("a")).toBeGreaterThan(50);
+    });
+
+    it("answers version 0 and no session where nothing is stored", async () => {
+      const store = await versioned();
+      expect(await store.setIfVersion("a", 3, 4, "x", 1)).toEqual({ version: 0, session: null });
+      expect(await store.get("a")).toBeNull();
+    });
+
+    it("lets exactly one of many racing writers win", async () => {
+      const store = await versioned();
+      await store.setIfVersion("a", 0, 1, "base", 1);
+      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => store.setIfVersion("a", 1, 2, `w${i}`, 1)));
+      expect(results.filter((r) => r === null)).toHaveLength(1);
+      const winner = results.findIndex((r) => r === null);
+      expect(await store.get("a")).toBe(`w${winner}`);
+    });
+
+    it("counts an expired session as nothing stored", async () => {
+      const store = await versioned();
+      await store.setIfVersion("a", 0, 5, "v", timeout);
+      await sleep(timeoutMs + 300);
+      expect(await store.setIfVersion("a", 0, 6, "w", 1)).toBeNull();
     });
   });
 }

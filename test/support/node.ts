@@ -10,28 +10,32 @@ import { startRedisServer, type RedisServer } from "../../tools/redis-rest/redis
 export const SECRET = "node-test-secret-".padEnd(80, "z");
 export const COMPATIBILITY_DATE = "2026-04-01";
 
-let bundled: Promise<string> | undefined;
-/** The reference worker, bundled once per test process the way wrangler does (workerd/worker conditions). */
-export function workerBundle(): Promise<string> {
-  return (bundled ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), "hes-worker-"));
-    const outfile = join(dir, "worker.js");
-    await build({
-      entryPoints: ["src/worker.ts"],
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      target: "es2022",
-      conditions: ["workerd", "worker", "browser"],
-      mainFields: ["module", "main"],
-      external: ["cloudflare:*"],
-      // These isolates use Redis: no custom store bundled.
-      alias: { "hono-edge-session/custom-store": "./src/custom-store/none.ts" },
-      outfile,
-      logLevel: "silent",
-    });
-    return outfile;
-  })());
+const bundles = new Map<string, Promise<string>>();
+/** A worker (the reference one by default), bundled once per test process the way wrangler does. */
+export function workerBundle(entry = "src/worker.ts"): Promise<string> {
+  let bundled = bundles.get(entry);
+  if (bundled === undefined) bundles.set(entry, (bundled = bundle(entry)));
+  return bundled;
+}
+
+async function bundle(entry: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "hes-worker-"));
+  const outfile = join(dir, "worker.js");
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    external: ["cloudflare:*"],
+    // These isolates use Redis: no custom store bundled.
+    alias: { "hono-edge-session/custom-store": "./src/custom-store/none.ts" },
+    outfile,
+    logLevel: "silent",
+  });
+  return outfile;
 }
 
 /** redis-server + REST gateway owned by one test file, so it can stop and start Redis at will. */
@@ -59,13 +63,19 @@ export async function startRedisStack(): Promise<RedisStack> {
   };
 }
 
+export interface RequestOptions {
+  method?: string;
+  json?: unknown;
+  headers?: Record<string, string>;
+}
+
 /** One isolate: a Miniflare instance running the bundled reference worker. Disposing it kills its memory tier. */
 export class Isolate {
   readonly logs: string[] = [];
   private constructor(readonly mf: Miniflare) {}
 
-  static async start(bindings: Record<string, string>): Promise<Isolate> {
-    const scriptPath = await workerBundle();
+  static async start(bindings: Record<string, string>, entry?: string): Promise<Isolate> {
+    const scriptPath = await workerBundle(entry);
     const mf = new Miniflare({
       modules: true,
       scriptPath,
@@ -77,8 +87,8 @@ export class Isolate {
     return new Isolate(mf);
   }
 
-  async fetch(browser: BrowserJar, path: string, init: { method?: string; json?: unknown } = {}): Promise<Response> {
-    const headers: Record<string, string> = {};
+  async fetch(browser: BrowserJar, path: string, init: RequestOptions = {}): Promise<Response> {
+    const headers: Record<string, string> = { ...init.headers };
     if (browser.cookie !== undefined) headers.Cookie = browser.cookie;
     if (init.json !== undefined) headers["Content-Type"] = "application/json";
     const res = (await this.mf.dispatchFetch(`https://app.test${path}`, {
@@ -90,7 +100,7 @@ export class Isolate {
     return res;
   }
 
-  async json(browser: BrowserJar, path: string, init: { method?: string; json?: unknown } = {}): Promise<unknown> {
+  async json(browser: BrowserJar, path: string, init: RequestOptions = {}): Promise<unknown> {
     const res = await this.fetch(browser, path, init);
     if (!res.ok) throw new Error(`${init.method ?? "GET"} ${path} answered ${res.status}: ${await res.text()}`);
     return await res.json();
@@ -104,6 +114,11 @@ export class Isolate {
 /** A browser's cookie, shared by every isolate it talks to (requests are not sticky). */
 export class BrowserJar {
   cookie: string | undefined;
+  /** This jar holding `cookie`: another tab of the same browser, or an attacker with a copied cookie. */
+  with(cookie: string | undefined): this {
+    this.cookie = cookie;
+    return this;
+  }
   take(setCookie: string | null): void {
     if (setCookie === null) return;
     this.cookie = /Max-Age=0/i.test(setCookie) ? undefined : setCookie.split(";")[0];

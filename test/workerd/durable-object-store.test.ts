@@ -10,6 +10,7 @@ const binding = (env as unknown as { SESSION_STORE: DurableObjectNamespace<Sessi
 
 describeStoreConformance("DurableObjectStore", {
   makeStore: (namespace) => new DurableObjectStore(binding, { namespace, shards: 4 }),
+  versioned: true,
 });
 
 describe("DurableObjectStore", () => {

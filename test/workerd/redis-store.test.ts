@@ -5,6 +5,7 @@ import { describeStoreConformance } from "../../src/testing/store-conformance.js
 // Through the Upstash-protocol gateway to the real redis-server, with the real @upstash/redis client, in workerd.
 describeStoreConformance("RedisStore", {
   makeStore: (namespace) => new RedisStore({ ...inject("redisRest"), namespace }),
+  versioned: true,
 });
 
 describe("RedisStore namespaces", () => {
