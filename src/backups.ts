@@ -30,7 +30,12 @@ export class Backups {
       const current = this.memory.peek(id);
       if (current !== undefined && current !== entry && current.version > entry.version) return; // a newer write follows
       const writtenAt = Date.now();
-      const sealed = await seal(this.keys, id, entry.version, wrap({ kind: "data", json: entry.json, createdAt: entry.createdAt, writtenAt }));
+      const sealed = await seal(
+        this.keys,
+        id,
+        entry.version,
+        wrap({ kind: "data", json: entry.json, createdAt: entry.createdAt, writtenAt }),
+      );
       await this.store.set(await storeKeyOf(this.keys, id), sealed, this.config.timeoutMinutes);
       entry.backedUp = true;
       entry.refreshedAt = writtenAt;

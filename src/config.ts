@@ -135,19 +135,31 @@ export function parseConfig(bindings: Bindings, options: SessionOptions = {}): S
       options.timeout ?? bindings.SESSION_TIMEOUT ?? 15,
       "minutes",
     ),
-    cookieName: cookieName(options.cookieName !== undefined ? "options.cookieName" : "SESSION_COOKIE_NAME", options.cookieName ?? bindings.SESSION_COOKIE_NAME ?? "JSESSIONID"),
+    cookieName: cookieName(
+      options.cookieName !== undefined ? "options.cookieName" : "SESSION_COOKIE_NAME",
+      options.cookieName ?? bindings.SESSION_COOKIE_NAME ?? "JSESSIONID",
+    ),
     cookie: cookieAttributes(options.cookie ?? {}),
     memoryMaxBytes: positiveNumber("options.memoryMaxBytes", options.memoryMaxBytes ?? 8 * 1024 * 1024, "bytes"),
     ttlRefreshFraction: fraction("options.ttlRefreshFraction", options.ttlRefreshFraction ?? 0.25),
-    onStoreUnavailable: oneOf("options.onStoreUnavailable", options.onStoreUnavailable ?? "reject", ["reject", "new-session"] as const),
+    onStoreUnavailable: oneOf("options.onStoreUnavailable", options.onStoreUnavailable ?? "reject", [
+      "reject",
+      "new-session",
+    ] as const),
     storeTimeoutMs: positiveNumber("options.storeTimeoutMs", options.storeTimeoutMs ?? 3000, "milliseconds"),
     redis: usesRedis ? redisCredentials(ext.instanceName, bindings, options.redis) : undefined,
     store,
     logger: options.logger ?? console,
     onEvent: options.onEvent ?? (() => {}),
     absoluteTimeoutMinutes:
-      options.absoluteTimeout === undefined ? undefined : positiveNumber("options.absoluteTimeout", options.absoluteTimeout, "minutes"),
-    regenerateGraceSeconds: positiveNumber("options.regenerateGraceSeconds", options.regenerateGraceSeconds ?? 10, "seconds"),
+      options.absoluteTimeout === undefined
+        ? undefined
+        : positiveNumber("options.absoluteTimeout", options.absoluteTimeout, "minutes"),
+    regenerateGraceSeconds: positiveNumber(
+      "options.regenerateGraceSeconds",
+      options.regenerateGraceSeconds ?? 10,
+      "seconds",
+    ),
     versionedWrites: options.versionedWrites ?? true,
   };
 }
@@ -177,7 +189,8 @@ function parseExtSessionMgt(raw: unknown): ExtSessionMgt {
   }
   const secret = object.sessionSecret;
   if (typeof secret !== "string" || secret.length < MIN_SECRET_LENGTH) {
-    const got = typeof secret === "string" ? `${secret.length} characters` : secret === undefined ? "nothing" : typeof secret;
+    const got =
+      typeof secret === "string" ? `${secret.length} characters` : secret === undefined ? "nothing" : typeof secret;
     throw new SessionConfigError(
       `${name}.sessionSecret`,
       `is mandatory and must be a string of at least ${MIN_SECRET_LENGTH} characters (got ${got})`,
@@ -205,7 +218,8 @@ function redisCredentials(
   fromOptions: SessionOptions["redis"],
 ): { url: string; token: Secret } {
   const candidates: Array<[string, string, unknown, unknown]> = [];
-  if (fromOptions !== undefined) candidates.push(["options.redis.url", "options.redis.token", fromOptions.url, fromOptions.token]);
+  if (fromOptions !== undefined)
+    candidates.push(["options.redis.url", "options.redis.token", fromOptions.url, fromOptions.token]);
   const prefix = bindingPrefix(instanceName);
   for (const p of [prefix, "UPSTASH_REDIS"]) {
     candidates.push([`${p}_REST_URL`, `${p}_REST_TOKEN`, bindings[`${p}_REST_URL`], bindings[`${p}_REST_TOKEN`]]);
@@ -270,10 +284,14 @@ function cookieAttributes(cookie: SessionCookieOptions): SessionConfig["cookie"]
   const secure = cookie.secure ?? true;
   if (typeof secure !== "boolean") throw new SessionConfigError("options.cookie.secure", "must be a boolean");
   if (sameSite === "None" && !secure) {
-    throw new SessionConfigError("options.cookie.sameSite", 'can be "None" only with secure: true (browsers drop it otherwise)');
+    throw new SessionConfigError(
+      "options.cookie.sameSite",
+      'can be "None" only with secure: true (browsers drop it otherwise)',
+    );
   }
   const path = cookie.path ?? "/";
-  if (typeof path !== "string" || !path.startsWith("/")) throw new SessionConfigError("options.cookie.path", 'must start with "/"');
+  if (typeof path !== "string" || !path.startsWith("/"))
+    throw new SessionConfigError("options.cookie.path", 'must start with "/"');
   const domain = cookie.domain;
   if (domain !== undefined && (typeof domain !== "string" || !/^[A-Za-z0-9.-]+$/.test(domain))) {
     throw new SessionConfigError("options.cookie.domain", "must be a host name");

@@ -24,7 +24,11 @@ export function wrap(envelope: Envelope): string {
   }
 }
 
-export async function openEnvelope(keys: SessionKeys, sessionId: string, sealed: string): Promise<Envelope & { version: number }> {
+export async function openEnvelope(
+  keys: SessionKeys,
+  sessionId: string,
+  sealed: string,
+): Promise<Envelope & { version: number }> {
   const { version, plaintext } = await unseal(keys, sessionId, sealed);
   let parsed: unknown;
   try {

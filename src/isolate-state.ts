@@ -19,7 +19,10 @@ export interface IsolateState {
 }
 
 /** Built on the first request (bindings arrive with it, and workerd refuses random values at module scope). */
-export async function createIsolateState(bindings: Record<string, unknown>, options: SessionOptions): Promise<IsolateState> {
+export async function createIsolateState(
+  bindings: Record<string, unknown>,
+  options: SessionOptions,
+): Promise<IsolateState> {
   const config = parseConfig(bindings, options);
   const keys = await deriveKeys(config.secret);
   const store = new GuardedStore(chooseStore(config), config.storeTimeoutMs, config.versionedWrites);

@@ -89,7 +89,9 @@ export async function loadSession(state: IsolateState, cookie: SessionCookie | u
 
 /** The absolute lifetime counts from `createdAt`, which is sealed: no client can move it. */
 function withinLifetime(config: SessionConfig, entry: MemoryEntry): boolean {
-  return config.absoluteTimeoutMinutes === undefined || Date.now() - entry.createdAt < config.absoluteTimeoutMinutes * 60_000;
+  return (
+    config.absoluteTimeoutMinutes === undefined || Date.now() - entry.createdAt < config.absoluteTimeoutMinutes * 60_000
+  );
 }
 
 function expire(state: IsolateState, cookie: SessionCookie): LoadedSession {

@@ -34,7 +34,9 @@ export async function persist(state: IsolateState, change: SessionChange, wait: 
     case "unchanged":
       return maintain(state, change.loaded);
     case "destroyed":
-      return versioned ? await destroyWithTombstones(state, change.loaded, change.ids) : await settle(destroyAfterResponse(state, change.loaded, change.ids), wait);
+      return versioned
+        ? await destroyWithTombstones(state, change.loaded, change.ids)
+        : await settle(destroyAfterResponse(state, change.loaded, change.ids), wait);
     case "changed":
       return versioned ? await saveVersioned(state, change) : await settle(saveAfterResponse(state, change), wait);
   }
@@ -49,15 +51,30 @@ export async function updateAtomically(
   const next = (current: SessionData) => fn(current) ?? current;
   if (!state.store.versioned) {
     const json = JSON.stringify(next(parse(loaded.json)));
-    const entry: MemoryEntry = { version: loaded.nextVersion, json, createdAt: loaded.createdAt, backedUp: false, refreshedAt: 0 };
-    const persisted = await settle(saveAfterResponse(state, { kind: "changed", loaded, id: loaded.id, entry, replaced: [] }), true);
+    const entry: MemoryEntry = {
+      version: loaded.nextVersion,
+      json,
+      createdAt: loaded.createdAt,
+      backedUp: false,
+      refreshedAt: 0,
+    };
+    const persisted = await settle(
+      saveAfterResponse(state, { kind: "changed", loaded, id: loaded.id, entry, replaced: [] }),
+      true,
+    );
     if (persisted.failure !== undefined) throw persisted.failure;
     return persisted.saved;
   }
   const base = storedBase(loaded);
   const outcome = await writeData(
     state,
-    { id: loaded.id, expected: base.version, floor: loaded.nextVersion - 1, data: parse(base.json), createdAt: loaded.createdAt },
+    {
+      id: loaded.id,
+      expected: base.version,
+      floor: loaded.nextVersion - 1,
+      data: parse(base.json),
+      createdAt: loaded.createdAt,
+    },
     next,
   );
   const { saved, failure } = record(state, loaded.id, outcome);
@@ -76,7 +93,9 @@ function maintain(state: IsolateState, loaded: LoadedSession): Persisted {
   }
   if (!entry.backedUp) {
     if (!backups.pending(loaded.id) && memory.peek(loaded.id) === entry) {
-      result.background = state.store.versioned ? retryVersioned(state, loaded.id, entry) : backups.write(loaded.id, entry);
+      result.background = state.store.versioned
+        ? retryVersioned(state, loaded.id, entry)
+        : backups.write(loaded.id, entry);
     }
     return result;
   }
@@ -84,28 +103,51 @@ function maintain(state: IsolateState, loaded: LoadedSession): Persisted {
   return result;
 }
 
-async function saveVersioned(state: IsolateState, change: Extract<SessionChange, { kind: "changed" }>): Promise<Persisted> {
+async function saveVersioned(
+  state: IsolateState,
+  change: Extract<SessionChange, { kind: "changed" }>,
+): Promise<Persisted> {
   const { loaded, entry, id } = change;
   const base = storedBase(loaded);
   let outcome: WriteOutcome;
   try {
     if (loaded.isNew || change.replaced.length > 0) {
       // A new id: nothing may stand under it yet.
-      outcome = await writeData(state, { id, expected: 0, floor: 0, data: parse(entry.json), createdAt: entry.createdAt }, (d) => d);
+      outcome = await writeData(
+        state,
+        { id, expected: 0, floor: 0, data: parse(entry.json), createdAt: entry.createdAt },
+        (d) => d,
+      );
     } else {
       const patch = diff(parse(base.json), parse(entry.json));
       outcome = await writeData(
         state,
-        { id, expected: base.version, floor: loaded.nextVersion - 1, data: parse(base.json), createdAt: loaded.createdAt },
+        {
+          id,
+          expected: base.version,
+          floor: loaded.nextVersion - 1,
+          data: parse(base.json),
+          createdAt: loaded.createdAt,
+        },
         (current) => apply(patch, current),
       );
     }
   } catch (error) {
-    return keepUnsaved(state, id, { ...entry, unsavedBase: loaded.isNew || change.replaced.length > 0 ? { version: 0, json: "{}" } : base }, error);
+    return keepUnsaved(
+      state,
+      id,
+      { ...entry, unsavedBase: loaded.isNew || change.replaced.length > 0 ? { version: 0, json: "{}" } : base },
+      error,
+    );
   }
   const recorded = record(state, id, outcome);
   if (outcome.kind === "written") await retire(state, change.replaced, outcome.id);
-  const cookie = recorded.saved !== undefined ? { id: recorded.saved.id, version: recorded.saved.entry.version } : outcome.kind === "destroyed" && loaded.cookie !== undefined ? "clear" : undefined;
+  const cookie =
+    recorded.saved !== undefined
+      ? { id: recorded.saved.id, version: recorded.saved.entry.version }
+      : outcome.kind === "destroyed" && loaded.cookie !== undefined
+        ? "clear"
+        : undefined;
   return { cookie, ...recorded };
 }
 
@@ -116,14 +158,26 @@ async function retire(state: IsolateState, replaced: ReplacedId[], to: string): 
   for (const old of replaced) {
     memory.delete(old.id);
     try {
-      await writeMarker(state, old.id, old.version, { kind: "redirect", to, createdAt: now, writtenAt: now }, config.regenerateGraceSeconds / 60);
+      await writeMarker(
+        state,
+        old.id,
+        old.version,
+        { kind: "redirect", to, createdAt: now, writtenAt: now },
+        config.regenerateGraceSeconds / 60,
+      );
     } catch (error) {
-      config.logger.error(`hono-edge-session: a regenerated session's old id could not be retired (${describe(error)})`);
+      config.logger.error(
+        `hono-edge-session: a regenerated session's old id could not be retired (${describe(error)})`,
+      );
     }
   }
 }
 
-async function destroyWithTombstones(state: IsolateState, loaded: LoadedSession, ids: ReplacedId[]): Promise<Persisted> {
+async function destroyWithTombstones(
+  state: IsolateState,
+  loaded: LoadedSession,
+  ids: ReplacedId[],
+): Promise<Persisted> {
   const { config, memory } = state;
   const now = Date.now();
   let failure: unknown;
@@ -131,10 +185,18 @@ async function destroyWithTombstones(state: IsolateState, loaded: LoadedSession,
     memory.delete(id);
     try {
       // The tombstone outlives every request that could still write the session back.
-      await writeMarker(state, id, version, { kind: "tombstone", createdAt: now, writtenAt: now }, config.timeoutMinutes);
+      await writeMarker(
+        state,
+        id,
+        version,
+        { kind: "tombstone", createdAt: now, writtenAt: now },
+        config.timeoutMinutes,
+      );
     } catch (error) {
       failure = error;
-      config.logger.error(`hono-edge-session: a destroyed session could not be marked in the store (${describe(error)})`);
+      config.logger.error(
+        `hono-edge-session: a destroyed session could not be marked in the store (${describe(error)})`,
+      );
     }
   }
   return { cookie: loaded.cookie !== undefined ? "clear" : undefined, saved: undefined, failure };
@@ -193,22 +255,39 @@ function storedBase(loaded: LoadedSession): { version: number; json: string } {
 }
 
 /** Last writer wins: memory tier and cookie now, the store after the response. */
-function saveAfterResponse(state: IsolateState, change: Extract<SessionChange, { kind: "changed" }>): Omit<Persisted, "failure"> & { work: Promise<void> } {
+function saveAfterResponse(
+  state: IsolateState,
+  change: Extract<SessionChange, { kind: "changed" }>,
+): Omit<Persisted, "failure"> & { work: Promise<void> } {
   const { memory, backups } = state;
   for (const old of change.replaced) memory.delete(old.id);
   memory.set(change.id, change.entry);
-  const work = Promise.all([backups.write(change.id, change.entry), ...change.replaced.map((old) => backups.destroy(old.id))]).then(() => {});
-  return { cookie: { id: change.id, version: change.entry.version }, saved: { id: change.id, entry: change.entry }, work };
+  const work = Promise.all([
+    backups.write(change.id, change.entry),
+    ...change.replaced.map((old) => backups.destroy(old.id)),
+  ]).then(() => {});
+  return {
+    cookie: { id: change.id, version: change.entry.version },
+    saved: { id: change.id, entry: change.entry },
+    work,
+  };
 }
 
-function destroyAfterResponse(state: IsolateState, loaded: LoadedSession, ids: ReplacedId[]): Omit<Persisted, "failure"> & { work: Promise<void> } {
+function destroyAfterResponse(
+  state: IsolateState,
+  loaded: LoadedSession,
+  ids: ReplacedId[],
+): Omit<Persisted, "failure"> & { work: Promise<void> } {
   for (const { id } of ids) state.memory.delete(id);
   const work = Promise.all(ids.map(({ id }) => state.backups.destroy(id))).then(() => {});
   return { cookie: loaded.cookie !== undefined ? "clear" : undefined, saved: undefined, work };
 }
 
 /** Waits for the store work (for `commit()`), or leaves it for after the response. */
-async function settle(pending: Omit<Persisted, "failure"> & { work: Promise<void> }, wait: boolean): Promise<Persisted> {
+async function settle(
+  pending: Omit<Persisted, "failure"> & { work: Promise<void> },
+  wait: boolean,
+): Promise<Persisted> {
   const { work, ...persisted } = pending;
   if (!wait) return { ...persisted, background: work };
   try {

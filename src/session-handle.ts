@@ -97,12 +97,14 @@ export class SessionHandle<T extends SessionData> {
       this.#settle(change, saved);
     },
     update: async (fn) => {
-      const data = await this.#ready();
-      const pending = diff(JSON.parse(this.#loaded!.json) as SessionData, data);
+      await this.#ready();
+      // A regenerated id is stored first, so the update lands on the session the cookie will name.
+      if (this.#mustWrite) await this.api.commit();
+      const pending = diff(JSON.parse(this.#loaded!.json) as SessionData, this.#data!);
       const saved = await this.atomicUpdate(this.#loaded!, fn as (data: SessionData) => SessionData | void);
-      if (saved === undefined) return data;
-      this.#loaded = { ...this.#loaded!, id: saved.id, version: saved.entry.version, nextVersion: saved.entry.version + 1, json: saved.entry.json, isNew: false, entry: saved.entry };
-      this.#data = apply(pending, JSON.parse(saved.entry.json) as SessionData) as T;
+      if (saved === undefined) return this.#data!;
+      this.#adopt(saved);
+      this.#data = apply(pending, this.#data!) as T;
       return JSON.parse(saved.entry.json) as T;
     },
   };
@@ -138,8 +140,20 @@ export class SessionHandle<T extends SessionData> {
       this.#destroyed = change.kind === "destroyed";
       return;
     }
-    const { id, entry } = saved;
-    this.#loaded = { ...change.loaded, id, version: entry.version, nextVersion: entry.version + 1, json: entry.json, isNew: false, entry };
+    this.#adopt(saved);
+  }
+
+  /** The session as the store now holds it becomes this request's base (and its data). */
+  #adopt({ id, entry }: NonNullable<Saved>): void {
+    this.#loaded = {
+      ...this.#loaded!,
+      id,
+      version: entry.version,
+      nextVersion: entry.version + 1,
+      json: entry.json,
+      isNew: false,
+      entry,
+    };
     this.#data = JSON.parse(entry.json) as T;
   }
 

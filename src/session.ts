@@ -37,7 +37,9 @@ export type SessionEnv<T extends SessionData = SessionData> = { Variables: Sessi
  * export default app;
  * ```
  */
-export function session<T extends SessionData = SessionData>(options: SessionOptions = {}): MiddlewareHandler<SessionEnv<T>> {
+export function session<T extends SessionData = SessionData>(
+  options: SessionOptions = {},
+): MiddlewareHandler<SessionEnv<T>> {
   let isolate: Promise<IsolateState> | undefined;
 
   return async function session(c, next) {

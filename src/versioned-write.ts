@@ -47,13 +47,24 @@ export interface WriteBase {
  * store holds, follows a redirect (a regenerated id) or stops at a tombstone, and recomputes `next` from
  * the newer data, so the request's changes are applied onto the newest version instead of replacing it.
  */
-export async function writeData(state: IsolateState, base: WriteBase, next: (current: SessionData) => SessionData): Promise<WriteOutcome> {
+export async function writeData(
+  state: IsolateState,
+  base: WriteBase,
+  next: (current: SessionData) => SessionData,
+): Promise<WriteOutcome> {
   let { id, expected, floor, data, createdAt } = base;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const json = JSON.stringify(next(structuredClone(data)));
     const version = Math.max(expected, floor) + 1;
     const writtenAt = Date.now();
-    const conflict = await casWrite(state, id, expected, version, { kind: "data", json, createdAt, writtenAt }, state.config.timeoutMinutes);
+    const conflict = await casWrite(
+      state,
+      id,
+      expected,
+      version,
+      { kind: "data", json, createdAt, writtenAt },
+      state.config.timeoutMinutes,
+    );
     if (conflict === null) {
       return { kind: "written", id, entry: { version, json, createdAt, backedUp: true, refreshedAt: writtenAt } };
     }

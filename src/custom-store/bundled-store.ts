@@ -14,7 +14,11 @@ const METHODS = ["clear", "destroy", "get", "length", "ttl", "set", "exists", "r
  * naming both paths when the bundle holds another module (or none), since a worker cannot load files at
  * run time.
  */
-export function storeFromBundle(configuredPath: string, storageType: string, bundled: BundledStore | undefined): UserCustomStore {
+export function storeFromBundle(
+  configuredPath: string,
+  storageType: string,
+  bundled: BundledStore | undefined,
+): UserCustomStore {
   const property = "EXT_SESSION_MGT.externalStoreFilePath";
   if (bundled === undefined) {
     throw new SessionConfigError(

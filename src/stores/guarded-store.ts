@@ -30,7 +30,13 @@ export class GuardedStore {
     return this.#call(() => this.store.set(key, sealed, timeoutMinutes));
   }
 
-  setIfVersion(key: string, expectedVersion: number, version: number, sealed: string, timeoutMinutes: number): Promise<StoredVersion | null> {
+  setIfVersion(
+    key: string,
+    expectedVersion: number,
+    version: number,
+    sealed: string,
+    timeoutMinutes: number,
+  ): Promise<StoredVersion | null> {
     const store = this.store;
     if (!isVersionedStore(store)) throw new TypeError("this store has no setIfVersion");
     return this.#call(() => store.setIfVersion(key, expectedVersion, version, sealed, timeoutMinutes));
@@ -47,7 +53,10 @@ export class GuardedStore {
   async #call<T>(operation: () => T | Promise<T>): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreTimeoutError(`store call took longer than ${this.timeoutMs} ms`)), this.timeoutMs);
+      timer = setTimeout(
+        () => reject(new StoreTimeoutError(`store call took longer than ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
     });
     try {
       return await Promise.race([Promise.resolve().then(operation), timeout]);

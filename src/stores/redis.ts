@@ -69,7 +69,9 @@ export class RedisStore implements VersionedStore {
   }
 
   async set(sessionId: string, session: string, timeout: number): Promise<void> {
-    await this.#run("SET", () => this.#redis.set(this.#key(sessionId), `0.${session}`, { px: minutesToMillis(timeout) }));
+    await this.#run("SET", () =>
+      this.#redis.set(this.#key(sessionId), `0.${session}`, { px: minutesToMillis(timeout) }),
+    );
   }
 
   /** One Lua script (EVALSHA, falling back to EVAL once per connection): no read-then-write race. */
@@ -134,7 +136,9 @@ export class RedisStore implements VersionedStore {
   async #scan(onKeys: (keys: string[]) => Promise<void>): Promise<void> {
     let cursor = "0";
     do {
-      const [next, keys] = await this.#run("SCAN", () => this.#redis.scan(cursor, { match: this.#match, count: SCAN_COUNT }));
+      const [next, keys] = await this.#run("SCAN", () =>
+        this.#redis.scan(cursor, { match: this.#match, count: SCAN_COUNT }),
+      );
       await onKeys(keys);
       cursor = String(next);
     } while (cursor !== "0");

@@ -48,7 +48,13 @@ export interface VersionedStore extends UserCustomStore {
    * `session` as `version`, expiring `timeout` minutes from now, and answer `null`. Otherwise change nothing
    * and answer what is stored.
    */
-  setIfVersion(sessionId: string, expectedVersion: number, version: number, session: string, timeout: number): Promise<StoredVersion | null>;
+  setIfVersion(
+    sessionId: string,
+    expectedVersion: number,
+    version: number,
+    session: string,
+    timeout: number,
+  ): Promise<StoredVersion | null>;
 }
 
 export function isVersionedStore(store: UserCustomStore): store is VersionedStore {

@@ -34,7 +34,15 @@ export function describeStoreConformance(name: string, options: StoreConformance
   describe(`${name} keeps the store contract`, () => {
     it("returns exactly what set received, for any opaque string", async () => {
       const { store } = await fresh();
-      const values = ["AQAvdnZvAAAAA_-x", "12345", '{"looks":"like json"}', "true", "null", "x".repeat(70_000), "ünïcödé ✓"];
+      const values = [
+        "AQAvdnZvAAAAA_-x",
+        "12345",
+        '{"looks":"like json"}',
+        "true",
+        "null",
+        "x".repeat(70_000),
+        "ünïcödé ✓",
+      ];
       for (const [i, value] of values.entries()) await store.set(`id-${i}`, value, 1);
       for (const [i, value] of values.entries()) expect(await store.get(`id-${i}`)).toBe(value);
       expect(await store.get("never-set")).toBeNull();
@@ -134,7 +142,9 @@ export function describeStoreConformance(name: string, options: StoreConformance
     it("lets exactly one of many racing writers win", async () => {
       const store = await versioned();
       await store.setIfVersion("a", 0, 1, "base", 1);
-      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => store.setIfVersion("a", 1, 2, `w${i}`, 1)));
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => store.setIfVersion("a", 1, 2, `w${i}`, 1)),
+      );
       expect(results.filter((r) => r === null)).toHaveLength(1);
       const winner = results.findIndex((r) => r === null);
       expect(await store.get("a")).toBe(`w${winner}`);

@@ -24,7 +24,10 @@ afterAll(async () => {
  * `count` isolates of one app: separate memory tiers, one store, as Workers runs a user's requests. The
  * array's `spawn()` starts one more isolate of the same app later (a fresh memory tier).
  */
-async function app(count: number, options: Record<string, unknown> = {}): Promise<Isolate[] & { spawn(): Promise<Isolate> }> {
+async function app(
+  count: number,
+  options: Record<string, unknown> = {},
+): Promise<Isolate[] & { spawn(): Promise<Isolate> }> {
   const instance = `concurrency-${++n}`;
   const bindings = bindingsFor(instance, stack.gateway, {
     SESSION_TEST_OPTIONS: JSON.stringify({ ...options, ...(lastWriterWins ? { versionedWrites: false } : {}) }),
@@ -75,7 +78,11 @@ describe("destroy is final", () => {
     const browser = new BrowserJar();
     await a!.json(browser, "/session", { method: "PUT", json: { user: "ada" } });
     const stolen = browser.cookie;
-    const slowWrite = a!.fetch(new BrowserJar().with(stolen), "/session", { method: "PUT", json: { late: true }, headers: slow(400) });
+    const slowWrite = a!.fetch(new BrowserJar().with(stolen), "/session", {
+      method: "PUT",
+      json: { late: true },
+      headers: slow(400),
+    });
     await sleep(100);
     expect((await b!.fetch(browser, "/session", { method: "DELETE" })).status).toBe(204);
     await slowWrite;
@@ -147,6 +154,10 @@ describe("stale reads", () => {
     // A replica behind its primary: the store answers with version 1 while the cookie names version 2.
     await stack.client.set(key!, versionOne, "PX", 60_000);
     expect(await b!.json(browser, "/session")).toEqual({ step: 1 });
-    expect(await b!.json(new BrowserJar(), "/events")).toContainEqual({ type: "stale-read", storedVersion: 1, cookieVersion: 2 });
+    expect(await b!.json(new BrowserJar(), "/events")).toContainEqual({
+      type: "stale-read",
+      storedVersion: 1,
+      cookieVersion: 2,
+    });
   });
 });

@@ -10,7 +10,8 @@ const run = promisify(execFile);
 const root = resolve(".");
 const project = resolve(`test/.tmp/seed-store-${process.pid}`);
 const STORE_PATH = "./storage/my-special-storage";
-const ext = (path: string) => JSON.stringify({ instanceName: "seed", storageType: "custom", sessionSecret: SECRET, externalStoreFilePath: path });
+const ext = (path: string) =>
+  JSON.stringify({ instanceName: "seed", storageType: "custom", sessionSecret: SECRET, externalStoreFilePath: path });
 
 let stack: RedisStack;
 let bundle: string;
@@ -41,10 +42,14 @@ beforeAll(async () => {
     ].join("\n"),
   );
   // As a deploying CI would: EXT_SESSION_MGT in the environment tells the build which store to bundle.
-  await run(process.execPath, [join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", "dist"], {
-    cwd: project,
-    env: { ...process.env, EXT_SESSION_MGT: ext(STORE_PATH), WRANGLER_SEND_METRICS: "false", CI: "true" },
-  });
+  await run(
+    process.execPath,
+    [join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", "dist"],
+    {
+      cwd: project,
+      env: { ...process.env, EXT_SESSION_MGT: ext(STORE_PATH), WRANGLER_SEND_METRICS: "false", CI: "true" },
+    },
+  );
   bundle = join(project, "dist/worker.js");
 }, 120_000);
 
@@ -74,7 +79,10 @@ async function isolate(path: string, logs: string[] = []): Promise<Miniflare> {
 async function send(mf: Miniflare, browser: BrowserJar, path: string, method = "GET", json?: unknown) {
   const res = await mf.dispatchFetch(`https://app.test${path}`, {
     method,
-    headers: { ...(browser.cookie ? { Cookie: browser.cookie } : {}), ...(json ? { "Content-Type": "application/json" } : {}) },
+    headers: {
+      ...(browser.cookie ? { Cookie: browser.cookie } : {}),
+      ...(json ? { "Content-Type": "application/json" } : {}),
+    },
     body: json === undefined ? undefined : JSON.stringify(json),
   });
   browser.take(res.headers.get("Set-Cookie"));
@@ -94,7 +102,10 @@ describe("a custom store bundled at build time", () => {
     const res = await send(first, browser, "/session", "PUT", { user: "grace", secretNote: "plaintext-must-not-leak" });
     expect(res.status).toBe(200);
     let keys: string[] = [];
-    await waitFor(async () => (keys = await stack.client.keys("seed-sample-custom-store:bundle-test:*")).length === 1, "the backup");
+    await waitFor(
+      async () => (keys = await stack.client.keys("seed-sample-custom-store:bundle-test:*")).length === 1,
+      "the backup",
+    );
     const stored = (await stack.client.get(keys[0]!))!;
     expect(stored).toMatch(/^AQ[A-Za-z0-9_-]+$/); // format version 1, base64url: the sealed form
     expect(stored).not.toContain("grace");

@@ -1,5 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { bindingsFor, BrowserJar, Isolate, startRedisStack, waitForStoredChange, type RedisStack } from "../support/node.js";
+import {
+  bindingsFor,
+  BrowserJar,
+  Isolate,
+  startRedisStack,
+  waitForStoredChange,
+  type RedisStack,
+} from "../support/node.js";
 
 let stack: RedisStack;
 const isolates: Isolate[] = [];
@@ -26,7 +33,11 @@ describe("recovery across isolates", () => {
     const instance = `recovery-${++n}`;
     const browser = new BrowserJar();
     const first = await isolate(instance);
-    const profile = { user: { id: "u-1", name: "Ada", roles: ["admin", "dev"] }, cart: [{ sku: "A-1", qty: 2 }], note: "ünïcödé ✓" };
+    const profile = {
+      user: { id: "u-1", name: "Ada", roles: ["admin", "dev"] },
+      cart: [{ sku: "A-1", qty: 2 }],
+      note: "ünïcödé ✓",
+    };
     expect(await first.json(browser, "/session", { method: "PUT", json: profile })).toEqual(profile);
     await waitForStoredChange(stack.client, instance, null);
     await first.dispose();
@@ -34,7 +45,10 @@ describe("recovery across isolates", () => {
 
     const second = await isolate(instance);
     expect(await second.json(browser, "/session")).toEqual(profile);
-    expect(await second.json(browser, "/session", { method: "PUT", json: { step: 2 } })).toEqual({ ...profile, step: 2 });
+    expect(await second.json(browser, "/session", { method: "PUT", json: { step: 2 } })).toEqual({
+      ...profile,
+      step: 2,
+    });
     expect(browser.version).toBe(2);
   });
 
@@ -80,7 +94,8 @@ describe("recovery across isolates", () => {
     const c = await isolate(instance);
     expect(await c.json(stolen, "/session")).toEqual({});
     // What stays in the store are sealed markers (a redirect and a tombstone), no session data.
-    for (const key of await stack.client.keys(`${instance}:*`)) expect(await stack.client.get(key)).not.toContain("ada");
+    for (const key of await stack.client.keys(`${instance}:*`))
+      expect(await stack.client.get(key)).not.toContain("ada");
   });
 });
 
@@ -101,7 +116,9 @@ describe("reference worker", () => {
   });
 
   it("answers 500 with a generic body on a bad configuration", async () => {
-    const broken = await Isolate.start({ EXT_SESSION_MGT: JSON.stringify({ instanceName: "x", storageType: "redis", sessionSecret: "too-short" }) });
+    const broken = await Isolate.start({
+      EXT_SESSION_MGT: JSON.stringify({ instanceName: "x", storageType: "redis", sessionSecret: "too-short" }),
+    });
     isolates.push(broken);
     const res = await broken.fetch(new BrowserJar(), "/session");
     expect(res.status).toBe(500);

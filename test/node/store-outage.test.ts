@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { bindingsFor, BrowserJar, Isolate, startRedisStack, waitFor, waitForStoredChange, type RedisStack } from "../support/node.js";
+import {
+  bindingsFor,
+  BrowserJar,
+  Isolate,
+  startRedisStack,
+  waitFor,
+  waitForStoredChange,
+  type RedisStack,
+} from "../support/node.js";
 
 let stack: RedisStack;
 let a: Isolate;

@@ -33,7 +33,13 @@ export class FlakyStore implements VersionedStore {
   set(id: string, session: string, timeout: number) {
     return this.#gate("set", () => this.inner.set(id, session, timeout));
   }
-  setIfVersion(id: string, expected: number, version: number, session: string, timeout: number): Promise<StoredVersion | null> {
+  setIfVersion(
+    id: string,
+    expected: number,
+    version: number,
+    session: string,
+    timeout: number,
+  ): Promise<StoredVersion | null> {
     return this.#gate("setIfVersion", () => this.inner.setIfVersion(id, expected, version, session, timeout));
   }
   exists(id: string) {

@@ -129,7 +129,11 @@ export class BrowserJar {
   }
 }
 
-export function bindingsFor(instanceName: string, gateway: Gateway, extra: Record<string, string> = {}): Record<string, string> {
+export function bindingsFor(
+  instanceName: string,
+  gateway: Gateway,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     EXT_SESSION_MGT: JSON.stringify({ instanceName, storageType: "redis", sessionSecret: SECRET }),
     UPSTASH_REDIS_REST_URL: gateway.url,

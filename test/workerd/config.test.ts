@@ -45,7 +45,9 @@ describe("EXT_SESSION_MGT", () => {
   });
 
   it.each(["instanceName", "storageType"])("requires %s as a non-empty string", (key) => {
-    expect(configError({ EXT_SESSION_MGT: ext({ [key]: undefined }), ...creds }).property).toBe(`EXT_SESSION_MGT.${key}`);
+    expect(configError({ EXT_SESSION_MGT: ext({ [key]: undefined }), ...creds }).property).toBe(
+      `EXT_SESSION_MGT.${key}`,
+    );
     expect(configError({ EXT_SESSION_MGT: ext({ [key]: " " }), ...creds }).message).toMatch(/non-empty string/);
     expect(configError({ EXT_SESSION_MGT: ext({ [key]: 7 }), ...creds }).message).toMatch(/non-empty string/);
   });
@@ -56,8 +58,12 @@ describe("EXT_SESSION_MGT", () => {
     expect(error.property).toBe("EXT_SESSION_MGT.sessionSecret");
     expect(error.message).toMatch(/at least 64 characters \(got 63 characters\)/);
     expect(error.message).not.toContain(short);
-    expect(configError({ EXT_SESSION_MGT: ext({ sessionSecret: undefined }), ...creds }).message).toMatch(/got nothing/);
-    expect(parseConfig({ EXT_SESSION_MGT: ext({ sessionSecret: "s".repeat(64) }), ...creds }).secret.reveal()).toHaveLength(64);
+    expect(configError({ EXT_SESSION_MGT: ext({ sessionSecret: undefined }), ...creds }).message).toMatch(
+      /got nothing/,
+    );
+    expect(
+      parseConfig({ EXT_SESSION_MGT: ext({ sessionSecret: "s".repeat(64) }), ...creds }).secret.reveal(),
+    ).toHaveLength(64);
   });
 
   it("rejects unknown properties by name", () => {
@@ -73,7 +79,9 @@ describe("EXT_SESSION_MGT", () => {
   });
 
   it("takes externalStoreFilePath as an optional non-empty string", () => {
-    const config = parseConfig({ EXT_SESSION_MGT: ext({ storageType: "custom", externalStoreFilePath: "./store.js" }) });
+    const config = parseConfig({
+      EXT_SESSION_MGT: ext({ storageType: "custom", externalStoreFilePath: "./store.js" }),
+    });
     expect(config.externalStoreFilePath).toBe("./store.js");
     expect(config.redis).toBeUndefined();
     expect(configError({ EXT_SESSION_MGT: ext({ externalStoreFilePath: "" }) }).property).toBe(
@@ -94,7 +102,7 @@ describe("EXT_SESSION_MGT", () => {
     const config = parseConfig({ EXT_SESSION_MGT: ext(), ...creds });
     expect(JSON.stringify(config)).not.toContain(SECRET);
     expect(String(config.secret)).toBe("[redacted]");
-    expect(JSON.stringify(config)).not.toContain("tok\"");
+    expect(JSON.stringify(config)).not.toContain('tok"');
   });
 });
 
@@ -125,9 +133,9 @@ describe("SESSION_TIMEOUT and SESSION_COOKIE_NAME", () => {
   });
 
   it.each(["a b", "a;b", "ä", ""])("rejects the cookie name %j", (name) => {
-    expect(configError({ EXT_SESSION_MGT: ext(), ...creds, SESSION_COOKIE_NAME: name === "" ? " " : name }).property).toBe(
-      "SESSION_COOKIE_NAME",
-    );
+    expect(
+      configError({ EXT_SESSION_MGT: ext(), ...creds, SESSION_COOKIE_NAME: name === "" ? " " : name }).property,
+    ).toBe("SESSION_COOKIE_NAME");
   });
 });
 
@@ -186,7 +194,11 @@ describe("Redis credentials", () => {
   });
 
   it("rejects a URL that is not http(s), naming the binding", () => {
-    const error = configError({ EXT_SESSION_MGT: ext(), UPSTASH_REDIS_REST_URL: "redis://x", UPSTASH_REDIS_REST_TOKEN: "t" });
+    const error = configError({
+      EXT_SESSION_MGT: ext(),
+      UPSTASH_REDIS_REST_URL: "redis://x",
+      UPSTASH_REDIS_REST_TOKEN: "t",
+    });
     expect(error.property).toBe("UPSTASH_REDIS_REST_URL");
   });
 });

@@ -20,7 +20,9 @@ describe("DurableObjectStore", () => {
     for (let i = 0; i < 40; i++) await store.set(`session-${i}`, "v", 1);
     const perShard = await Promise.all(
       [0, 1, 2, 3].map((shard) =>
-        runInDurableObject(binding.get(binding.idFromName(`${namespace}/${shard}`)), (object: SessionStoreObject) => object.count()),
+        runInDurableObject(binding.get(binding.idFromName(`${namespace}/${shard}`)), (object: SessionStoreObject) =>
+          object.count(),
+        ),
       ),
     );
     expect(perShard.reduce((a, b) => a + b, 0)).toBe(40);

@@ -65,7 +65,12 @@ describe("MemoryTier", () => {
 
   it("expires entries after the idle timeout, and a read extends it", () => {
     let now = 1_000;
-    const tier = new MemoryTier(100_000, 100, () => {}, () => now);
+    const tier = new MemoryTier(
+      100_000,
+      100,
+      () => {},
+      () => now,
+    );
     tier.set(id(1), entry("{}"));
     tier.set(id(2), entry("{}"));
     now = 1_080;

@@ -3,6 +3,7 @@ import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
 import { RedisStore, session, type SessionOptions } from "../../src/index.js";
 import { FlakyStore } from "../support/flaky-store.js";
+import { SyncMemoryStore } from "../support/sync-memory-store.js";
 import { Browser, commandsFor, MemoryLogger, names, redisOptions, SECRET, uniqueInstance } from "../support/workerd.js";
 
 type Data = { user?: string; n?: number; cart?: string[] };
@@ -42,7 +43,12 @@ function flakyApp(label: string, extra: SessionOptions = {}) {
   const { url, token } = inject("redisRest");
   const store = new FlakyStore(new RedisStore({ url, token, namespace: instance }));
   const logger = new MemoryLogger();
-  return { instance, store, logger, app: app(redisOptions(instance, { store, logger, storeTimeoutMs: 300, ...extra })) };
+  return {
+    instance,
+    store,
+    logger,
+    app: app(redisOptions(instance, { store, logger, storeTimeoutMs: 300, ...extra })),
+  };
 }
 
 describe("cookie", () => {
@@ -59,7 +65,9 @@ describe("cookie", () => {
 
   it("uses the configured name and attributes", async () => {
     const browser = new Browser(
-      app(redisOptions(uniqueInstance("name"), { cookieName: "sid", cookie: { sameSite: "Strict", domain: "app.test" } })),
+      app(
+        redisOptions(uniqueInstance("name"), { cookieName: "sid", cookie: { sameSite: "Strict", domain: "app.test" } }),
+      ),
     );
     const header = (await browser.fetch("/inc", { method: "POST" })).headers.get("Set-Cookie")!;
     expect(header).toMatch(/^sid=/);
@@ -247,7 +255,9 @@ describe("a store that fails", () => {
     const { app: a, store, logger } = flakyApp("tampered");
     const browser = new Browser(a);
     await browser.fetch("/inc", { method: "POST" });
-    const other = new Browser(app(redisOptions(uniqueInstance("u"), { store: new TamperingStore(store.inner), logger })));
+    const other = new Browser(
+      app(redisOptions(uniqueInstance("u"), { store: new TamperingStore(store.inner), logger })),
+    );
     other.cookie = browser.cookie;
     const res = await other.fetch("/read");
     expect(res.status).toBe(200);
@@ -284,3 +294,61 @@ class TamperingStore extends FlakyStore {
     );
   }
 }
+
+describe("update(fn)", () => {
+  function updateApp(options: SessionOptions) {
+    return new Hono()
+      .use(session<Data>(options))
+      .post("/both", async (c) => {
+        await c.var.session.set("user", "grace"); // a pending change made before the update
+        const saved = await c.var.session.update((data) => ({ ...data, n: (data.n ?? 0) + 10 }));
+        return c.json({ saved, now: await c.var.session.get() });
+      })
+      .post("/login-and-count", async (c) => {
+        await c.var.session.regenerate();
+        return c.json(await c.var.session.update((data) => void (data.n = (data.n ?? 0) + 1)));
+      })
+      .get("/read", async (c) => c.json(await c.var.session.get()));
+  }
+
+  it("saves fn's result at once and keeps the request's other changes on top", async () => {
+    const instance = uniqueInstance("update");
+    const browser = new Browser(updateApp(redisOptions(instance)));
+    expect(await browser.json("/both", { method: "POST" })).toEqual({
+      saved: { n: 10 },
+      now: { n: 10, user: "grace" },
+    });
+    expect(await browser.json("/both", { method: "POST" })).toEqual({
+      saved: { n: 20, user: "grace" },
+      now: { n: 20, user: "grace" },
+    });
+    const other = new Browser(updateApp(redisOptions(instance)));
+    other.cookie = browser.cookie;
+    expect(await other.json("/read")).toEqual({ n: 20, user: "grace" });
+  });
+
+  it("after regenerate, lands on the new id", async () => {
+    const instance = uniqueInstance("update-regen");
+    const browser = new Browser(updateApp(redisOptions(instance)));
+    await browser.fetch("/both", { method: "POST" });
+    const before = browser.cookie;
+    expect(await browser.json("/login-and-count", { method: "POST" })).toEqual({ n: 11, user: "grace" });
+    expect(browser.cookie?.split(".")[0]).not.toBe(before?.split(".")[0]);
+    const other = new Browser(updateApp(redisOptions(instance)));
+    other.cookie = browser.cookie;
+    expect(await other.json("/read")).toEqual({ n: 11, user: "grace" });
+  });
+
+  it("works on a store without compare-and-set (last writer wins)", async () => {
+    const store = new SyncMemoryStore(uniqueInstance("update-plain"));
+    const browser = new Browser(
+      updateApp({ extSessionMgt: { instanceName: "p", storageType: "custom", sessionSecret: SECRET }, store }),
+    );
+    await browser.fetch("/both", { method: "POST" });
+    expect(await browser.json("/both", { method: "POST" })).toEqual({
+      saved: { n: 20, user: "grace" },
+      now: { n: 20, user: "grace" },
+    });
+    expect(await store.length()).toBe(1);
+  });
+});

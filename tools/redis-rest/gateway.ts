@@ -75,14 +75,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const body = await readBody(req);
     const requestNumber = ++requests;
     const record = (commands: Command[]): RecordedCommand[] => {
-      const entries = commands.map(([name, ...args]) => ({ command: String(name).toUpperCase(), args: args.map(String), request: requestNumber }));
+      const entries = commands.map(([name, ...args]) => ({
+        command: String(name).toUpperCase(),
+        args: args.map(String),
+        request: requestNumber,
+      }));
       if (options.recordCommands) recorded.push(...entries);
       return entries;
     };
 
     if (url.pathname === "/__gateway/commands" && options.recordCommands) {
       const prefix = url.searchParams.get("prefix") ?? "";
-      return send(res, 200, { result: recorded.filter((c) => prefix === "" || c.args.some((a) => a.startsWith(prefix))) });
+      return send(res, 200, {
+        result: recorded.filter((c) => prefix === "" || c.args.some((a) => a.startsWith(prefix))),
+      });
     }
 
     if (req.method === "POST" && (url.pathname === "/pipeline" || url.pathname === "/multi-exec")) {

@@ -21,7 +21,9 @@ export class DurableObjectStore implements VersionedStore {
     const namespace = options.namespace ?? "sessions";
     const shards = options.shards ?? 16;
     if (!Number.isInteger(shards) || shards < 1) throw new RangeError("shards must be a positive integer");
-    this.#stubs = Array.from({ length: shards }, (_, shard) => binding.get(binding.idFromName(`${namespace}/${shard}`)));
+    this.#stubs = Array.from({ length: shards }, (_, shard) =>
+      binding.get(binding.idFromName(`${namespace}/${shard}`)),
+    );
   }
 
   get(sessionId: string): Promise<string | null> {
@@ -32,7 +34,13 @@ export class DurableObjectStore implements VersionedStore {
     return this.#shard(sessionId).set(sessionId, session, minutesToMillis(timeout));
   }
 
-  setIfVersion(sessionId: string, expectedVersion: number, version: number, session: string, timeout: number): Promise<StoredVersion | null> {
+  setIfVersion(
+    sessionId: string,
+    expectedVersion: number,
+    version: number,
+    session: string,
+    timeout: number,
+  ): Promise<StoredVersion | null> {
     return this.#shard(sessionId).setIfVersion(sessionId, expectedVersion, version, session, minutesToMillis(timeout));
   }
 

@@ -17,7 +17,9 @@ export class SessionStoreObject extends DurableObject {
   }
 
   get(key: string): string | null {
-    const rows = this.#sql.exec<{ value: string }>("SELECT value FROM sessions WHERE key = ? AND expires_at > ?", key, Date.now()).toArray();
+    const rows = this.#sql
+      .exec<{ value: string }>("SELECT value FROM sessions WHERE key = ? AND expires_at > ?", key, Date.now())
+      .toArray();
     return rows[0]?.value ?? null;
   }
 
@@ -42,7 +44,11 @@ export class SessionStoreObject extends DurableObject {
     ttlMs: number,
   ): Promise<{ version: number; session: string | null } | null> {
     const rows = this.#sql
-      .exec<{ value: string; version: number }>("SELECT value, version FROM sessions WHERE key = ? AND expires_at > ?", key, Date.now())
+      .exec<{ value: string; version: number }>(
+        "SELECT value, version FROM sessions WHERE key = ? AND expires_at > ?",
+        key,
+        Date.now(),
+      )
       .toArray();
     const current = rows[0] ?? { value: null, version: 0 };
     if (current.version !== expectedVersion) return { version: current.version, session: current.value };
@@ -64,7 +70,12 @@ export class SessionStoreObject extends DurableObject {
 
   async resetTimer(key: string, ttlMs: number): Promise<void> {
     const expiresAt = Date.now() + ttlMs;
-    const updated = this.#sql.exec("UPDATE sessions SET expires_at = ? WHERE key = ? AND expires_at > ?", expiresAt, key, Date.now());
+    const updated = this.#sql.exec(
+      "UPDATE sessions SET expires_at = ? WHERE key = ? AND expires_at > ?",
+      expiresAt,
+      key,
+      Date.now(),
+    );
     if (updated.rowsWritten > 0) await this.#alarmBy(expiresAt);
   }
 
