@@ -1,4 +1,5 @@
 import { decodeBase64Url, encodeBase64Url } from "./base64url.js";
+import { equalBytes } from "./constant-time.js";
 import { SealError } from "./errors.js";
 import type { SessionKeys } from "./keys.js";
 
@@ -71,7 +72,7 @@ export async function unseal(keys: SessionKeys, sessionId: string, sealed: strin
   if (bytes.length < HEADER_BYTES + TAG_BYTES) throw new SealError("sealed session is truncated");
   const header = bytes.subarray(0, HEADER_BYTES);
   if (header[0] !== FORMAT_VERSION) throw new SealError(`unknown sealed format version ${header[0]}`);
-  if (!sameBytes(header.subarray(2, 6), keys.keyId)) {
+  if (!equalBytes(header.subarray(2, 6), keys.keyId)) {
     throw new SealError("sealed with another secret (key id does not match)");
   }
   let body: Uint8Array;
@@ -104,12 +105,4 @@ function aad(header: Uint8Array, sessionId: string): Uint8Array {
 async function transform(input: Uint8Array, stream: CompressionStream | DecompressionStream): Promise<Uint8Array> {
   const output = new Blob([input]).stream().pipeThrough(stream);
   return new Uint8Array(await new Response(output).arrayBuffer());
-}
-
-/** Key ids are not secret, but compare in constant time anyway so no caller has to think about it. */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
 }

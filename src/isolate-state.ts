@@ -4,6 +4,7 @@ import { parseConfig, type SessionConfig, type SessionOptions } from "./config.j
 import { storeFromBundle } from "./custom-store/bundled-store.js";
 import { deriveKeys, type SessionKeys } from "./keys.js";
 import { MemoryTier } from "./memory-tier.js";
+import { VerifiedCookies } from "./session-cookie.js";
 import { Backups } from "./backups.js";
 import { GuardedStore } from "./stores/guarded-store.js";
 import { RedisStore } from "./stores/redis.js";
@@ -16,6 +17,7 @@ export interface IsolateState {
   store: GuardedStore;
   memory: MemoryTier;
   backups: Backups;
+  verifiedCookies: VerifiedCookies;
 }
 
 /** Built on the first request (bindings arrive with it, and workerd refuses random values at module scope). */
@@ -31,7 +33,8 @@ export async function createIsolateState(
       `hono-edge-session: memory tier full of sessions the store does not hold yet; dropped ${count} (raise memoryMaxBytes or fix the store)`,
     ),
   );
-  return { config, keys, store, memory, backups: new Backups(config, keys, store, memory) };
+  const backups = new Backups(config, keys, store, memory);
+  return { config, keys, store, memory, backups, verifiedCookies: new VerifiedCookies() };
 }
 
 /** A store passed in code wins; then the custom store the configuration names; then Redis over REST. */

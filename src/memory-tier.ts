@@ -8,6 +8,8 @@ export interface MemoryEntry {
   backedUp: boolean;
   /** When the store's expiry was last set or reset (ms since epoch). */
   refreshedAt: number;
+  /** `json` parsed, once, when a request first reads it; shared read-only by the requests of this version. */
+  parsed?: Record<string, unknown>;
   /** While not backed up: what the store held when this change was made, so a retry can merge onto newer data. */
   unsavedBase?: { version: number; json: string };
 }
@@ -18,8 +20,10 @@ interface Slot {
   expiresAt: number;
 }
 
-/** JS strings are UTF-16; the constant covers the Map slot and the entry objects. */
+/** The constant covers the Map slot and the entry objects. */
 const OVERHEAD_BYTES = 160;
+/** Per character of JSON: 2 bytes of UTF-16 string, and about as much again for its parsed object. */
+const BYTES_PER_JSON_CHAR = 4;
 
 /**
  * The per-isolate first tier: an LRU map bounded by an estimate of the bytes it holds, whose entries
@@ -68,7 +72,7 @@ export class MemoryTier {
   set(id: string, entry: MemoryEntry): boolean {
     const old = this.#slots.get(id);
     if (old !== undefined) this.#remove(id, old);
-    const bytes = OVERHEAD_BYTES + 2 * (id.length + entry.json.length);
+    const bytes = OVERHEAD_BYTES + 2 * id.length + BYTES_PER_JSON_CHAR * entry.json.length;
     if (bytes > this.maxBytes) return false;
     this.#slots.set(id, { entry, bytes, expiresAt: this.now() + this.idleMs });
     this.#bytes += bytes;

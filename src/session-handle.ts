@@ -1,7 +1,8 @@
 import type { LoadedSession } from "./load-session.js";
 import type { MemoryEntry } from "./memory-tier.js";
-import { apply, diff } from "./patch.js";
+import { diff } from "./patch.js";
 import { newSessionId } from "./session-id.js";
+import { WorkingCopy } from "./working-copy.js";
 
 /** Session data: a JSON object. Values must survive `JSON.stringify`. */
 export type SessionData = Record<string, unknown>;
@@ -54,7 +55,7 @@ export type AtomicUpdate = (loaded: LoadedSession, fn: (data: SessionData) => Se
 export class SessionHandle<T extends SessionData> {
   #loading: Promise<void> | undefined;
   #loaded: LoadedSession | undefined;
-  #data: T | undefined;
+  #data: WorkingCopy | undefined;
   /** Ids this request moved away from (regenerate) that must be deleted from the store. */
   #replaced: ReplacedId[] = [];
   #destroyed = false;
@@ -70,13 +71,13 @@ export class SessionHandle<T extends SessionData> {
   readonly api: Session<T> = {
     get: (async (key?: keyof T & string) => {
       const data = await this.#ready();
-      return key === undefined ? data : data[key];
+      return key === undefined ? data.whole() : data.get(key);
     }) as Session<T>["get"],
     set: async (key, value) => {
-      (await this.#ready())[key] = value;
+      (await this.#ready()).set(key, value);
     },
     delete: async (key) => {
-      delete (await this.#ready())[key];
+      (await this.#ready()).delete(key);
     },
     regenerate: async () => {
       await this.#ready();
@@ -88,7 +89,7 @@ export class SessionHandle<T extends SessionData> {
     destroy: async () => {
       await this.#ready();
       this.#destroyed = true;
-      this.#data = {} as T;
+      this.#data = new WorkingCopy({});
     },
     commit: async () => {
       const change = this.change();
@@ -100,11 +101,12 @@ export class SessionHandle<T extends SessionData> {
       await this.#ready();
       // A regenerated id is stored first, so the update lands on the session the cookie will name.
       if (this.#mustWrite) await this.api.commit();
-      const pending = diff(JSON.parse(this.#loaded!.json) as SessionData, this.#data!);
+      const pending = diff(JSON.parse(this.#loaded!.json) as SessionData, this.#data!.current());
       const saved = await this.atomicUpdate(this.#loaded!, fn as (data: SessionData) => SessionData | void);
-      if (saved === undefined) return this.#data!;
+      if (saved === undefined) return this.#data!.whole() as T;
       this.#adopt(saved);
-      this.#data = apply(pending, this.#data!) as T;
+      for (const [key, value] of Object.entries(pending.set)) this.#data!.set(key, value);
+      for (const key of pending.deleted) this.#data!.delete(key);
       return JSON.parse(saved.entry.json) as T;
     },
   };
@@ -117,9 +119,8 @@ export class SessionHandle<T extends SessionData> {
       const ids = loaded.isNew ? [...this.#replaced] : [{ id: loaded.id, version: loaded.version }, ...this.#replaced];
       return { kind: "destroyed", loaded, ids };
     }
-    const json = JSON.stringify(this.#data);
-    const untouchedNew = loaded.isNew && json === "{}" && !this.#mustWrite;
-    if (untouchedNew || (json === loaded.json && !this.#mustWrite)) return { kind: "unchanged", loaded };
+    const json = this.#data!.changedJson(loaded.json) ?? (this.#mustWrite ? loaded.json : undefined);
+    if (json === undefined || (loaded.isNew && json === "{}" && !this.#mustWrite)) return { kind: "unchanged", loaded };
     const entry: MemoryEntry = {
       version: loaded.nextVersion,
       json,
@@ -136,7 +137,7 @@ export class SessionHandle<T extends SessionData> {
     this.#mustWrite = false;
     if (change.kind === "destroyed" || saved === undefined) {
       this.#loaded = { ...change.loaded, isNew: true, json: "{}", version: 0, nextVersion: 1, entry: undefined };
-      this.#data = {} as T;
+      this.#data = new WorkingCopy({});
       this.#destroyed = change.kind === "destroyed";
       return;
     }
@@ -154,14 +155,20 @@ export class SessionHandle<T extends SessionData> {
       isNew: false,
       entry,
     };
-    this.#data = JSON.parse(entry.json) as T;
+    this.#data = new WorkingCopy(sharedData(entry.json, entry));
   }
 
-  async #ready(): Promise<T> {
+  async #ready(): Promise<WorkingCopy> {
     await (this.#loading ??= this.load().then((loaded) => {
       this.#loaded = loaded;
-      this.#data = JSON.parse(loaded.json) as T;
+      this.#data = new WorkingCopy(sharedData(loaded.json, loaded.entry));
     }));
     return this.#data!;
   }
+}
+
+/** The parsed data of a memory-tier entry, parsed once per version and shared (read only) by its requests. */
+function sharedData(json: string, entry: MemoryEntry | undefined): SessionData {
+  if (entry === undefined || entry.json !== json) return JSON.parse(json) as SessionData;
+  return (entry.parsed ??= JSON.parse(json) as SessionData);
 }

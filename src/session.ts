@@ -55,7 +55,7 @@ export function session<T extends SessionData = SessionData>(
 
     // Cookie → memory tier → store, on the handler's first use of the session.
     const current = new SessionHandle<T>(
-      async () => loadSession(state, await readSessionCookie(c, config, keys)),
+      async () => loadSession(state, await readSessionCookie(c, config, keys, state.verifiedCookies)),
       async (change) => {
         const persisted = await persist(state, change, true);
         if (persisted.failure !== undefined) throw persisted.failure;

@@ -24,8 +24,10 @@ describe("MemoryTier", () => {
 
   it("keeps a recently read entry over an older unread one", () => {
     const json = JSON.stringify({ pad: "x".repeat(400) });
-    // Room for four entries of this size.
-    const tier = new MemoryTier(4_500, 60_000);
+    const probe = new MemoryTier(Number.MAX_SAFE_INTEGER, 60_000);
+    probe.set(id(0), entry(json));
+    // Room for four entries of this size, not five.
+    const tier = new MemoryTier(4.5 * probe.bytes, 60_000);
     for (let i = 1; i <= 4; i++) tier.set(id(i), entry(json));
     tier.get(id(1));
     tier.set(id(5), entry(json));

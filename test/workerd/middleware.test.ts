@@ -352,3 +352,35 @@ describe("update(fn)", () => {
     expect(await store.length()).toBe(1);
   });
 });
+
+describe("read-only requests", () => {
+  it("hand out copies: mutating a value got with get(key) is saved, and never leaks into the cached copy", async () => {
+    const instance = uniqueInstance("copies");
+    const a = new Hono()
+      .use(session<{ cart?: string[]; n?: number }>(redisOptions(instance)))
+      .post("/seed", async (c) => {
+        await c.var.session.set("cart", ["a"]);
+        await c.var.session.set("n", 1);
+        return c.text("ok");
+      })
+      .post("/push", async (c) => {
+        (await c.var.session.get("cart"))!.push("b");
+        return c.text("ok");
+      })
+      .post("/push-and-undo", async (c) => {
+        const cart = (await c.var.session.get("cart"))!;
+        cart.push("tmp");
+        cart.pop();
+        return c.text("ok");
+      })
+      .get("/read", async (c) => c.json(await c.var.session.get()));
+    const browser = new Browser(a);
+    await browser.fetch("/seed", { method: "POST" });
+    await browser.fetch("/push", { method: "POST" });
+    expect(await browser.json("/read")).toEqual({ cart: ["a", "b"], n: 1 });
+    expect(browser.cookie).toMatch(/\.2\./);
+    await browser.fetch("/push-and-undo", { method: "POST" });
+    expect(browser.cookie).toMatch(/\.2\./); // no net change, no write
+    expect(names(await commandsFor(instance))).toEqual(["CAS", "CAS"]);
+  });
+});

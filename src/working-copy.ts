@@ -1,0 +1,103 @@
+import type { SessionData } from "./session-handle.js";
+
+/**
+ * A request's view of its session data. Reads share the isolate's parsed copy (never handed out), so a
+ * request that only reads pays no JSON work; the first write makes a shallow private copy, and an object
+ * value is handed out only as a private deep copy whose JSON is remembered, so in-place changes to it are
+ * still seen as changes.
+ */
+export class WorkingCopy {
+  readonly #base: SessionData;
+  #own: SessionData | undefined;
+  /** Keys whose values in `#own` belong to this request alone. */
+  readonly #private = new Set<string>();
+  /** Object values handed out by `get(key)`, with the shared originals they were copied from. */
+  readonly #exposed = new Map<string, unknown>();
+  #wholeExposed = false;
+  #written = false;
+
+  constructor(base: SessionData) {
+    this.#base = base;
+  }
+
+  /** The whole data, as a private deep copy the caller may mutate. */
+  whole(): SessionData {
+    if (!this.#wholeExposed) {
+      this.#own = JSON.parse(JSON.stringify(this.#own ?? this.#base)) as SessionData;
+      this.#wholeExposed = true;
+    }
+    return this.#own!;
+  }
+
+  get(key: string): unknown {
+    const value = (this.#own ?? this.#base)[key];
+    if (typeof value !== "object" || value === null || this.#wholeExposed || this.#private.has(key)) return value;
+    const copy = copyJson(value);
+    this.#writable()[key] = copy;
+    this.#private.add(key);
+    this.#exposed.set(key, value);
+    return copy;
+  }
+
+  set(key: string, value: unknown): void {
+    this.#writable()[key] = value;
+    this.#private.add(key);
+    this.#written = true;
+  }
+
+  delete(key: string): void {
+    delete this.#writable()[key];
+    this.#written = true;
+  }
+
+  /** The data as it stands now; read only. */
+  current(): SessionData {
+    return this.#own ?? this.#base;
+  }
+
+  /** The data's JSON if it differs from `baseJson`; `undefined` when it cannot have changed or did not. */
+  changedJson(baseJson: string): string | undefined {
+    if (this.#own === undefined) return undefined;
+    if (!this.#written && !this.#wholeExposed) {
+      const touched = [...this.#exposed].some(([key, original]) => !sameJson(this.#own![key], original));
+      if (!touched) return undefined;
+    }
+    const json = JSON.stringify(this.#own);
+    return json === baseJson ? undefined : json;
+  }
+
+  #writable(): SessionData {
+    return (this.#own ??= { ...this.#base });
+  }
+}
+
+/** Deep equality of JSON values, as JSON.stringify would see them (undefined members count as absent). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  let count = 0;
+  for (const key in left) {
+    if (left[key] === undefined) continue;
+    if (!sameJson(left[key], right[key])) return false;
+    count++;
+  }
+  for (const key in right) if (right[key] !== undefined) count--;
+  return count === 0;
+}
+
+/** A deep copy of a JSON value (faster than structuredClone or a JSON round trip for session-sized values). */
+function copyJson<V>(value: V): V {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map(copyJson) as V;
+  const copy: Record<string, unknown> = {};
+  for (const key in value) copy[key] = copyJson((value as Record<string, unknown>)[key]);
+  return copy as V;
+}
