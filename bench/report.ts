@@ -10,7 +10,7 @@ export type PerRequest = Figure | { unsupported: string };
 export interface Results {
   takenAt: string;
   machine: { cpu: string; cores: number; memoryGiB: number; os: string; node: string; workerd: string };
-  method: { repeats: number; requestsPerLoop: number };
+  method: { repeats: number; requestsPerLoop: number; requestsPerLoopWithStore: number };
   /** Key: "<contender> / <workload>"; µs per request (wall time inside workerd). */
   perRequest: Record<string, PerRequest>;
   /** µs per operation. */
@@ -59,7 +59,8 @@ function perRequestTable(results: Results): string[] {
       if (id === "bare") return `${range(figure)} µs total`;
       const extra = added(results, id, workload)!;
       const ours = added(results, "hes-hit", workload);
-      const ratio = id !== "hes-hit" && ours !== undefined && ours > 0 ? `, ×${(extra / ours).toFixed(1)} ours` : "";
+      const ratio =
+        !id.startsWith("hes") && ours !== undefined && ours > 0 ? `, ×${(extra / ours).toFixed(1)} ours` : "";
       return `+${us(extra)} µs (total ${range(figure)}${ratio})`;
     });
     rows.push(`| ${label} | ${cells.join(" | ")} |`);
@@ -99,14 +100,16 @@ export function renderMarkdown(results: Results): string {
   return `# Benchmarks
 
 Taken ${results.takenAt} on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), ${m.os}, Node ${m.node},
-workerd ${m.workerd} (Miniflare). Regenerate with \`npm run bench\` (about a minute; not part of \`npm test\`).
+workerd ${m.workerd} (Miniflare). Regenerate with \`npm run bench\` (three to four minutes; not part of \`npm test\`).
 
 Every figure is the median of ${results.method.repeats} runs, with the spread (min–max) in brackets. Per-request
 figures are taken from outside the isolate as (T(${results.method.requestsPerLoop}) − T(1)) / (${results.method.requestsPerLoop} − 1): a loop of
 requests runs inside workerd (each through the contender's Hono app, cookie carried from one to the next),
 so the cost of calling into workerd cancels out. workerd does not advance its clock during computation,
-so the timing is wall time seen from Node; for contenders that touch Redis (the miss) it includes the
-loopback round trip to the REST gateway and redis-server.
+so the timing is wall time seen from Node; where a request touches Redis (this project's miss and writes) it
+includes the loopback round trip to the REST gateway and redis-server. The machine is shared and noisy: the
+bare route alone moves between about 35 and 65 µs from one column to the next, so compare ratios, not
+single figures.
 
 ![added time per request](bench/chart.svg)
 
@@ -114,6 +117,12 @@ loopback round trip to the REST gateway and redis-server.
 
 Added µs per request over the bare route (and the total per request); the ratio compares a peer's added
 time with this project's memory-tier hit on the same workload. Small: ≈2 KB of JSON; large: ≈50 KB.
+
+Read what the write columns measure: a changed session in this project is sealed and written to Redis with
+compare-and-set *before* the response (one round trip to the REST gateway and redis-server over loopback,
+most of the figure), so that it is durable and visible to every isolate, and concurrent writers merge.
+The peers' writes stay in the response cookie or in one isolate's memory, where another isolate cannot see
+them. A miss is a fresh isolate's first request for a session: one store read and an unseal.
 
 ${perRequestTable(results).join("\n")}
 
@@ -143,8 +152,8 @@ TTL refresh: at most one \`PEXPIRE\` per \`ttlRefreshFraction\` of the timeout, 
 ## Memory tier
 
 ${mem.unbounded.entries} small sessions (${mem.sessionJsonBytes} bytes of JSON each) are accounted as
-${(mem.unbounded.bytes / 2 ** 20).toFixed(1)} MiB (${Math.round(mem.unbounded.bytes / mem.unbounded.entries)} bytes each: UTF-16 JSON and id, plus
-a fixed overhead per entry). With a bound of ${(mem.bounded.maxBytes / 2 ** 20).toFixed(1)} MiB the tier keeps ${mem.bounded.entries}
+${(mem.unbounded.bytes / 2 ** 20).toFixed(1)} MiB (${Math.round(mem.unbounded.bytes / mem.unbounded.entries)} bytes each: the JSON string and its parsed copy,
+counted as 4 bytes per JSON character, the id, and a fixed overhead per entry). With a bound of ${(mem.bounded.maxBytes / 2 ** 20).toFixed(1)} MiB the tier keeps ${mem.bounded.entries}
 of them (${(mem.bounded.bytes / 2 ** 20).toFixed(2)} MiB), evicting the least recently used.
 
 ## Requests per second over HTTP
@@ -157,12 +166,12 @@ ${httpRows.join("\n")}
 `;
 }
 
-/** A horizontal bar chart of the added µs per request on the small session. */
+/** A horizontal bar chart of the added µs per read-only request: the hot path, where no store is involved. */
 export function renderChart(results: Results): string {
   const bars: Array<{ label: string; value: number }> = [];
-  for (const workload of ["small read-only", "small read-write"]) {
+  for (const workload of ["small read-only", "large read-only"]) {
     for (const [id, label] of Object.entries(CONTENDERS)) {
-      if (id === "bare") continue;
+      if (id === "bare" || id === "hes-miss") continue;
       const value = added(results, id, workload);
       if (value !== undefined) bars.push({ label: `${label} — ${workload}`, value });
     }
@@ -182,7 +191,7 @@ export function renderChart(results: Results): string {
     })
     .join("\n");
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${50 + bars.length * rowHeight}" font-family="sans-serif" font-size="13">
-  <text x="10" y="22" font-size="15" font-weight="bold">Added time per request over a bare Hono route, small session (µs, median)</text>
+  <text x="10" y="22" font-size="15" font-weight="bold">Added time per read-only request over a bare Hono route (µs, median; missing bar: cannot hold the session)</text>
 ${rows}
 </svg>
 `;

@@ -116,12 +116,33 @@ function contenderApp(adapter: Adapter, env: Bindings): Hono<{ Bindings: Binding
     await adapter.seed(c, await c.req.json());
     return c.json({ ok: true });
   });
-  app.get("/read", async (c) => c.json({ ok: (await adapter.read(c)).length }));
+  app.get("/read", async (c) => c.json({ present: (await adapter.read(c)).filter((v) => v != null).length }));
   app.post("/write", async (c) => {
     await adapter.write(c, "lastSeen", Number(c.req.query("i") ?? 0));
     return c.json({ ok: true });
   });
   return app;
+}
+
+/**
+ * What a browser would send back after this response: the cookies it already had (`jar`) updated with every
+ * cookie the response set (the last one of a name wins), as one Cookie header.
+ */
+function cookiesOf(res: Response, jar = ""): string | undefined {
+  const headers = res.headers as unknown as { getSetCookie(): string[] };
+  const set = headers.getSetCookie();
+  if (set.length === 0) return undefined;
+  const cookies = new Map(
+    jar
+      .split("; ")
+      .filter(Boolean)
+      .map((pair) => [pair.split("=")[0]!, pair] as const),
+  );
+  for (const header of set) {
+    const pair = header.split(";")[0]!;
+    cookies.set(pair.split("=")[0]!, pair);
+  }
+  return [...cookies.values()].join("; ");
 }
 
 const apps = new Map<string, Hono<{ Bindings: Bindings }>>();
@@ -155,8 +176,21 @@ bench.post("/seed", async (c) => {
     c.env,
     c.executionCtx,
   );
-  const cookie = res.headers.get("Set-Cookie")?.split(";")[0] ?? "";
-  return c.json({ status: res.status, cookieBytes: cookie.length, cookie: cookie.length <= 4096 ? cookie : null });
+  const cookie = cookiesOf(res) ?? "";
+  // Read it back: a contender that silently dropped the data has not done the workload.
+  const check = await appFor(contender, c.env)!.fetch(
+    new Request("https://bench.test/read", { headers: { Cookie: cookie } }),
+    c.env,
+    c.executionCtx,
+  );
+  const { present } = await check.json<{ present: number }>();
+  const kept = contender === "bare" || present === KEYS.length;
+  return c.json({
+    status: res.status,
+    cookieBytes: cookie.length,
+    cookie: cookie.length <= 4096 && kept ? cookie : null,
+    kept,
+  });
 });
 
 /** `n` requests to a contender inside this isolate, carrying the cookie from one to the next. */
@@ -180,8 +214,7 @@ bench.post("/loop", async (c) => {
       c.env,
       ctx as unknown as ExecutionContext,
     );
-    const setCookie = res.headers.get("Set-Cookie");
-    if (setCookie) jar = setCookie.split(";")[0]!;
+    jar = cookiesOf(res, jar) ?? jar;
     if (res.status !== 200) return c.json({ error: `status ${res.status}` }, 500);
     await res.arrayBuffer();
   }

@@ -75,7 +75,14 @@ export function session<T extends SessionData = SessionData>(
       return;
     }
     // Memory tier and store (a compare-and-set store now, a plain one after the response), then the cookie.
-    const persisted = await persist(state, change, false);
+    let persisted;
+    try {
+      persisted = await persist(state, change, false);
+    } catch (error) {
+      // Never fail the response over the session: what was not saved is logged.
+      config.logger.error(`hono-edge-session: saving the session failed (${describe(error)})`);
+      return;
+    }
     if (persisted.cookie === "clear") clearSessionCookie(c, config);
     else if (persisted.cookie !== undefined) await writeSessionCookie(c, config, keys, persisted.cookie);
     if (persisted.background !== undefined) inBackground(c, state, persisted.background);
@@ -86,7 +93,7 @@ export function session<T extends SessionData = SessionData>(
 function inBackground(c: Context, state: IsolateState, work: Promise<void>): void {
   const logged = work.catch((error: unknown) =>
     state.config.logger.error(
-      `hono-edge-session: store write failed; the session stays in this isolate's memory and is retried on its next request (${describe(error)})`,
+      `hono-edge-session: background store call failed; a session not yet stored stays in this isolate's memory and is retried on its next request (${describe(error)})`,
     ),
   );
   try {

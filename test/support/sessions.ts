@@ -11,7 +11,7 @@ export function smallSession(seed = 1): Record<string, unknown> {
     },
     roles: ["customer", "newsletter", "beta-tester"],
     csrfToken: "q5f8sX1o2mYk3JbL9wT4hV7cZ0aR6nP",
-    cart: Array.from({ length: 6 }, (_, i) => ({
+    cart: Array.from({ length: 10 }, (_, i) => ({
       sku: `SKU-${1000 + i}`,
       title: `Product number ${i} with a reasonably descriptive title`,
       quantity: (i % 3) + 1,

@@ -45,7 +45,11 @@ export async function startRedisServer(options: { port?: number; binary?: string
       exited.catch(() => {});
       await Promise.race([waitForPing(port), exited]);
       child = proc;
+      // Never outlive the process that started it, even when that one is killed or crashes.
+      const killOnExit = () => proc.kill("SIGKILL");
+      process.once("exit", killOnExit);
       proc.once("exit", () => {
+        process.off("exit", killOnExit);
         if (child === proc) child = undefined;
       });
     },
