@@ -3,14 +3,14 @@
  * Upstash-protocol gateway, prints the figures, and writes bench/results.json, bench/chart.svg and
  * BENCHMARKS.md. Every figure is the median of REPEATS runs, with the spread (min–max).
  */
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
-import { cpus, totalmem, tmpdir, release } from "node:os";
-import { join } from "node:path";
+import { readFile, writeFile } from "node:fs/promises";
+import { cpus, release, totalmem } from "node:os";
+import { dirname } from "node:path";
 import autocannon from "autocannon";
-import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { startGateway } from "../tools/redis-rest/gateway.js";
 import { startRedisServer } from "../tools/redis-rest/redis-server.js";
+import { workerBundle } from "../test/support/node.js";
 import { largeSession, smallSession } from "../test/support/sessions.js";
 import { renderChart, renderMarkdown, renderTable, type Results } from "./report.js";
 
@@ -28,24 +28,11 @@ const spread = (values: number[]) => ({ median: median(values), min: Math.min(..
 process.once("SIGINT", () => process.exit(130));
 const redis = await startRedisServer();
 const gateway = await startGateway({ redisPort: redis.port, token: "bench-token", recordCommands: true });
-const dir = await mkdtemp(join(tmpdir(), "hes-bench-"));
-await build({
-  entryPoints: ["bench/worker.ts"],
-  bundle: true,
-  format: "esm",
-  platform: "neutral",
-  target: "es2022",
-  conditions: ["workerd", "worker", "browser"],
-  mainFields: ["module", "main"],
-  external: ["cloudflare:*", "node:*"],
-  alias: { "hono-edge-session/custom-store": "./src/custom-store/none.ts" },
-  outfile: join(dir, "worker.js"),
-  logLevel: "silent",
-});
+const script = await workerBundle("bench/worker.ts");
 const mf = new Miniflare({
   modules: true,
-  scriptPath: join(dir, "worker.js"),
-  modulesRoot: dir,
+  scriptPath: script,
+  modulesRoot: dirname(script),
   compatibilityDate: "2026-04-01",
   compatibilityFlags: ["nodejs_compat"],
   bindings: { BENCH_OPTIONS: JSON.stringify({ secret: SECRET, redis: { url: gateway.url, token: gateway.token } }) },

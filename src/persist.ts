@@ -4,7 +4,7 @@ import { describe } from "./load-session.js";
 import type { MemoryEntry } from "./memory-tier.js";
 import { apply, diff } from "./patch.js";
 import type { SessionCookie } from "./session-cookie.js";
-import type { ReplacedId, Saved, SessionChange, SessionData } from "./session-handle.js";
+import { nextEntry, type ReplacedId, type Saved, type SessionChange, type SessionData } from "./session-handle.js";
 import { writeData, writeMarker, type WriteOutcome } from "./versioned-write.js";
 
 /** What saving a request's change leaves for the middleware to do. */
@@ -50,14 +50,7 @@ export async function updateAtomically(
 ): Promise<Saved> {
   const next = (current: SessionData) => fn(current) ?? current;
   if (!state.store.versioned) {
-    const json = JSON.stringify(next(parse(loaded.json)));
-    const entry: MemoryEntry = {
-      version: loaded.nextVersion,
-      json,
-      createdAt: loaded.createdAt,
-      backedUp: false,
-      refreshedAt: 0,
-    };
+    const entry = nextEntry(loaded, JSON.stringify(next(parse(loaded.json))));
     const persisted = await settle(
       saveAfterResponse(state, { kind: "changed", loaded, id: loaded.id, entry, replaced: [] }),
       true,

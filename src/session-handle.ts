@@ -121,14 +121,7 @@ export class SessionHandle<T extends SessionData> {
     }
     const json = this.#data!.changedJson(loaded.json) ?? (this.#mustWrite ? loaded.json : undefined);
     if (json === undefined || (loaded.isNew && json === "{}" && !this.#mustWrite)) return { kind: "unchanged", loaded };
-    const entry: MemoryEntry = {
-      version: loaded.nextVersion,
-      json,
-      createdAt: loaded.createdAt,
-      backedUp: false,
-      refreshedAt: 0,
-    };
-    return { kind: "changed", loaded, id: loaded.id, entry, replaced: [...this.#replaced] };
+    return { kind: "changed", loaded, id: loaded.id, entry: nextEntry(loaded, json), replaced: [...this.#replaced] };
   }
 
   /** After a commit, the saved state (merged, perhaps) is what later changes are measured against. */
@@ -171,4 +164,9 @@ export class SessionHandle<T extends SessionData> {
 function sharedData(json: string, entry: MemoryEntry | undefined): SessionData {
   if (entry === undefined || entry.json !== json) return JSON.parse(json) as SessionData;
   return (entry.parsed ??= JSON.parse(json) as SessionData);
+}
+
+/** The memory-tier entry of a session's next version, not yet in the store. */
+export function nextEntry(loaded: LoadedSession, json: string): MemoryEntry {
+  return { version: loaded.nextVersion, json, createdAt: loaded.createdAt, backedUp: false, refreshedAt: 0 };
 }
