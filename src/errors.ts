@@ -33,3 +33,9 @@ export class SessionUnavailableError extends HTTPException {
     });
   }
 }
+
+/** Error text for logs: short, and never a value (store errors may quote the command they ran). */
+export function describeError(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}

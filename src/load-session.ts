@@ -1,5 +1,5 @@
 import type { SessionConfig } from "./config.js";
-import { SessionUnavailableError } from "./errors.js";
+import { describeError, SessionUnavailableError } from "./errors.js";
 import type { IsolateState } from "./isolate-state.js";
 import type { MemoryEntry } from "./memory-tier.js";
 import type { SessionCookie } from "./session-cookie.js";
@@ -51,10 +51,10 @@ export async function loadSession(state: IsolateState, cookie: SessionCookie | u
     if (stored.envelope?.kind === "redirect") stored = await readStored(state, stored.envelope.to);
   } catch (error) {
     if (config.onStoreUnavailable === "reject") {
-      config.logger.error(`hono-edge-session: store read failed, answering 503 (${describe(error)})`);
+      config.logger.error(`hono-edge-session: store read failed, answering 503 (${describeError(error)})`);
       throw new SessionUnavailableError(error);
     }
-    config.logger.error(`hono-edge-session: store read failed, starting a new session (${describe(error)})`);
+    config.logger.error(`hono-edge-session: store read failed, starting a new session (${describeError(error)})`);
     return fresh(cookie, false);
   }
 
@@ -125,10 +125,4 @@ function fresh(cookie: SessionCookie | undefined, deadCookie: boolean): LoadedSe
     cookie,
     deadCookie,
   };
-}
-
-/** Error text for logs: short, and never a value (store errors may quote the command they ran). */
-export function describe(error: unknown): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }

@@ -1,9 +1,9 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { env } from "hono/adapter";
 import type { SessionOptions } from "./config.js";
-import { SessionConfigError } from "./errors.js";
+import { describeError, SessionConfigError } from "./errors.js";
 import { createIsolateState, type IsolateState } from "./isolate-state.js";
-import { describe, loadSession } from "./load-session.js";
+import { loadSession } from "./load-session.js";
 import { clearSessionCookie, readSessionCookie, writeSessionCookie } from "./session-cookie.js";
 import { persist, updateAtomically } from "./persist.js";
 import { SessionHandle, type Session, type SessionData } from "./session-handle.js";
@@ -48,7 +48,7 @@ export function session<T extends SessionData = SessionData>(
       state = await (isolate ??= createIsolateState(env(c), options));
     } catch (error) {
       // A broken configuration stays broken for the isolate's life; every request says so in the log.
-      console.error(`hono-edge-session: ${error instanceof SessionConfigError ? error.message : describe(error)}`);
+      console.error(`hono-edge-session: ${error instanceof SessionConfigError ? error.message : describeError(error)}`);
       return c.text("Internal Server Error", 500);
     }
     const { config, keys } = state;
@@ -71,7 +71,9 @@ export function session<T extends SessionData = SessionData>(
     try {
       change = current.change();
     } catch (error) {
-      config.logger.error(`hono-edge-session: session data is not JSON-serialisable, not saved (${describe(error)})`);
+      config.logger.error(
+        `hono-edge-session: session data is not JSON-serialisable, not saved (${describeError(error)})`,
+      );
       return;
     }
     // Memory tier and store (a compare-and-set store now, a plain one after the response), then the cookie.
@@ -80,7 +82,7 @@ export function session<T extends SessionData = SessionData>(
       persisted = await persist(state, change, false);
     } catch (error) {
       // Never fail the response over the session: what was not saved is logged.
-      config.logger.error(`hono-edge-session: saving the session failed (${describe(error)})`);
+      config.logger.error(`hono-edge-session: saving the session failed (${describeError(error)})`);
       return;
     }
     if (persisted.cookie === "clear") clearSessionCookie(c, config);
@@ -93,7 +95,7 @@ export function session<T extends SessionData = SessionData>(
 function inBackground(c: Context, state: IsolateState, work: Promise<void>): void {
   const logged = work.catch((error: unknown) =>
     state.config.logger.error(
-      `hono-edge-session: background store call failed; a session not yet stored stays in this isolate's memory and is retried on its next request (${describe(error)})`,
+      `hono-edge-session: background store call failed; a session not yet stored stays in this isolate's memory and is retried on its next request (${describeError(error)})`,
     ),
   );
   try {

@@ -1,24 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { bindingsFor, BrowserJar, Isolate, startRedisStack, waitFor, type RedisStack } from "../support/node.js";
+import { describe, expect, it } from "vitest";
+import { useIsolates } from "../support/isolates.js";
+import { bindingsFor, BrowserJar, waitFor, type Isolate } from "../support/node.js";
 
 // Each of these fails on a last-writer-wins session layer: HES_TEST_LWW=1 runs them with compare-and-set
 // turned off (versionedWrites: false) to show it.
 const WORKER = "test/fixtures/concurrency-worker.ts";
 const lastWriterWins = process.env.HES_TEST_LWW === "1";
 
-let stack: RedisStack;
-const isolates: Isolate[] = [];
+const isolates = useIsolates();
 let n = 0;
-
-beforeAll(async () => {
-  stack = await startRedisStack();
-});
-afterEach(async () => {
-  await Promise.all(isolates.splice(0).map((i) => i.dispose()));
-});
-afterAll(async () => {
-  await stack.stop();
-});
 
 /**
  * `count` isolates of one app: separate memory tiers, one store, as Workers runs a user's requests. The
@@ -29,14 +19,10 @@ async function app(
   options: Record<string, unknown> = {},
 ): Promise<Isolate[] & { spawn(): Promise<Isolate> }> {
   const instance = `concurrency-${++n}`;
-  const bindings = bindingsFor(instance, stack.gateway, {
+  const bindings = bindingsFor(instance, isolates.stack.gateway, {
     SESSION_TEST_OPTIONS: JSON.stringify({ ...options, ...(lastWriterWins ? { versionedWrites: false } : {}) }),
   });
-  const spawn = async () => {
-    const started = await Isolate.start(bindings, WORKER);
-    isolates.push(started);
-    return started;
-  };
+  const spawn = () => isolates.start(bindings, WORKER);
   const started = await Promise.all(Array.from({ length: count }, spawn));
   return Object.assign(started, { spawn });
 }
@@ -148,11 +134,11 @@ describe("stale reads", () => {
     const [a, b] = await app(2);
     const browser = new BrowserJar();
     await a!.json(browser, "/session", { method: "PUT", json: { step: 1 } });
-    const [key] = await stack.client.keys(`concurrency-${n}:*`);
-    const versionOne = (await stack.client.get(key!))!;
+    const [key] = await isolates.stack.client.keys(`concurrency-${n}:*`);
+    const versionOne = (await isolates.stack.client.get(key!))!;
     await a!.json(browser, "/session", { method: "PUT", json: { step: 2 } });
     // A replica behind its primary: the store answers with version 1 while the cookie names version 2.
-    await stack.client.set(key!, versionOne, "PX", 60_000);
+    await isolates.stack.client.set(key!, versionOne, "PX", 60_000);
     expect(await b!.json(browser, "/session")).toEqual({ step: 1 });
     expect(await b!.json(new BrowserJar(), "/events")).toContainEqual({
       type: "stale-read",

@@ -1,32 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  bindingsFor,
-  BrowserJar,
-  Isolate,
-  startRedisStack,
-  waitForStoredChange,
-  type RedisStack,
-} from "../support/node.js";
+import { describe, expect, it } from "vitest";
+import { useIsolates } from "../support/isolates.js";
+import { bindingsFor, BrowserJar, waitForStoredChange } from "../support/node.js";
 
-let stack: RedisStack;
-const isolates: Isolate[] = [];
+const isolates = useIsolates();
 let n = 0;
 
-beforeAll(async () => {
-  stack = await startRedisStack();
-});
-afterEach(async () => {
-  await Promise.all(isolates.splice(0).map((i) => i.dispose()));
-});
-afterAll(async () => {
-  await stack.stop();
-});
-
-async function isolate(instance: string): Promise<Isolate> {
-  const started = await Isolate.start(bindingsFor(instance, stack.gateway));
-  isolates.push(started);
-  return started;
-}
+const isolate = (instance: string) => isolates.start(bindingsFor(instance, isolates.stack.gateway));
 
 describe("recovery across isolates", () => {
   it("continues a session, intact, in a second isolate after the first is disposed", async () => {
@@ -39,9 +18,8 @@ describe("recovery across isolates", () => {
       note: "ünïcödé ✓",
     };
     expect(await first.json(browser, "/session", { method: "PUT", json: profile })).toEqual(profile);
-    await waitForStoredChange(stack.client, instance, null);
-    await first.dispose();
-    isolates.splice(isolates.indexOf(first), 1);
+    await waitForStoredChange(isolates.stack.client, instance, null);
+    await isolates.dispose(first);
 
     const second = await isolate(instance);
     expect(await second.json(browser, "/session")).toEqual(profile);
@@ -58,15 +36,15 @@ describe("recovery across isolates", () => {
     const a = await isolate(instance);
     const b = await isolate(instance);
     await a.json(browser, "/session", { method: "PUT", json: { plan: "free" } });
-    const v1 = await waitForStoredChange(stack.client, instance, null);
+    const v1 = await waitForStoredChange(isolates.stack.client, instance, null);
     expect(await b.json(browser, "/session")).toEqual({ plan: "free" }); // b now caches version 1
     expect(await a.json(browser, "/session", { method: "PUT", json: { plan: "pro" } })).toEqual({ plan: "pro" });
-    await waitForStoredChange(stack.client, instance, v1);
+    await waitForStoredChange(isolates.stack.client, instance, v1);
     // b holds version 1 in memory, but the cookie names version 2: b must read the store.
     expect(await b.json(browser, "/session")).toEqual({ plan: "pro" });
     // The store holds only sealed data.
-    const keys = await stack.client.keys(`${instance}:*`);
-    const stored = await stack.client.get(keys[0]!);
+    const keys = await isolates.stack.client.keys(`${instance}:*`);
+    const stored = await isolates.stack.client.get(keys[0]!);
     expect(stored).not.toContain("pro");
     expect(keys[0]).not.toContain(/JSESSIONID=([^.]+)/.exec(browser.cookie!)![1]!);
   });
@@ -94,8 +72,8 @@ describe("recovery across isolates", () => {
     const c = await isolate(instance);
     expect(await c.json(stolen, "/session")).toEqual({});
     // What stays in the store are sealed markers (a redirect and a tombstone), no session data.
-    for (const key of await stack.client.keys(`${instance}:*`))
-      expect(await stack.client.get(key)).not.toContain("ada");
+    for (const key of await isolates.stack.client.keys(`${instance}:*`))
+      expect(await isolates.stack.client.get(key)).not.toContain("ada");
   });
 });
 
@@ -116,10 +94,9 @@ describe("reference worker", () => {
   });
 
   it("answers 500 with a generic body on a bad configuration", async () => {
-    const broken = await Isolate.start({
+    const broken = await isolates.start({
       EXT_SESSION_MGT: JSON.stringify({ instanceName: "x", storageType: "redis", sessionSecret: "too-short" }),
     });
-    isolates.push(broken);
     const res = await broken.fetch(new BrowserJar(), "/session");
     expect(res.status).toBe(500);
     expect(await res.text()).toBe("Internal Server Error");
