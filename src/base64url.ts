@@ -3,7 +3,10 @@ type Base64Native = {
   toBase64?: (this: Uint8Array, options: { alphabet: "base64url"; omitPadding: boolean }) => string;
 };
 type Base64NativeCtor = {
-  fromBase64?: (text: string, options: { alphabet: "base64url"; lastChunkHandling?: "loose" | "strict" }) => Uint8Array;
+  fromBase64?: (
+    text: string,
+    options: { alphabet: "base64url"; lastChunkHandling?: "loose" | "strict" },
+  ) => Uint8Array<ArrayBuffer>;
 };
 const nativeEncode = (Uint8Array.prototype as Base64Native).toBase64;
 const nativeDecode = (Uint8Array as unknown as Base64NativeCtor).fromBase64;
@@ -19,7 +22,7 @@ export function encodeBase64Url(bytes: Uint8Array): string {
 }
 
 /** Throws a `SyntaxError` on anything that is not unpadded base64url. */
-export function decodeBase64Url(text: string): Uint8Array {
+export function decodeBase64Url(text: string): Uint8Array<ArrayBuffer> {
   if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new SyntaxError("not base64url");
   if (nativeDecode) return nativeDecode(text, { alphabet: "base64url" });
   const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));

@@ -34,7 +34,8 @@ export async function seal(keys: SessionKeys, sessionId: string, version: number
   if (!Number.isInteger(version) || version < 0 || version > MAX_VERSION) {
     throw new RangeError("session version must be a uint32");
   }
-  const raw = new TextEncoder().encode(plaintext);
+  // Always backed by an ArrayBuffer; some lib typings (Node's) say only ArrayBufferLike.
+  const raw = new TextEncoder().encode(plaintext) as Uint8Array<ArrayBuffer>;
   let body = raw;
   let flags = 0;
   if (raw.length >= COMPRESS_FROM_BYTES) {
@@ -63,7 +64,7 @@ export async function seal(keys: SessionKeys, sessionId: string, version: number
 
 /** Opens a blob sealed for `sessionId`; any mismatch or damage throws a `SealError`. */
 export async function unseal(keys: SessionKeys, sessionId: string, sealed: string): Promise<Unsealed> {
-  let bytes: Uint8Array;
+  let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = decodeBase64Url(sealed);
   } catch {
@@ -75,7 +76,7 @@ export async function unseal(keys: SessionKeys, sessionId: string, sealed: strin
   if (!equalBytes(header.subarray(2, 6), keys.keyId)) {
     throw new SealError("sealed with another secret (key id does not match)");
   }
-  let body: Uint8Array;
+  let body: Uint8Array<ArrayBuffer>;
   try {
     body = new Uint8Array(
       await crypto.subtle.decrypt(
@@ -94,7 +95,7 @@ export async function unseal(keys: SessionKeys, sessionId: string, sealed: strin
   return { version, plaintext: new TextDecoder().decode(body) };
 }
 
-function aad(header: Uint8Array, sessionId: string): Uint8Array {
+function aad(header: Uint8Array, sessionId: string): Uint8Array<ArrayBuffer> {
   const id = new TextEncoder().encode(sessionId);
   const out = new Uint8Array(header.length + id.length);
   out.set(header);
@@ -102,7 +103,10 @@ function aad(header: Uint8Array, sessionId: string): Uint8Array {
   return out;
 }
 
-async function transform(input: Uint8Array, stream: CompressionStream | DecompressionStream): Promise<Uint8Array> {
+async function transform(
+  input: Uint8Array<ArrayBuffer>,
+  stream: CompressionStream | DecompressionStream,
+): Promise<Uint8Array<ArrayBuffer>> {
   const output = new Blob([input]).stream().pipeThrough(stream);
   return new Uint8Array(await new Response(output).arrayBuffer());
 }

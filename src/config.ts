@@ -98,8 +98,8 @@ export interface SessionConfig {
   ttlRefreshFraction: number;
   onStoreUnavailable: StoreUnavailablePolicy;
   storeTimeoutMs: number;
-  /** Set when the sessions go to Redis over REST (no custom store). */
-  redis: { url: string; token: Secret } | undefined;
+  /** Set when the sessions go to Redis over REST (no custom store); `tokenName` is where the token came from. */
+  redis: { url: string; token: Secret; tokenName: string } | undefined;
   store: UserCustomStore | undefined;
   logger: SessionLogger;
   onEvent: (event: SessionEvent) => void;
@@ -216,7 +216,7 @@ function redisCredentials(
   instanceName: string,
   bindings: Bindings,
   fromOptions: SessionOptions["redis"],
-): { url: string; token: Secret } {
+): { url: string; token: Secret; tokenName: string } {
   const candidates: Array<[string, string, unknown, unknown]> = [];
   if (fromOptions !== undefined)
     candidates.push(["options.redis.url", "options.redis.token", fromOptions.url, fromOptions.token]);
@@ -232,11 +232,11 @@ function redisCredentials(
       `no REST URL and token found for instance ${JSON.stringify(instanceName)}; tried ${tried}`,
     );
   }
-  const [urlName, , url] = found;
+  const [urlName, tokenName, url, token] = found;
   if (!/^https?:\/\/[^\s/?#]+/.test(String(url))) {
     throw new SessionConfigError(urlName, "must be an http(s) URL");
   }
-  return { url: String(url).replace(/\/+$/, ""), token: new Secret(String(found[3])) };
+  return { url: String(url).replace(/\/+$/, ""), token: new Secret(String(token)), tokenName };
 }
 
 function isFilled(value: unknown): boolean {

@@ -34,6 +34,42 @@ export class SessionUnavailableError extends HTTPException {
   }
 }
 
+/**
+ * A store call failed for a reason that waiting will not fix: the store refused the credentials, or it
+ * uses an I/O object that belongs to an earlier request. The message says what to change.
+ */
+export class StoreMisconfiguredError extends Error {
+  override readonly name = "StoreMisconfiguredError";
+}
+
+const CROSS_REQUEST_IO = "Cannot perform I/O on behalf of a different request";
+
+/**
+ * Recognises the runtime's refusal of an I/O object kept from an earlier request (a Durable Object stub, a
+ * stream, a body), which no retry can cure, and says how to fix the store; any other error is kept as it is.
+ */
+export function diagnoseStoreError(error: unknown): unknown {
+  if (error instanceof Error && error.message.includes(CROSS_REQUEST_IO)) {
+    return new StoreMisconfiguredError(
+      "the store uses an I/O object created by an earlier request (a Durable Object stub, a stream, a request or response body); " +
+        "a store kept for the isolate must create those in each call (e.g. namespace.get(id) per call), not once",
+      { cause: error },
+    );
+  }
+  return error;
+}
+
+/**
+ * The log line for a failed store call: what it means for the session when the failure may pass (an
+ * outage), or, when it will not, that the store is misconfigured and what to fix.
+ */
+export function storeFailureLine(error: unknown, consequence: string): string {
+  if (error instanceof StoreMisconfiguredError) {
+    return `hono-edge-session: the session store is misconfigured, and waiting will not fix it: ${error.message}`;
+  }
+  return `hono-edge-session: ${consequence} (${describeError(error)})`;
+}
+
 /** Error text for logs: short, and never a value (store errors may quote the command they ran). */
 export function describeError(error: unknown): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

@@ -46,6 +46,7 @@ function chooseStore(config: SessionConfig): UserCustomStore {
   return new RedisStore({
     url: config.redis!.url,
     token: config.redis!.token.reveal(),
+    tokenName: config.redis!.tokenName,
     namespace: config.instanceName,
     timeoutMs: config.storeTimeoutMs,
   });

@@ -4,11 +4,11 @@ import type { Secret } from "./secret.js";
 /** Every key the layer uses, each derived from `sessionSecret` for one purpose only. */
 export interface SessionKeys {
   /** Names the secret inside sealed blobs, so a rotated secret is recognised instead of failing as tampering. */
-  keyId: Uint8Array;
+  keyId: Uint8Array<ArrayBuffer>;
   /** AES-256-GCM key that seals session payloads. */
   payload: CryptoKey;
   /** Raw HMAC-SHA-256 key for the signed cookie (hono/cookie takes raw key bytes). */
-  cookie: Uint8Array;
+  cookie: Uint8Array<ArrayBuffer>;
   /** HMAC-SHA-256 key that turns a session id into its store key. */
   storeKey: CryptoKey;
 }

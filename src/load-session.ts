@@ -1,5 +1,5 @@
 import type { SessionConfig } from "./config.js";
-import { describeError, SessionUnavailableError } from "./errors.js";
+import { SessionUnavailableError, storeFailureLine } from "./errors.js";
 import type { IsolateState } from "./isolate-state.js";
 import type { MemoryEntry } from "./memory-tier.js";
 import type { SessionCookie } from "./session-cookie.js";
@@ -51,10 +51,10 @@ export async function loadSession(state: IsolateState, cookie: SessionCookie | u
     if (stored.envelope?.kind === "redirect") stored = await readStored(state, stored.envelope.to);
   } catch (error) {
     if (config.onStoreUnavailable === "reject") {
-      config.logger.error(`hono-edge-session: store read failed, answering 503 (${describeError(error)})`);
+      config.logger.error(storeFailureLine(error, "store read failed, answering 503"));
       throw new SessionUnavailableError(error);
     }
-    config.logger.error(`hono-edge-session: store read failed, starting a new session (${describeError(error)})`);
+    config.logger.error(storeFailureLine(error, "store read failed, starting a new session"));
     return fresh(cookie, false);
   }
 

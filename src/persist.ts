@@ -1,6 +1,6 @@
 import type { IsolateState } from "./isolate-state.js";
 import type { LoadedSession } from "./load-session.js";
-import { describeError } from "./errors.js";
+import { storeFailureLine } from "./errors.js";
 import type { MemoryEntry } from "./memory-tier.js";
 import { apply, diff } from "./patch.js";
 import type { SessionCookie } from "./session-cookie.js";
@@ -159,9 +159,7 @@ async function retire(state: IsolateState, replaced: ReplacedId[], to: string): 
         config.regenerateGraceSeconds / 60,
       );
     } catch (error) {
-      config.logger.error(
-        `hono-edge-session: a regenerated session's old id could not be retired (${describeError(error)})`,
-      );
+      config.logger.error(storeFailureLine(error, "a regenerated session's old id could not be retired"));
     }
   }
 }
@@ -187,9 +185,7 @@ async function destroyWithTombstones(
       );
     } catch (error) {
       failure = error;
-      config.logger.error(
-        `hono-edge-session: a destroyed session could not be marked in the store (${describeError(error)})`,
-      );
+      config.logger.error(storeFailureLine(error, "a destroyed session could not be marked in the store"));
     }
   }
   return { cookie: loaded.cookie !== undefined ? "clear" : undefined, saved: undefined, failure };
@@ -235,7 +231,10 @@ function keepUnsaved(state: IsolateState, id: string, entry: MemoryEntry, error:
   const unsaved: MemoryEntry = { ...entry, backedUp: false };
   state.memory.set(id, unsaved);
   state.config.logger.error(
-    `hono-edge-session: store write failed; the session stays in this isolate's memory and is retried on its next request (${describeError(error)})`,
+    storeFailureLine(
+      error,
+      "store write failed; the session stays in this isolate's memory and is retried on its next request",
+    ),
   );
   state.config.onEvent({ type: "backup-failed" });
   return { cookie: { id, version: unsaved.version }, saved: { id, entry: unsaved }, failure: error };

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { env } from "hono/adapter";
 import type { SessionOptions } from "./config.js";
-import { describeError, SessionConfigError } from "./errors.js";
+import { describeError, SessionConfigError, storeFailureLine } from "./errors.js";
 import { createIsolateState, type IsolateState } from "./isolate-state.js";
 import { loadSession } from "./load-session.js";
 import { clearSessionCookie, readSessionCookie, writeSessionCookie } from "./session-cookie.js";
@@ -40,12 +40,15 @@ export type SessionEnv<T extends SessionData = SessionData> = { Variables: Sessi
 export function session<T extends SessionData = SessionData>(
   options: SessionOptions = {},
 ): MiddlewareHandler<SessionEnv<T>> {
-  let isolate: Promise<IsolateState> | undefined;
+  let isolate: IsolateState | undefined;
 
   return async function session(c, next) {
     let state: IsolateState;
     try {
-      state = await (isolate ??= createIsolateState(env(c), options));
+      // Not a shared promise: a request must never wait on one that another request's work settles (workerd
+      // can leave it pending forever once that request is gone). Concurrent first requests each build the
+      // state, and the first one built is kept.
+      state = isolate ??= await createIsolateState(env(c), options);
     } catch (error) {
       // A broken configuration stays broken for the isolate's life; every request says so in the log.
       console.error(`hono-edge-session: ${error instanceof SessionConfigError ? error.message : describeError(error)}`);
@@ -95,7 +98,10 @@ export function session<T extends SessionData = SessionData>(
 function inBackground(c: Context, state: IsolateState, work: Promise<void>): void {
   const logged = work.catch((error: unknown) =>
     state.config.logger.error(
-      `hono-edge-session: background store call failed; a session not yet stored stays in this isolate's memory and is retried on its next request (${describeError(error)})`,
+      storeFailureLine(
+        error,
+        "background store call failed; a session not yet stored stays in this isolate's memory and is retried on its next request",
+      ),
     ),
   );
   try {

@@ -1,3 +1,4 @@
+import { diagnoseStoreError } from "../errors.js";
 import { isVersionedStore, type StoredVersion, type UserCustomStore } from "./types.js";
 
 /** A store call that did not settle within the bounded wait. */
@@ -7,8 +8,8 @@ export class StoreTimeoutError extends Error {
 
 /**
  * The layer's view of any store: every call is awaited (the contract lets `exists` and `resetTimer` be
- * synchronous), a call that throws synchronously becomes a rejection, and none waits longer than
- * `timeoutMs`, so a hung store cannot hang a request.
+ * synchronous), a call that throws synchronously becomes a rejection, none waits longer than `timeoutMs`
+ * (so a hung store cannot hang a request), and a failure no retry can cure says what to fix.
  */
 export class GuardedStore {
   /** Whether writes can be compare-and-set (see `VersionedStore`). */
@@ -60,6 +61,8 @@ export class GuardedStore {
     });
     try {
       return await Promise.race([Promise.resolve().then(operation), timeout]);
+    } catch (error) {
+      throw diagnoseStoreError(error);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }

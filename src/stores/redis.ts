@@ -1,4 +1,5 @@
 import { Redis } from "@upstash/redis/cloudflare";
+import { StoreMisconfiguredError } from "../errors.js";
 import { minutesToMillis } from "./minutes.js";
 import type { StoredVersion, VersionedStore } from "./types.js";
 
@@ -9,6 +10,8 @@ export interface RedisStoreOptions {
   namespace: string;
   /** Longest wait for one REST call, in milliseconds. */
   timeoutMs?: number;
+  /** Where the token came from (a binding name), for the error that says a refused token must be fixed there. */
+  tokenName?: string;
 }
 
 const SCAN_COUNT = 500;
@@ -34,6 +37,9 @@ function parse(stored: string): StoredVersion {
   return Number.isInteger(version) ? { version, session: stored.slice(dot + 1) } : { version: 0, session: stored };
 }
 
+/** What Upstash (and the local gateway) answer with HTTP 401 for a wrong or missing token. */
+const REFUSED_TOKEN = /^(Unauthorized|WRONGPASS|NOAUTH)\b/i;
+
 /** A failed Redis call, without the command text (the client's message quotes the whole command and its values). */
 export class RedisStoreError extends Error {
   override readonly name = "RedisStoreError";
@@ -45,6 +51,7 @@ export class RedisStore implements VersionedStore {
   readonly #setIfVersion: ReturnType<Redis["createScript"]>;
   readonly #prefix: string;
   readonly #match: string;
+  readonly #tokenName: string;
 
   constructor(options: RedisStoreOptions) {
     const timeoutMs = options.timeoutMs ?? 3000;
@@ -54,11 +61,16 @@ export class RedisStore implements VersionedStore {
       // Sealed sessions are opaque strings: the client must hand them back untouched.
       automaticDeserialization: false,
       enableTelemetry: false,
+      // The client lives as long as the isolate and serves its concurrent requests. Auto-pipelining would batch
+      // one request's command into another request's fetch, whose I/O belongs to that other request (and can
+      // end with it): every call makes its own fetch instead.
+      enableAutoPipelining: false,
       // One quick retry covers a dropped connection; a longer wait is the caller's store-failure path.
       retry: { retries: 1, backoff: () => 50 },
       signal: () => AbortSignal.timeout(timeoutMs),
     });
     this.#setIfVersion = this.#redis.createScript(SET_IF_VERSION);
+    this.#tokenName = options.tokenName ?? "the token option";
     this.#prefix = `${options.namespace}:`;
     this.#match = `${options.namespace.replace(/[*?[\]\\]/g, "\\$&")}:*`;
   }
@@ -127,7 +139,12 @@ export class RedisStore implements VersionedStore {
     try {
       return await call();
     } catch (error) {
-      const message = error instanceof Error ? error.message.split(", command was:")[0] : String(error);
+      const message = error instanceof Error ? error.message.split(", command was:")[0]! : String(error);
+      if (REFUSED_TOKEN.test(message)) {
+        throw new StoreMisconfiguredError(
+          `the Redis REST service refused the token (${message}): set the database's REST token in ${this.#tokenName}`,
+        );
+      }
       throw new RedisStoreError(`Redis ${command} failed: ${message}`);
     }
   }

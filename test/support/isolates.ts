@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll } from "vitest";
-import { Isolate, startRedisStack, type RedisStack } from "./node.js";
+import { Isolate, startRedisStack, type IsolateOptions, type RedisStack } from "./node.js";
 
 /** A test file's redis-server and gateway, and the isolates its tests start (disposed after each test). */
 export interface IsolatesOfFile {
   readonly stack: RedisStack;
-  start(bindings: Record<string, string>, entry?: string): Promise<Isolate>;
+  start(bindings: Record<string, string>, options?: IsolateOptions | string): Promise<Isolate>;
   /** Disposes one isolate now: its memory tier is gone, as when Workers evicts it. */
   dispose(isolate: Isolate): Promise<void>;
 }
@@ -25,8 +25,8 @@ export function useIsolates(): IsolatesOfFile {
     get stack() {
       return stack!;
     },
-    async start(bindings, entry) {
-      const isolate = await Isolate.start(bindings, entry);
+    async start(bindings, options) {
+      const isolate = await Isolate.start(bindings, options);
       running.push(isolate);
       return isolate;
     },

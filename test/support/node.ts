@@ -11,14 +11,21 @@ export const SECRET = "node-test-secret-".padEnd(80, "z");
 export const COMPATIBILITY_DATE = "2026-04-01";
 
 const bundles = new Map<string, Promise<string>>();
-/** A worker (the reference one by default), bundled once per test process the way wrangler does. */
-export function workerBundle(entry = "src/worker.ts"): Promise<string> {
-  let bundled = bundles.get(entry);
-  if (bundled === undefined) bundles.set(entry, (bundled = bundle(entry)));
+/** The module "hono-edge-session/custom-store" resolves to when no custom store is bundled. */
+const NO_CUSTOM_STORE = "./src/custom-store/none.ts";
+
+/**
+ * A worker (the reference one by default), bundled once per test process the way wrangler does, with
+ * `customStore` as the module wrangler's [alias] would put behind "hono-edge-session/custom-store".
+ */
+export function workerBundle(entry = "src/worker.ts", customStore = NO_CUSTOM_STORE): Promise<string> {
+  const key = `${entry}\0${customStore}`;
+  let bundled = bundles.get(key);
+  if (bundled === undefined) bundles.set(key, (bundled = bundle(entry, customStore)));
   return bundled;
 }
 
-async function bundle(entry: string): Promise<string> {
+async function bundle(entry: string, customStore: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "hes-worker-"));
   const outfile = join(dir, "worker.js");
   await build({
@@ -30,8 +37,7 @@ async function bundle(entry: string): Promise<string> {
     conditions: ["workerd", "worker", "browser"],
     mainFields: ["module", "main"],
     external: ["cloudflare:*"],
-    // These isolates use Redis: no custom store bundled.
-    alias: { "hono-edge-session/custom-store": "./src/custom-store/none.ts" },
+    alias: { "hono-edge-session/custom-store": customStore },
     outfile,
     logLevel: "silent",
   });
@@ -69,22 +75,57 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
-/** One isolate: a Miniflare instance running the bundled reference worker. Disposing it kills its memory tier. */
-export class Isolate {
-  readonly logs: string[] = [];
-  private constructor(readonly mf: Miniflare) {}
+export interface IsolateOptions {
+  /** The worker's entry module; default the reference worker. */
+  entry?: string;
+  /** What "hono-edge-session/custom-store" resolves to in the bundle; default: no custom store. */
+  customStore?: string;
+  /** Bind the package's Durable Object store class as SESSION_STORE. */
+  durableObjectStore?: boolean;
+  /** Keep Durable Object storage in this directory, so a later isolate started on it finds it again. */
+  persistTo?: string;
+}
 
-  static async start(bindings: Record<string, string>, entry?: string): Promise<Isolate> {
-    const scriptPath = await workerBundle(entry);
+/**
+ * One isolate: a Miniflare instance running the bundled reference worker. Every request is a separate
+ * `dispatchFetch`, as on Workers. Disposing it kills its memory tier. What the worker prints is in `logs`.
+ */
+export class Isolate {
+  private constructor(
+    readonly mf: Miniflare,
+    /** Lines the worker printed (console.log/warn/error, uncaught errors), filled as the runtime sends them. */
+    readonly logs: string[],
+  ) {}
+
+  static async start(bindings: Record<string, string>, options: IsolateOptions | string = {}): Promise<Isolate> {
+    const { entry, customStore, durableObjectStore, persistTo } =
+      typeof options === "string" ? { entry: options } : options;
+    const scriptPath = await workerBundle(entry, customStore);
+    const logs: string[] = [];
     const mf = new Miniflare({
       modules: true,
       scriptPath,
       modulesRoot: dirname(scriptPath),
       compatibilityDate: COMPATIBILITY_DATE,
       bindings,
+      ...(durableObjectStore
+        ? { durableObjects: { SESSION_STORE: { className: "SessionStoreObject", useSQLite: true } } }
+        : {}),
+      ...(persistTo !== undefined ? { durableObjectsPersist: persistTo } : {}),
+      handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
+        const keep = (chunk: Buffer) =>
+          logs.push(
+            ...chunk
+              .toString()
+              .split("\n")
+              .filter((line) => line.trim() !== ""),
+          );
+        stdout.on("data", keep);
+        stderr.on("data", keep);
+      },
     });
     await mf.ready;
-    return new Isolate(mf);
+    return new Isolate(mf, logs);
   }
 
   async fetch(browser: BrowserJar, path: string, init: RequestOptions = {}): Promise<Response> {

@@ -1,6 +1,7 @@
 import { minutesToMillis } from "../minutes.js";
 import type { StoredVersion, VersionedStore } from "../types.js";
 import type { SessionStoreObject } from "./session-store-object.js";
+import { shardName, shardOf } from "./shards.js";
 
 export interface DurableObjectStoreOptions {
   /** Names this store's objects; stores with different namespaces share nothing. Default "sessions". */
@@ -13,17 +14,22 @@ export interface DurableObjectStoreOptions {
  * Sessions in Durable Objects: each session key lives in one of `shards` objects, picked by a hash of the
  * key, so reads and writes of a session are strongly consistent and the load spreads over the shards;
  * `length()` and `clear()` visit every shard of the namespace.
+ *
+ * The store is kept for the life of the isolate, but a stub belongs to the request that created it (it
+ * carries that request's I/O channel; the next request that used it would fail with "Cannot perform I/O
+ * on behalf of a different request"). So only the namespace binding and the object ids (plain values) are
+ * kept, and every call gets a fresh stub, which costs no round trip.
  */
 export class DurableObjectStore implements VersionedStore {
-  readonly #stubs: Array<DurableObjectStub<SessionStoreObject>>;
+  readonly #binding: DurableObjectNamespace<SessionStoreObject>;
+  readonly #ids: DurableObjectId[];
 
   constructor(binding: DurableObjectNamespace<SessionStoreObject>, options: DurableObjectStoreOptions = {}) {
     const namespace = options.namespace ?? "sessions";
     const shards = options.shards ?? 16;
     if (!Number.isInteger(shards) || shards < 1) throw new RangeError("shards must be a positive integer");
-    this.#stubs = Array.from({ length: shards }, (_, shard) =>
-      binding.get(binding.idFromName(`${namespace}/${shard}`)),
-    );
+    this.#binding = binding;
+    this.#ids = Array.from({ length: shards }, (_, shard) => binding.idFromName(shardName(namespace, shard)));
   }
 
   get(sessionId: string): Promise<string | null> {
@@ -62,18 +68,20 @@ export class DurableObjectStore implements VersionedStore {
   }
 
   async length(): Promise<number> {
-    const counts = await Promise.all(this.#stubs.map((stub) => stub.count()));
+    const counts = await Promise.all(this.#ids.map((id) => this.#stub(id).count()));
     return counts.reduce((sum, n) => sum + n, 0);
   }
 
   async clear(): Promise<void> {
-    await Promise.all(this.#stubs.map((stub) => stub.clear()));
+    await Promise.all(this.#ids.map((id) => this.#stub(id).clear()));
   }
 
   #shard(key: string): DurableObjectStub<SessionStoreObject> {
-    // FNV-1a: keys are already uniform hashes in practice, but any string must spread.
-    let hash = 0x811c9dc5;
-    for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
-    return this.#stubs[(hash >>> 0) % this.#stubs.length]!;
+    return this.#stub(this.#ids[shardOf(key, this.#ids.length)]!);
+  }
+
+  /** A stub for this request only (see the class comment). */
+  #stub(id: DurableObjectId): DurableObjectStub<SessionStoreObject> {
+    return this.#binding.get(id);
   }
 }
