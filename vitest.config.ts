@@ -11,7 +11,7 @@ export default defineConfig({
         // Unit and middleware tests inside workerd; redis-server and the REST gateway run in Node (globalSetup).
         plugins: [
           cloudflareTest({
-            main: "./src/worker.ts",
+            main: "./app/worker.ts",
             miniflare: {
               compatibilityDate: "2026-04-01",
               durableObjects: { SESSION_STORE: { className: "SessionStoreObject", useSQLite: true } },

@@ -3,11 +3,12 @@
 import { useSession } from "@hono/session";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { CookieStore, MemoryStore, sessionMiddleware } from "hono-sessions";
-import { seal, unseal } from "../src/codec.js";
-import { deriveKeys, type SessionKeys } from "../src/keys.js";
-import { MemoryTier } from "../src/memory-tier.js";
-import { Secret } from "../src/secret.js";
+import { seal, unseal } from "../src/sealing/codec.js";
+import { deriveKeys, type SessionKeys } from "../src/sealing/keys.js";
+import { MemoryTier } from "../src/tiers/memory-tier.js";
+import { Secret } from "../src/config/secret.js";
 import { session, type SessionOptions } from "../src/index.js";
+import { redisStore } from "../src/stores/redis/index.js";
 import { largeSession, smallSession } from "../test/support/sessions.js";
 
 type Bindings = { BENCH_OPTIONS: string };
@@ -28,10 +29,10 @@ const KEYS = ["user", "roles", "csrfToken"];
 function ours(extra: SessionOptions = {}, instance = "bench"): Adapter {
   return {
     middleware: (env) => {
-      const options = JSON.parse(env.BENCH_OPTIONS) as SessionOptions & { secret: string };
+      const options = JSON.parse(env.BENCH_OPTIONS) as { secret: string; redis: { url: string; token: string } };
       return session({
         extSessionMgt: { instanceName: instance, storageType: "redis", sessionSecret: options.secret },
-        redis: options.redis,
+        redis: redisStore(options.redis),
         logger: { warn: () => {}, error: () => {} },
         ...extra,
       }) as unknown as MiddlewareHandler;

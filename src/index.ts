@@ -1,19 +1,28 @@
-export { session, type SessionEnv, type SessionVariables } from "./session.js";
-export type { Session, SessionData } from "./session-handle.js";
-export {
-  parseConfig,
-  bindingPrefix,
-  MIN_SECRET_LENGTH,
-  type ExtSessionMgt,
-  type SessionConfig,
-  type SessionCookieOptions,
-  type SessionLogger,
-  type SessionOptions,
-  type StoreUnavailablePolicy,
-  type SessionEvent,
-} from "./config.js";
-export { SessionConfigError, SealError, SessionUnavailableError } from "./errors.js";
-export { RedisStore, RedisStoreError, type RedisStoreOptions } from "./stores/redis.js";
+/**
+ * hono-edge-session: sessions for Hono on the edge, kept in the isolate's memory and backed up, sealed,
+ * to an external store.
+ *
+ * - `session()`: the middleware; `c.var.session` in every route.
+ * - Stores: bring one (`options.store`, or a custom store module named by `externalStoreFilePath`), or
+ *   use `hono-edge-session/redis` (Redis over REST) or `hono-edge-session/durable-object`.
+ * - `hono-edge-session/testing`: the conformance suite for store authors.
+ *
+ * @module
+ */
+export { session, type SessionEnv, type SessionVariables } from "./request/middleware.js";
+export type { Session } from "./request/session-handle.js";
+export type { SessionData, SessionEvent, SessionLogger } from "./types.js";
+export type { SameSite, SessionCookieOptions, SessionOptions, StoreUnavailablePolicy } from "./config/options.js";
+export { parseConfig, type SessionConfig, type StoreSource } from "./config/parse-config.js";
+export { bindingPrefix, MIN_SECRET_LENGTH, type ExtSessionMgt } from "./config/ext-session-mgt.js";
+export { SessionConfigError, SealError, SessionUnavailableError, StoreMisconfiguredError } from "./errors.js";
 export { StoreTimeoutError } from "./stores/guarded-store.js";
-export type { StoredVersion, UserCustomStore, UserCustomStoreModule, VersionedStore } from "./stores/types.js";
+export type {
+  RedisStoreContext,
+  RedisStoreFactory,
+  StoredVersion,
+  UserCustomStore,
+  UserCustomStoreModule,
+  VersionedStore,
+} from "./stores/types.js";
 export { isVersionedStore } from "./stores/types.js";

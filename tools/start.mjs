@@ -14,7 +14,7 @@ if (existsSync(".dev.vars")) {
     instanceName: "local-sessions",
     storageType: "durable-object",
     sessionSecret: randomBytes(64).toString("base64url"),
-    externalStoreFilePath: "./src/stores/durable-object/store-module.ts",
+    externalStoreFilePath: "./src/stores/durable-object/index.ts",
   };
   writeFileSync(
     ".dev.vars",

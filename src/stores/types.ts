@@ -60,3 +60,25 @@ export interface VersionedStore extends UserCustomStore {
 export function isVersionedStore(store: UserCustomStore): store is VersionedStore {
   return typeof (store as Partial<VersionedStore>).setIfVersion === "function";
 }
+
+/** What the layer hands a Redis store factory: where the keys live and how to reach the REST service. */
+export interface RedisStoreContext {
+  /** Key namespace (`instanceName`). */
+  namespace: string;
+  /** REST URL and token, as configured. */
+  url: string;
+  token: string;
+  /** Where the token came from (a binding name), for the error that says a refused token must be fixed there. */
+  tokenName: string;
+  /** Longest wait for one call, in milliseconds. */
+  timeoutMs: number;
+}
+
+/**
+ * Builds the Redis store when the configuration names Redis; `redisStore()` from
+ * `hono-edge-session/redis` makes one. Credentials given here win over the credential bindings.
+ */
+export interface RedisStoreFactory {
+  readonly credentials?: { url: string; token: string };
+  create(context: RedisStoreContext): UserCustomStore;
+}

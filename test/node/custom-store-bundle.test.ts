@@ -33,7 +33,7 @@ beforeAll(async () => {
     join(project, "wrangler.toml"),
     [
       'name = "seed-store-app"',
-      `main = "${up}/src/worker.ts"`,
+      `main = "${up}/app/worker.ts"`,
       `compatibility_date = "${COMPATIBILITY_DATE}"`,
       "[build]",
       `command = "node ${up}/bin/hono-edge-session-store.mjs"`,

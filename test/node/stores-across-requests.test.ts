@@ -80,7 +80,7 @@ const stores: StoreUnderTest[] = [
         ...(persistTo !== undefined ? { persistTo } : {}),
       };
       return isolates.start(
-        { EXT_SESSION_MGT: ext("local-sessions", "durable-object", "./src/stores/durable-object/store-module.ts") },
+        { EXT_SESSION_MGT: ext("local-sessions", "durable-object", "./src/stores/durable-object/index.ts") },
         options,
       );
     },

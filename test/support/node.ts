@@ -18,7 +18,7 @@ const NO_CUSTOM_STORE = "./src/custom-store/none.ts";
  * A worker (the reference one by default), bundled once per test process the way wrangler does, with
  * `customStore` as the module wrangler's [alias] would put behind "hono-edge-session/custom-store".
  */
-export function workerBundle(entry = "src/worker.ts", customStore = NO_CUSTOM_STORE): Promise<string> {
+export function workerBundle(entry = "app/worker.ts", customStore = NO_CUSTOM_STORE): Promise<string> {
   const key = `${entry}\0${customStore}`;
   let bundled = bundles.get(key);
   if (bundled === undefined) bundles.set(key, (bundled = bundle(entry, customStore)));

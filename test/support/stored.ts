@@ -1,6 +1,6 @@
-import { openEnvelope } from "../../src/envelope.js";
-import { deriveKeys, storeKeyOf, type SessionKeys } from "../../src/keys.js";
-import { Secret } from "../../src/secret.js";
+import { openEnvelope } from "../../src/sealing/envelope.js";
+import { deriveKeys, storeKeyOf, type SessionKeys } from "../../src/sealing/keys.js";
+import { Secret } from "../../src/config/secret.js";
 
 /**
  * Opens what a store holds, from outside the worker (Node has the same Web Crypto and CompressionStream):

@@ -2,6 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import type { Hono } from "hono";
 import { inject } from "vitest";
 import type { SessionLogger, SessionOptions } from "../../src/index.js";
+import { redisStore } from "../../src/stores/redis/index.js";
 
 export const SECRET = "test-secret-".padEnd(72, "x");
 
@@ -24,7 +25,7 @@ export class MemoryLogger implements SessionLogger {
 export function redisOptions(instanceName: string, extra: SessionOptions = {}): SessionOptions {
   return {
     extSessionMgt: { instanceName, storageType: "redis", sessionSecret: SECRET },
-    redis: inject("redisRest"),
+    redis: redisStore(inject("redisRest")),
     logger: new MemoryLogger(),
     ...extra,
   };

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { decodeBase64Url, encodeBase64Url } from "../../src/base64url.js";
-import { seal, unseal } from "../../src/codec.js";
+import { decodeBase64Url, encodeBase64Url } from "../../src/sealing/base64url.js";
+import { seal, unseal } from "../../src/sealing/codec.js";
 import { SealError } from "../../src/errors.js";
-import { deriveKeys, storeKeyOf, type SessionKeys } from "../../src/keys.js";
-import { Secret } from "../../src/secret.js";
+import { deriveKeys, storeKeyOf, type SessionKeys } from "../../src/sealing/keys.js";
+import { Secret } from "../../src/config/secret.js";
 import { SECRET } from "../support/workerd.js";
 import { largeSession, smallSession } from "../support/sessions.js";
 

@@ -1,13 +1,21 @@
 import { describe, expect, it } from "vitest";
-import { bindingPrefix, parseConfig, SessionConfigError } from "../../src/index.js";
+import { bindingPrefix, parseConfig as parseWith, SessionConfigError, type SessionOptions } from "../../src/index.js";
+import { redisStore } from "../../src/stores/redis/index.js";
 import { SECRET } from "../support/workerd.js";
+
+/** As an app on Redis configures it: `session({ redis: redisStore() })`, over the bindings. */
+const parseConfig = (bindings: Record<string, unknown>, options: SessionOptions = {}) =>
+  parseWith(bindings, { redis: redisStore(), ...options });
+/** The Redis credentials the configuration found. */
+const redisOf = (config: ReturnType<typeof parseConfig>) =>
+  config.store.kind === "redis" ? config.store.credentials : undefined;
 
 const ext = (overrides: Record<string, unknown> = {}) =>
   JSON.stringify({ instanceName: "approuter-redis", storageType: "redis", sessionSecret: SECRET, ...overrides });
 const creds = { UPSTASH_REDIS_REST_URL: "https://example.upstash.io", UPSTASH_REDIS_REST_TOKEN: "tok" };
 
 /** Parses and returns the error, asserting it is a SessionConfigError that never quotes the secret. */
-function configError(bindings: Record<string, unknown>, options = {}): SessionConfigError {
+function configError(bindings: Record<string, unknown>, options: SessionOptions = {}): SessionConfigError {
   try {
     parseConfig(bindings, options);
   } catch (error) {
@@ -27,8 +35,8 @@ describe("EXT_SESSION_MGT", () => {
     expect(config.timeoutMinutes).toBe(15);
     expect(config.cookieName).toBe("JSESSIONID");
     expect(config.cookie).toEqual({ secure: true, sameSite: "Lax", path: "/", domain: undefined });
-    expect(config.redis?.url).toBe("https://example.upstash.io");
-    expect(config.externalStoreFilePath).toBeUndefined();
+    expect(redisOf(config)?.url).toBe("https://example.upstash.io");
+    expect(config.store.kind).toBe("redis");
   });
 
   it("is mandatory", () => {
@@ -82,8 +90,7 @@ describe("EXT_SESSION_MGT", () => {
     const config = parseConfig({
       EXT_SESSION_MGT: ext({ storageType: "custom", externalStoreFilePath: "./store.js" }),
     });
-    expect(config.externalStoreFilePath).toBe("./store.js");
-    expect(config.redis).toBeUndefined();
+    expect(config.store).toEqual({ kind: "custom", path: "./store.js" });
     expect(configError({ EXT_SESSION_MGT: ext({ externalStoreFilePath: "" }) }).property).toBe(
       "EXT_SESSION_MGT.externalStoreFilePath",
     );
@@ -103,6 +110,29 @@ describe("EXT_SESSION_MGT", () => {
     expect(JSON.stringify(config)).not.toContain(SECRET);
     expect(String(config.secret)).toBe("[redacted]");
     expect(JSON.stringify(config)).not.toContain('tok"');
+  });
+});
+
+describe("options first", () => {
+  it("needs no EXT_SESSION_MGT when the secret and the store are given in code", () => {
+    const store = { clear: async () => {} } as unknown as NonNullable<SessionOptions["store"]>;
+    const config = parseWith({}, { secret: SECRET, store });
+    expect(config.secret.reveal()).toBe(SECRET);
+    expect(config.instanceName).toBe("sessions");
+    expect(config.store).toEqual({ kind: "instance", store });
+  });
+
+  it("lets the secret and instanceName in code win over EXT_SESSION_MGT", () => {
+    const other = "o".repeat(64);
+    const config = parseConfig({ EXT_SESSION_MGT: ext(), ...creds }, { secret: other, instanceName: "mine" });
+    expect(config.secret.reveal()).toBe(other);
+    expect(config.instanceName).toBe("mine");
+  });
+
+  it("checks a secret given in code by the same rule, naming the option", () => {
+    const error = configError({ ...creds }, { secret: "short" });
+    expect(error.property).toBe("options.secret");
+    expect(error.message).toMatch(/at least 64 characters \(got 5 characters\)/);
   });
 });
 
@@ -151,7 +181,7 @@ describe("options", () => {
     [{ cookie: { path: "nope" } }, "options.cookie.path"],
     [{ cookie: { domain: "a b" } }, "options.cookie.domain"],
   ])("rejects %j naming %s", (options, property) => {
-    expect(configError(bindings, options).property).toBe(property);
+    expect(configError(bindings, options as SessionOptions).property).toBe(property);
   });
 });
 
@@ -168,12 +198,13 @@ describe("Redis credentials", () => {
       APPROUTER_REDIS_REST_URL: "https://instance.example/",
       APPROUTER_REDIS_REST_TOKEN: "instance-token",
     });
-    expect(config.redis?.url).toBe("https://instance.example");
-    expect(config.redis?.token.reveal()).toBe("instance-token");
+    expect(redisOf(config)?.url).toBe("https://instance.example");
+    expect(redisOf(config)?.token.reveal()).toBe("instance-token");
+    expect(redisOf(config)?.tokenName).toBe("APPROUTER_REDIS_REST_TOKEN");
   });
 
   it("falls back to UPSTASH_REDIS_REST_URL / _TOKEN", () => {
-    expect(parseConfig({ EXT_SESSION_MGT: ext(), ...creds }).redis?.token.reveal()).toBe("tok");
+    expect(redisOf(parseConfig({ EXT_SESSION_MGT: ext(), ...creds }))?.token.reveal()).toBe("tok");
   });
 
   it("lists every binding it tried when none is set", () => {
@@ -188,9 +219,25 @@ describe("Redis credentials", () => {
     }
   });
 
-  it("takes credentials from options first", () => {
-    const config = parseConfig({ EXT_SESSION_MGT: ext() }, { redis: { url: "http://127.0.0.1:1", token: "t" } });
-    expect(config.redis?.url).toBe("http://127.0.0.1:1");
+  it("takes credentials given in code first", () => {
+    const config = parseConfig(
+      { EXT_SESSION_MGT: ext(), ...creds },
+      { redis: redisStore({ url: "http://127.0.0.1:1", token: "t" }) },
+    );
+    expect(redisOf(config)?.url).toBe("http://127.0.0.1:1");
+    expect(redisOf(config)?.tokenName).toBe("redisStore({ token })");
+  });
+
+  it("asks for the Redis store in code when the configuration names Redis", () => {
+    let error: unknown;
+    try {
+      parseWith({ EXT_SESSION_MGT: ext(), ...creds });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(SessionConfigError);
+    expect((error as SessionConfigError).property).toBe("options.redis");
+    expect((error as Error).message).toContain('redis: redisStore() from "hono-edge-session/redis"');
   });
 
   it("rejects a URL that is not http(s), naming the binding", () => {

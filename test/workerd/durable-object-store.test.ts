@@ -63,10 +63,10 @@ describe("the Durable Object store as the bundled custom store", () => {
   }
 
   it("backs sessions up to it and recovers them in a fresh isolate", async () => {
-    const browser = new Browser(app("./src/stores/durable-object/store-module.ts"));
+    const browser = new Browser(app("./src/stores/durable-object/index.ts"));
     await browser.fetch("/inc", { method: "POST" });
     await browser.fetch("/inc", { method: "POST" });
-    const other = new Browser(app("src/stores/durable-object/store-module"));
+    const other = new Browser(app("src/stores/durable-object/index"));
     other.cookie = browser.cookie;
     expect(await other.json("/read")).toEqual({ n: 2 });
   });
@@ -79,7 +79,7 @@ describe("the Durable Object store as the bundled custom store", () => {
       const res = await app("./src/storage/my-special-storage").fetch(new Request("https://app.test/read"), {});
       expect(res.status).toBe(500);
       expect(errors.join("\n")).toContain('"./src/storage/my-special-storage"');
-      expect(errors.join("\n")).toContain('"./src/stores/durable-object/store-module.ts"');
+      expect(errors.join("\n")).toContain('"./src/stores/durable-object/index.ts"');
     } finally {
       console.error = original;
     }

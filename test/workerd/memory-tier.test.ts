@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MemoryTier, type MemoryEntry } from "../../src/memory-tier.js";
+import { MemoryTier, type MemoryEntry } from "../../src/tiers/memory-tier.js";
 
 const entry = (json: string, backedUp = true, version = 1): MemoryEntry => ({
   version,

@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
-import { RedisStore, session, type SessionOptions } from "../../src/index.js";
+import { session, type SessionOptions } from "../../src/index.js";
+import { RedisStore } from "../../src/stores/redis/index.js";
 import { FlakyStore } from "../support/flaky-store.js";
 import { SyncMemoryStore } from "../support/sync-memory-store.js";
 import { Browser, commandsFor, MemoryLogger, names, redisOptions, SECRET, uniqueInstance } from "../support/workerd.js";

@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from "vitest";
-import { RedisStore } from "../../src/index.js";
+import { RedisStore } from "../../src/stores/redis/index.js";
 import { describeStoreConformance } from "../../src/testing/store-conformance.js";
 
 // Through the Upstash-protocol gateway to the real redis-server, with the real @upstash/redis client, in workerd.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { WorkingCopy } from "../../src/working-copy.js";
+import { WorkingCopy } from "../../src/request/working-copy.js";
 
 const base = () => ({ user: { id: "u1", tags: ["a"] }, n: 1, note: "x" });
 

@@ -1,5 +1,5 @@
 import { encodeBase64Url } from "./base64url.js";
-import type { Secret } from "./secret.js";
+import type { Secret } from "../config/secret.js";
 
 /** Every key the layer uses, each derived from `sessionSecret` for one purpose only. */
 export interface SessionKeys {

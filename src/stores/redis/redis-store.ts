@@ -1,7 +1,7 @@
 import { Redis } from "@upstash/redis/cloudflare";
-import { StoreMisconfiguredError } from "../errors.js";
-import { minutesToMillis } from "./minutes.js";
-import type { StoredVersion, VersionedStore } from "./types.js";
+import { StoreMisconfiguredError } from "../../errors.js";
+import { minutesToMillis } from "../minutes.js";
+import type { StoredVersion, VersionedStore } from "../types.js";
 
 export interface RedisStoreOptions {
   url: string;

@@ -1,4 +1,4 @@
-import type { SessionData } from "./session-handle.js";
+import type { SessionData } from "../request/session-handle.js";
 
 /** The top-level keys a request changed: what it set (by JSON value) and what it deleted. */
 export interface Patch {

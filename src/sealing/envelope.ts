@@ -1,5 +1,5 @@
 import { unseal } from "./codec.js";
-import { SealError } from "./errors.js";
+import { SealError } from "../errors.js";
 import type { SessionKeys } from "./keys.js";
 
 /** What a sealed blob holds besides its version (which the codec keeps in the authenticated header). */

@@ -1,12 +1,14 @@
 import { Hono } from "hono";
-import { session } from "./index.js";
+import { session } from "../src/index.js";
+import { redisStore } from "../src/stores/redis/index.js";
 
 /**
  * The reference worker: a JSON session API over the middleware, used by the README and the tests.
  * Configure it with the EXT_SESSION_MGT binding (and the Redis credential bindings).
  */
 const app = new Hono()
-  .use(session())
+  // Redis when EXT_SESSION_MGT names it; the custom store (the Durable Object store of `npm start`) otherwise.
+  .use(session({ redis: redisStore() }))
   .get("/session", async (c) => c.json(await c.var.session.get()))
   .put("/session", async (c) => {
     const patch: unknown = await c.req.json().catch(() => undefined);
@@ -29,4 +31,4 @@ const app = new Hono()
 export default app;
 
 // The class behind the embedded default store (the SESSION_STORE binding in wrangler.toml).
-export { SessionStoreObject } from "./stores/durable-object/index.js";
+export { SessionStoreObject } from "../src/stores/durable-object/index.js";

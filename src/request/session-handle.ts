@@ -1,7 +1,7 @@
-import type { LoadedSession } from "./load-session.js";
-import type { MemoryEntry } from "./memory-tier.js";
-import { diff } from "./patch.js";
-import { newSessionId } from "./session-id.js";
+import type { LoadedSession } from "../tiers/load-session.js";
+import type { MemoryEntry } from "../tiers/memory-tier.js";
+import { diff } from "../tiers/patch.js";
+import { newSessionId } from "../sealing/session-id.js";
 import { WorkingCopy } from "./working-copy.js";
 
 /** Session data: a JSON object. Values must survive `JSON.stringify`. */

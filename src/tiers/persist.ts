@@ -1,10 +1,16 @@
-import type { IsolateState } from "./isolate-state.js";
+import type { IsolateState } from "../request/isolate-state.js";
 import type { LoadedSession } from "./load-session.js";
-import { storeFailureLine } from "./errors.js";
+import { storeFailureLine } from "../errors.js";
 import type { MemoryEntry } from "./memory-tier.js";
 import { apply, diff } from "./patch.js";
-import type { SessionCookie } from "./session-cookie.js";
-import { nextEntry, type ReplacedId, type Saved, type SessionChange, type SessionData } from "./session-handle.js";
+import type { SessionCookie } from "../request/session-cookie.js";
+import {
+  nextEntry,
+  type ReplacedId,
+  type Saved,
+  type SessionChange,
+  type SessionData,
+} from "../request/session-handle.js";
 import { writeData, writeMarker, type WriteOutcome } from "./versioned-write.js";
 
 /** What saving a request's change leaves for the middleware to do. */

@@ -1,14 +1,14 @@
 // Replaced at build time by the generated module naming the custom store (see bin/hono-edge-session-store.mjs).
 import { bundledStore } from "hono-edge-session/custom-store";
-import { parseConfig, type SessionConfig, type SessionOptions } from "./config.js";
-import { storeFromBundle } from "./custom-store/bundled-store.js";
-import { deriveKeys, type SessionKeys } from "./keys.js";
-import { MemoryTier } from "./memory-tier.js";
+import type { SessionOptions } from "../config/options.js";
+import { parseConfig, type SessionConfig } from "../config/parse-config.js";
+import { storeFromBundle } from "../custom-store/bundled-store.js";
+import { deriveKeys, type SessionKeys } from "../sealing/keys.js";
+import { MemoryTier } from "../tiers/memory-tier.js";
 import { VerifiedCookies } from "./session-cookie.js";
-import { Backups } from "./backups.js";
-import { GuardedStore } from "./stores/guarded-store.js";
-import { RedisStore } from "./stores/redis.js";
-import type { UserCustomStore } from "./stores/types.js";
+import { Backups } from "../tiers/backups.js";
+import { GuardedStore } from "../stores/guarded-store.js";
+import type { UserCustomStore } from "../stores/types.js";
 
 /** Everything a session middleware keeps for the life of the isolate. */
 export interface IsolateState {
@@ -37,17 +37,21 @@ export async function createIsolateState(
   return { config, keys, store, memory, backups, verifiedCookies: new VerifiedCookies() };
 }
 
-/** A store passed in code wins; then the custom store the configuration names; then Redis over REST. */
+/** The store the configuration chose (see `StoreSource`). */
 function chooseStore(config: SessionConfig): UserCustomStore {
-  if (config.store !== undefined) return config.store;
-  if (config.externalStoreFilePath !== undefined) {
-    return storeFromBundle(config.externalStoreFilePath, config.storageType, bundledStore);
+  const source = config.store;
+  switch (source.kind) {
+    case "instance":
+      return source.store;
+    case "custom":
+      return storeFromBundle(source.path, config.storageType, bundledStore);
+    case "redis":
+      return source.factory.create({
+        namespace: config.instanceName,
+        url: source.credentials.url,
+        token: source.credentials.token.reveal(),
+        tokenName: source.credentials.tokenName,
+        timeoutMs: config.storeTimeoutMs,
+      });
   }
-  return new RedisStore({
-    url: config.redis!.url,
-    token: config.redis!.token.reveal(),
-    tokenName: config.redis!.tokenName,
-    namespace: config.instanceName,
-    timeoutMs: config.storeTimeoutMs,
-  });
 }

@@ -1,9 +1,9 @@
 import type { Context } from "hono";
 import { deleteCookie, getCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
-import type { SessionConfig } from "./config.js";
-import { equalStrings } from "./constant-time.js";
-import type { SessionKeys } from "./keys.js";
-import { SESSION_ID_PATTERN } from "./session-id.js";
+import type { SessionConfig } from "../config/parse-config.js";
+import { equalStrings } from "../sealing/constant-time.js";
+import type { SessionKeys } from "../sealing/keys.js";
+import { SESSION_ID_PATTERN } from "../sealing/session-id.js";
 
 /** What the cookie carries: which session, and the newest version this browser has seen. */
 export interface SessionCookie {

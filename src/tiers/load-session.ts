@@ -1,9 +1,9 @@
-import type { SessionConfig } from "./config.js";
-import { SessionUnavailableError, storeFailureLine } from "./errors.js";
-import type { IsolateState } from "./isolate-state.js";
+import type { SessionConfig } from "../config/parse-config.js";
+import { SessionUnavailableError, storeFailureLine } from "../errors.js";
+import type { IsolateState } from "../request/isolate-state.js";
 import type { MemoryEntry } from "./memory-tier.js";
-import type { SessionCookie } from "./session-cookie.js";
-import { newSessionId } from "./session-id.js";
+import type { SessionCookie } from "../request/session-cookie.js";
+import { newSessionId } from "../sealing/session-id.js";
 import { readStored, type StoredSession } from "./versioned-write.js";
 
 /** The session a request starts from. */

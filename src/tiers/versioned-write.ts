@@ -1,10 +1,10 @@
-import { seal } from "./codec.js";
-import { openEnvelope, wrap, type Envelope } from "./envelope.js";
-import { SealError } from "./errors.js";
-import type { IsolateState } from "./isolate-state.js";
-import { storeKeyOf } from "./keys.js";
+import { seal } from "../sealing/codec.js";
+import { openEnvelope, wrap, type Envelope } from "../sealing/envelope.js";
+import { SealError } from "../errors.js";
+import type { IsolateState } from "../request/isolate-state.js";
+import { storeKeyOf } from "../sealing/keys.js";
 import type { MemoryEntry } from "./memory-tier.js";
-import type { SessionData } from "./session-handle.js";
+import type { SessionData } from "../request/session-handle.js";
 
 /**
  * Conflicts after which a write gives up. Each conflict means another request's write landed in between,

@@ -1,6 +1,6 @@
 import { decodeBase64Url, encodeBase64Url } from "./base64url.js";
 import { equalBytes } from "./constant-time.js";
-import { SealError } from "./errors.js";
+import { SealError } from "../errors.js";
 import type { SessionKeys } from "./keys.js";
 
 /*

@@ -1,11 +1,11 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { env } from "hono/adapter";
-import type { SessionOptions } from "./config.js";
-import { describeError, SessionConfigError, storeFailureLine } from "./errors.js";
+import type { SessionOptions } from "../config/options.js";
+import { describeError, SessionConfigError, storeFailureLine } from "../errors.js";
 import { createIsolateState, type IsolateState } from "./isolate-state.js";
-import { loadSession } from "./load-session.js";
+import { loadSession } from "../tiers/load-session.js";
 import { clearSessionCookie, readSessionCookie, writeSessionCookie } from "./session-cookie.js";
-import { persist, updateAtomically } from "./persist.js";
+import { persist, updateAtomically } from "../tiers/persist.js";
 import { SessionHandle, type Session, type SessionData } from "./session-handle.js";
 
 /**

@@ -1,9 +1,9 @@
-import { seal } from "./codec.js";
-import type { SessionConfig } from "./config.js";
-import { wrap } from "./envelope.js";
-import { storeKeyOf, type SessionKeys } from "./keys.js";
+import { seal } from "../sealing/codec.js";
+import type { SessionConfig } from "../config/parse-config.js";
+import { wrap } from "../sealing/envelope.js";
+import { storeKeyOf, type SessionKeys } from "../sealing/keys.js";
 import type { MemoryEntry, MemoryTier } from "./memory-tier.js";
-import type { GuardedStore } from "./stores/guarded-store.js";
+import type { GuardedStore } from "../stores/guarded-store.js";
 
 /**
  * Store writes of this isolate, queued per session so that an older version's slow write can never land

@@ -1,0 +1,135 @@
+import type { SessionEvent, SessionLogger } from "../types.js";
+import type { RedisStoreFactory, UserCustomStore } from "../stores/types.js";
+import type { ExtSessionMgt } from "./ext-session-mgt.js";
+
+export type SameSite = "Strict" | "Lax" | "None";
+
+/** Attributes of the session cookie. It is always `HttpOnly`. */
+export interface SessionCookieOptions {
+  /**
+   * Send the cookie over HTTPS only. Turn it off only for plain-HTTP local development.
+   * @default true
+   */
+  secure?: boolean;
+  /**
+   * `SameSite` attribute. `"None"` needs `secure: true` (browsers drop it otherwise).
+   * @default "Lax"
+   */
+  sameSite?: SameSite;
+  /**
+   * `Path` attribute; must start with `/`.
+   * @default "/"
+   */
+  path?: string;
+  /**
+   * `Domain` attribute, to share the session with subdomains.
+   * @default none: a host-only cookie
+   * @example "example.com"
+   */
+  domain?: string;
+}
+
+/** What a session does when a valid cookie arrives but the store cannot be read. */
+export type StoreUnavailablePolicy =
+  /** Answer 503 and keep the user's cookie, so their stored session is neither lost nor overwritten. */
+  | "reject"
+  /** Carry on with a new, empty session under a new id; the stored one stays untouched in the store. */
+  | "new-session";
+
+/**
+ * Options of `session()`. Every option can be given in code; the application router's bindings
+ * (`EXT_SESSION_MGT`, `SESSION_TIMEOUT`, `SESSION_COOKIE_NAME` and the Redis credential bindings) supply
+ * what code leaves out, and an option given in code wins over its binding.
+ */
+export interface SessionOptions {
+  /**
+   * The application router's configuration, instead of the `EXT_SESSION_MGT` binding: an object or its JSON.
+   * @default the `EXT_SESSION_MGT` binding
+   * @example { instanceName: "approuter-redis", storageType: "redis", sessionSecret: env.SESSION_SECRET }
+   * @see https://help.sap.com/docs/btp/sap-business-technology-platform/external-session-management
+   */
+  extSessionMgt?: ExtSessionMgt | string;
+  /**
+   * The shared secret every key is derived from: at least 64 characters. Keep it in a secret binding.
+   * @default `EXT_SESSION_MGT.sessionSecret`
+   */
+  secret?: string;
+  /**
+   * Namespaces the store's keys (and names the Redis credential bindings).
+   * @default `EXT_SESSION_MGT.instanceName`, else `"sessions"`
+   */
+  instanceName?: string;
+  /**
+   * A store instance: wins over any store the configuration names.
+   * @default the custom store `EXT_SESSION_MGT.externalStoreFilePath` names, else Redis (see `redis`)
+   * @example new DurableObjectStore(env.SESSION_STORE) // from "hono-edge-session/durable-object"
+   */
+  store?: UserCustomStore;
+  /**
+   * The Redis store used when the configuration names Redis (`storageType: "redis"` and no custom store).
+   * Kept out of the core so that apps on other stores ship no Redis client.
+   * @default none: a configuration naming Redis then fails, saying to set this
+   * @example redis: redisStore() // from "hono-edge-session/redis"; credentials from the bindings
+   */
+  redis?: RedisStoreFactory;
+  /**
+   * Idle timeout in minutes: a session not used for this long ends, in memory and in the store.
+   * @default the `SESSION_TIMEOUT` binding, else 15
+   */
+  timeout?: number;
+  /**
+   * Name of the session cookie.
+   * @default the `SESSION_COOKIE_NAME` binding, else `"JSESSIONID"` (as in the application router)
+   */
+  cookieName?: string;
+  /** Cookie attributes; see `SessionCookieOptions`. */
+  cookie?: SessionCookieOptions;
+  /**
+   * Upper bound of the per-isolate memory tier, in bytes (an estimate: 4 bytes per character of session
+   * JSON plus a fixed overhead per entry).
+   * @default 8 MiB
+   */
+  memoryMaxBytes?: number;
+  /**
+   * An unchanged session's store expiry is refreshed at most once per this fraction of the timeout.
+   * @default 0.25
+   */
+  ttlRefreshFraction?: number;
+  /**
+   * What to do when a cookie names a session but the store cannot be read.
+   * @default "reject"
+   */
+  onStoreUnavailable?: StoreUnavailablePolicy;
+  /**
+   * Longest wait for one store call, in milliseconds; a slower call counts as a store failure.
+   * @default 3000
+   */
+  storeTimeoutMs?: number;
+  /**
+   * Where warnings and errors go.
+   * @default console
+   */
+  logger?: SessionLogger;
+  /**
+   * Metrics hook, called for stale reads, write conflicts, dropped writes and failed backups. It never
+   * receives ids or data.
+   * @example onEvent: (event) => env.ANALYTICS.writeDataPoint({ blobs: [event.type] })
+   */
+  onEvent?: (event: SessionEvent) => void;
+  /**
+   * Absolute session lifetime in minutes, however active the session is (regenerate does not reset it).
+   * @default none
+   */
+  absoluteTimeout?: number;
+  /**
+   * How long a regenerated session's old id still resolves to the new one, in seconds.
+   * @default 10
+   */
+  regenerateGraceSeconds?: number;
+  /**
+   * Use the store's compare-and-set when it has one, so concurrent writers merge instead of overwriting
+   * each other. `false` falls back to last-writer-wins.
+   * @default true
+   */
+  versionedWrites?: boolean;
+}

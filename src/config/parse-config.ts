@@ -1,0 +1,175 @@
+import { SessionConfigError } from "../errors.js";
+import type { RedisStoreFactory, UserCustomStore } from "../stores/types.js";
+import type { SessionEvent, SessionLogger } from "../types.js";
+import {
+  checkSecret,
+  missingExtSessionMgt,
+  nonEmptyString,
+  readExtSessionMgt,
+  redisCredentials,
+  type Bindings,
+  type RedisCredentials,
+} from "./ext-session-mgt.js";
+import type { SessionCookieOptions, SessionOptions, StoreUnavailablePolicy } from "./options.js";
+import { Secret } from "./secret.js";
+
+/** Where the sessions go, as the options and the configuration decide. */
+export type StoreSource =
+  /** A store instance given in code. */
+  | { kind: "instance"; store: UserCustomStore }
+  /** The custom store module `EXT_SESSION_MGT.externalStoreFilePath` names, bundled at build time. */
+  | { kind: "custom"; path: string }
+  /** Redis over REST, through the factory given in code, with the credentials found. */
+  | { kind: "redis"; factory: RedisStoreFactory; credentials: RedisCredentials };
+
+/** Every setting, checked: what the rest of the package reads (nothing else reads raw bindings). */
+export interface SessionConfig {
+  instanceName: string;
+  storageType: string;
+  secret: Secret;
+  store: StoreSource;
+  timeoutMinutes: number;
+  cookieName: string;
+  cookie: Required<Omit<SessionCookieOptions, "domain">> & { domain: string | undefined };
+  memoryMaxBytes: number;
+  ttlRefreshFraction: number;
+  onStoreUnavailable: StoreUnavailablePolicy;
+  storeTimeoutMs: number;
+  logger: SessionLogger;
+  onEvent: (event: SessionEvent) => void;
+  absoluteTimeoutMinutes: number | undefined;
+  regenerateGraceSeconds: number;
+  versionedWrites: boolean;
+}
+
+const COOKIE_NAME = /^[\w!#$%&'*.^`|~+-]+$/;
+
+/**
+ * Reads and checks every setting once per isolate: the options given in code, over the application
+ * router's bindings. Every error names the property (the option, or the binding it came from) and the
+ * rule, never a secret.
+ */
+export function parseConfig(bindings: Bindings, options: SessionOptions = {}): SessionConfig {
+  const ext = readExtSessionMgt(options.extSessionMgt ?? bindings["EXT_SESSION_MGT"]);
+  if (ext === undefined && options.secret === undefined) throw missingExtSessionMgt();
+  const secret = options.secret !== undefined ? checkSecret("options.secret", options.secret) : ext!.sessionSecret;
+  const instanceName =
+    options.instanceName !== undefined
+      ? nonEmptyString("options.instanceName", options.instanceName, false)
+      : (ext?.instanceName ?? "sessions");
+  const storageType = ext?.storageType ?? (options.store !== undefined ? "custom" : "redis");
+  return {
+    instanceName,
+    storageType,
+    secret: new Secret(secret),
+    store: storeSource(options, ext?.externalStoreFilePath, storageType, instanceName, bindings),
+    timeoutMinutes: positiveNumber(
+      options.timeout !== undefined ? "options.timeout" : "SESSION_TIMEOUT",
+      options.timeout ?? bindings["SESSION_TIMEOUT"] ?? 15,
+      "minutes",
+    ),
+    cookieName: cookieName(
+      options.cookieName !== undefined ? "options.cookieName" : "SESSION_COOKIE_NAME",
+      options.cookieName ?? bindings["SESSION_COOKIE_NAME"] ?? "JSESSIONID",
+    ),
+    cookie: cookieAttributes(options.cookie ?? {}),
+    memoryMaxBytes: positiveNumber("options.memoryMaxBytes", options.memoryMaxBytes ?? 8 * 1024 * 1024, "bytes"),
+    ttlRefreshFraction: fraction("options.ttlRefreshFraction", options.ttlRefreshFraction ?? 0.25),
+    onStoreUnavailable: oneOf("options.onStoreUnavailable", options.onStoreUnavailable ?? "reject", [
+      "reject",
+      "new-session",
+    ] as const),
+    storeTimeoutMs: positiveNumber("options.storeTimeoutMs", options.storeTimeoutMs ?? 3000, "milliseconds"),
+    logger: options.logger ?? console,
+    onEvent: options.onEvent ?? (() => {}),
+    absoluteTimeoutMinutes:
+      options.absoluteTimeout === undefined
+        ? undefined
+        : positiveNumber("options.absoluteTimeout", options.absoluteTimeout, "minutes"),
+    regenerateGraceSeconds: positiveNumber(
+      "options.regenerateGraceSeconds",
+      options.regenerateGraceSeconds ?? 10,
+      "seconds",
+    ),
+    versionedWrites: options.versionedWrites ?? true,
+  };
+}
+
+/** A store given in code wins; then the custom store the configuration names; then Redis. */
+function storeSource(
+  options: SessionOptions,
+  externalStoreFilePath: string | undefined,
+  storageType: string,
+  instanceName: string,
+  bindings: Bindings,
+): StoreSource {
+  if (options.store !== undefined) return { kind: "instance", store: options.store };
+  if (externalStoreFilePath !== undefined) return { kind: "custom", path: externalStoreFilePath };
+  if (storageType !== "redis") {
+    throw new SessionConfigError(
+      "EXT_SESSION_MGT.storageType",
+      `must be "redis" unless externalStoreFilePath names a custom store (got ${JSON.stringify(storageType)})`,
+    );
+  }
+  if (options.redis === undefined) {
+    throw new SessionConfigError(
+      "options.redis",
+      'is needed when the sessions go to Redis (storageType "redis", no custom store): pass ' +
+        'redis: redisStore() from "hono-edge-session/redis" (kept out of the core so that apps on other stores ship no Redis client)',
+    );
+  }
+  return {
+    kind: "redis",
+    factory: options.redis,
+    credentials: redisCredentials(instanceName, bindings, options.redis.credentials),
+  };
+}
+
+function positiveNumber(property: string, value: unknown, unit: string): number {
+  const number = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof number !== "number" || !Number.isFinite(number) || number <= 0) {
+    throw new SessionConfigError(property, `must be a positive number of ${unit}`);
+  }
+  return number;
+}
+
+function fraction(property: string, value: unknown): number {
+  if (typeof value !== "number" || !(value > 0 && value <= 1)) {
+    throw new SessionConfigError(property, "must be a number greater than 0 and at most 1");
+  }
+  return value;
+}
+
+function oneOf<T extends string>(property: string, value: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) {
+    throw new SessionConfigError(property, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`);
+  }
+  return value as T;
+}
+
+function cookieName(property: string, value: unknown): string {
+  if (typeof value !== "string" || !COOKIE_NAME.test(value)) {
+    throw new SessionConfigError(property, "must be a valid cookie name (letters, digits and !#$%&'*.^`|~+-_)");
+  }
+  return value;
+}
+
+function cookieAttributes(cookie: SessionCookieOptions): SessionConfig["cookie"] {
+  const sameSite = oneOf("options.cookie.sameSite", cookie.sameSite ?? "Lax", ["Strict", "Lax", "None"] as const);
+  const secure = cookie.secure ?? true;
+  if (typeof secure !== "boolean") throw new SessionConfigError("options.cookie.secure", "must be a boolean");
+  if (sameSite === "None" && !secure) {
+    throw new SessionConfigError(
+      "options.cookie.sameSite",
+      'can be "None" only with secure: true (browsers drop it otherwise)',
+    );
+  }
+  const path = cookie.path ?? "/";
+  if (typeof path !== "string" || !path.startsWith("/"))
+    throw new SessionConfigError("options.cookie.path", 'must start with "/"');
+  const domain = cookie.domain;
+  if (domain !== undefined && (typeof domain !== "string" || !/^[A-Za-z0-9.-]+$/.test(domain))) {
+    throw new SessionConfigError("options.cookie.domain", "must be a host name");
+  }
+  return { secure, sameSite, path, domain };
+}
