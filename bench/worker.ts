@@ -9,6 +9,7 @@ import { MemoryTier } from "../src/tiers/memory-tier.js";
 import { Secret } from "../src/config/secret.js";
 import { session, type SessionOptions } from "../src/index.js";
 import { redisStore } from "../src/stores/redis/index.js";
+import { savedEntry } from "../test/support/entries.js";
 import { largeSession, smallSession } from "../test/support/sessions.js";
 
 type Bindings = { BENCH_OPTIONS: string };
@@ -262,16 +263,8 @@ bench.get("/memory", (c) => {
   const bound = Number(c.req.query("bound") ?? 1024 * 1024);
   const json = JSON.stringify(smallSession());
   const fill = (maxBytes: number) => {
-    const tier = new MemoryTier(maxBytes, 15 * 60_000);
-    for (let i = 0; i < count; i++) {
-      tier.set(`session-${String(i).padStart(16, "0")}`, {
-        version: 1,
-        json,
-        createdAt: 0,
-        backedUp: true,
-        refreshedAt: 0,
-      });
-    }
+    const tier = new MemoryTier(maxBytes);
+    for (let i = 0; i < count; i++) tier.set(`session-${String(i).padStart(16, "0")}`, savedEntry(json));
     return { bytes: tier.bytes, entries: tier.size, maxBytes };
   };
   return c.json({ sessionJsonBytes: json.length, unbounded: fill(Number.MAX_SAFE_INTEGER), bounded: fill(bound) });

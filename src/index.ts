@@ -10,8 +10,7 @@
  * @module
  */
 export { session, type SessionEnv, type SessionVariables } from "./request/middleware.js";
-export type { Session } from "./request/session-handle.js";
-export type { SessionData, SessionEvent, SessionLogger } from "./types.js";
+export type { DropReason, Session, SessionData, SessionEvent, SessionLogger } from "./types.js";
 export type { SameSite, SessionCookieOptions, SessionOptions, StoreUnavailablePolicy } from "./config/options.js";
 export { parseConfig, type SessionConfig, type StoreSource } from "./config/parse-config.js";
 export { bindingPrefix, MIN_SECRET_LENGTH, type ExtSessionMgt } from "./config/ext-session-mgt.js";
@@ -20,9 +19,11 @@ export { StoreTimeoutError } from "./stores/guarded-store.js";
 export type {
   RedisStoreContext,
   RedisStoreFactory,
+  RevalidatingStore,
   StoredVersion,
   UserCustomStore,
   UserCustomStoreModule,
   VersionedStore,
 } from "./stores/types.js";
-export { isVersionedStore } from "./stores/types.js";
+export { isRevalidatingStore, isVersionedStore } from "./stores/types.js";
+export { MemoryStore } from "./stores/memory-store.js";

@@ -122,10 +122,40 @@ export interface SessionOptions {
    */
   absoluteTimeout?: number;
   /**
-   * How long a regenerated session's old id still resolves to the new one, in seconds.
+   * After `regenerate()`, how long requests with the old id that were already in flight may still finish,
+   * in seconds: they are served the session as it was, read only, and their writes are dropped. They never
+   * learn the new id. After the window the old id opens nothing.
    * @default 10
    */
   regenerateGraceSeconds?: number;
+  /**
+   * The staleness bound, in milliseconds: a memory-tier entry is served without asking the store only
+   * while it was confirmed against the store this recently; past it, one conditional read (a few bytes when
+   * nothing changed) confirms or replaces it. So destroy, regenerate and other isolates' writes reach every
+   * isolate within this bound. 0 asks the store on every request.
+   * @default 5000
+   */
+  maxStalenessMs?: number;
+  /**
+   * When a cookie names a newer write than the store holds (a write still on its way from another isolate),
+   * how long to wait for it, in milliseconds, reading again a little later each time.
+   * @default 250
+   */
+  staleReadWaitMs?: number;
+  /**
+   * When the store is still behind the cookie after that wait (the write was lost, or a value was put back):
+   * `"serve"` the newest version the store has, logged and reported as `stale-read`; or `"reject"` with
+   * 503 until the store catches up.
+   * @default "serve"
+   */
+  onStaleRead?: "serve" | "reject";
+  /**
+   * Wait for the store before answering a request that changed its session. By default the change goes
+   * into the memory tier and the cookies before the response, and the store write (with its merge) runs
+   * after it (`waitUntil`). `commit()`, `update()`, `regenerate()` and `destroy()` always wait.
+   * @default false
+   */
+  awaitWrites?: boolean;
   /**
    * Use the store's compare-and-set when it has one, so concurrent writers merge instead of overwriting
    * each other. `false` falls back to last-writer-wins.

@@ -40,6 +40,10 @@ export interface SessionConfig {
   absoluteTimeoutMinutes: number | undefined;
   regenerateGraceSeconds: number;
   versionedWrites: boolean;
+  maxStalenessMs: number;
+  staleReadWaitMs: number;
+  onStaleRead: "serve" | "reject";
+  awaitWrites: boolean;
 }
 
 const COOKIE_NAME = /^[\w!#$%&'*.^`|~+-]+$/;
@@ -91,7 +95,11 @@ export function parseConfig(bindings: Bindings, options: SessionOptions = {}): S
       options.regenerateGraceSeconds ?? 10,
       "seconds",
     ),
-    versionedWrites: options.versionedWrites ?? true,
+    versionedWrites: bool("options.versionedWrites", options.versionedWrites ?? true),
+    maxStalenessMs: nonNegativeNumber("options.maxStalenessMs", options.maxStalenessMs ?? 5000, "milliseconds"),
+    staleReadWaitMs: nonNegativeNumber("options.staleReadWaitMs", options.staleReadWaitMs ?? 250, "milliseconds"),
+    onStaleRead: oneOf("options.onStaleRead", options.onStaleRead ?? "serve", ["serve", "reject"] as const),
+    awaitWrites: bool("options.awaitWrites", options.awaitWrites ?? false),
   };
 }
 
@@ -131,6 +139,18 @@ function positiveNumber(property: string, value: unknown, unit: string): number 
     throw new SessionConfigError(property, `must be a positive number of ${unit}`);
   }
   return number;
+}
+
+function nonNegativeNumber(property: string, value: unknown, unit: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new SessionConfigError(property, `must be a number of ${unit}, 0 or more`);
+  }
+  return value;
+}
+
+function bool(property: string, value: unknown): boolean {
+  if (typeof value !== "boolean") throw new SessionConfigError(property, "must be true or false");
+  return value;
 }
 
 function fraction(property: string, value: unknown): number {

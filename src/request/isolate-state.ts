@@ -3,21 +3,24 @@ import { bundledStore } from "hono-edge-session/custom-store";
 import type { SessionOptions } from "../config/options.js";
 import { parseConfig, type SessionConfig } from "../config/parse-config.js";
 import { storeFromBundle } from "../custom-store/bundled-store.js";
-import { deriveKeys, type SessionKeys } from "../sealing/keys.js";
-import { MemoryTier } from "../tiers/memory-tier.js";
-import { VerifiedCookies } from "./session-cookie.js";
-import { Backups } from "../tiers/backups.js";
+import { deriveKeys } from "../sealing/keys.js";
 import { GuardedStore } from "../stores/guarded-store.js";
 import type { UserCustomStore } from "../stores/types.js";
+import type { LoadDeps } from "../tiers/load.js";
+import { MemoryTier } from "../tiers/memory-tier.js";
+import type { SaveDeps } from "../tiers/save.js";
+import { StoreTier } from "../tiers/store-tier.js";
+import { CompareAndSetWriter } from "../tiers/writers/compare-and-set.js";
+import { LastWriterWinsWriter } from "../tiers/writers/last-writer-wins.js";
+import type { SessionWriter } from "../tiers/writers/session-writer.js";
+import { SessionCookies } from "./session-cookie.js";
 
-/** Everything a session middleware keeps for the life of the isolate. */
+/** Everything a session middleware keeps for the life of the isolate. None of it holds a request's I/O. */
 export interface IsolateState {
   config: SessionConfig;
-  keys: SessionKeys;
-  store: GuardedStore;
-  memory: MemoryTier;
-  backups: Backups;
-  verifiedCookies: VerifiedCookies;
+  cookies: SessionCookies;
+  /** What loading and saving use: the tiers, the writer and the policies (one object serves both). */
+  tiers: LoadDeps & SaveDeps;
 }
 
 /** Built on the first request (bindings arrive with it, and workerd refuses random values at module scope). */
@@ -28,13 +31,45 @@ export async function createIsolateState(
   const config = parseConfig(bindings, options);
   const keys = await deriveKeys(config.secret);
   const store = new GuardedStore(chooseStore(config), config.storeTimeoutMs, config.versionedWrites);
-  const memory = new MemoryTier(config.memoryMaxBytes, config.timeoutMinutes * 60_000, (count) =>
+  const tier = new StoreTier(keys, store, config.logger, config.timeoutMinutes);
+  const memory = new MemoryTier(config.memoryMaxBytes, (count) =>
     config.logger.error(
       `hono-edge-session: memory tier full of sessions the store does not hold yet; dropped ${count} (raise memoryMaxBytes or fix the store)`,
     ),
   );
-  const backups = new Backups(config, keys, store, memory);
-  return { config, keys, store, memory, backups, verifiedCookies: new VerifiedCookies() };
+  return {
+    config,
+    cookies: new SessionCookies(config, keys.cookie),
+    tiers: {
+      memory,
+      tier,
+      writer: chooseWriter(store, tier, config),
+      report: config,
+      timeoutMinutes: config.timeoutMinutes,
+      awaitWrites: config.awaitWrites,
+      regenerateGraceSeconds: config.regenerateGraceSeconds,
+      policy: {
+        maxStalenessMs: config.maxStalenessMs,
+        staleReadWaitMs: config.staleReadWaitMs,
+        onStaleRead: config.onStaleRead,
+        onStoreUnavailable: config.onStoreUnavailable,
+        refreshIntervalMs: config.timeoutMinutes * 60_000 * config.ttlRefreshFraction,
+        absoluteTimeoutMs:
+          config.absoluteTimeoutMinutes === undefined ? undefined : config.absoluteTimeoutMinutes * 60_000,
+      },
+    },
+  };
+}
+
+/** Compare-and-set when the store can (and the options allow), else last-writer-wins: decided once. */
+function chooseWriter(store: GuardedStore, tier: StoreTier, config: SessionConfig): SessionWriter {
+  if (!store.versioned) return new LastWriterWinsWriter(tier, config.timeoutMinutes);
+  // Markers outlive any copy of the session an isolate could still hold as live (at most one timeout).
+  return new CompareAndSetWriter(
+    tier,
+    { dataMinutes: config.timeoutMinutes, markerMinutes: 2 * config.timeoutMinutes },
+    config.onEvent,
+  );
 }
 
 /** The store the configuration chose (see `StoreSource`). */

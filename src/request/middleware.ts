@@ -1,12 +1,13 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { env } from "hono/adapter";
 import type { SessionOptions } from "../config/options.js";
-import { describeError, SessionConfigError, storeFailureLine } from "../errors.js";
+import { describeError, SessionConfigError } from "../errors.js";
+import { fresh, loadSession } from "../tiers/load.js";
+import { commitChange, destroySession, regenerateSession, saveChange, updateSession } from "../tiers/save.js";
+import { RequestTrace } from "../trace.js";
+import type { Session, SessionData } from "../types.js";
 import { createIsolateState, type IsolateState } from "./isolate-state.js";
-import { loadSession } from "../tiers/load-session.js";
-import { clearSessionCookie, readSessionCookie, writeSessionCookie } from "./session-cookie.js";
-import { persist, updateAtomically } from "../tiers/persist.js";
-import { SessionHandle, type Session, type SessionData } from "./session-handle.js";
+import { SessionHandle } from "./session-handle.js";
 
 /**
  * The context variables `session()` sets. Typed per app rather than through a global `ContextVariableMap`
@@ -17,21 +18,25 @@ export type SessionVariables<T extends SessionData = SessionData> = { session: S
 export type SessionEnv<T extends SessionData = SessionData> = { Variables: SessionVariables<T> };
 
 /**
- * Sessions for Hono on the edge: kept in the isolate's memory, backed up to a store (Redis over REST, or a
- * custom store) encrypted and compressed, and rebuilt from the store on any other isolate.
+ * Sessions for Hono on the edge: kept in the isolate's memory, backed up to a store (Redis over REST, a
+ * Durable Object, or a custom store) encrypted and compressed, and rebuilt from the store on any other
+ * isolate.
  *
- * Configuration comes from the `EXT_SESSION_MGT` binding (see the README); `options` override it.
+ * Configuration comes from the options, over the application router's `EXT_SESSION_MGT` binding (see the
+ * README).
  *
  * @example
  * ```ts
  * import { Hono } from "hono";
  * import { session } from "hono-edge-session";
+ * import { redisStore } from "hono-edge-session/redis";
  *
  * type Data = { userId?: string; visits?: number };
- * const app = new Hono().use(session<Data>());
+ * const app = new Hono().use(session<Data>({ redis: redisStore() }));
  * app.get("/", async (c) => {
- *   const visits = ((await c.var.session.get("visits")) ?? 0) + 1;
- *   await c.var.session.set("visits", visits);
+ *   const { visits = 0 } = await c.var.session.update((data) => {
+ *     data.visits = (data.visits ?? 0) + 1;
+ *   });
  *   return c.json({ visits });
  * });
  * export default app;
@@ -54,58 +59,42 @@ export function session<T extends SessionData = SessionData>(
       console.error(`hono-edge-session: ${error instanceof SessionConfigError ? error.message : describeError(error)}`);
       return c.text("Internal Server Error", 500);
     }
-    const { config, keys } = state;
+    const { config, cookies, tiers } = state;
+    const trace = new RequestTrace();
 
     // Cookie → memory tier → store, on the handler's first use of the session.
-    const current = new SessionHandle<T>(
-      async () => loadSession(state, await readSessionCookie(c, config, keys, state.verifiedCookies)),
-      async (change) => {
-        const persisted = await persist(state, change, true);
-        if (persisted.failure !== undefined) throw persisted.failure;
-        return persisted.saved;
-      },
-      (loaded, fn) => updateAtomically(state, loaded, fn),
-    );
-    c.set("session", current.api);
+    const handle = new SessionHandle<T>({
+      load: async () => loadSession(await cookies.read(c), tiers, trace),
+      commit: (change) => commitChange(change, tiers, trace),
+      update: (loaded, fn) => updateSession(loaded, fn, tiers, trace),
+      regenerate: (loaded, data) => regenerateSession(loaded, data, tiers, trace),
+      destroy: (loaded) => destroySession(loaded, tiers, trace),
+      fresh: () => fresh(undefined, false),
+    });
+    c.set("session", handle.api);
 
     await next();
 
     let change;
     try {
-      change = current.change();
+      change = handle.change();
     } catch (error) {
       config.logger.error(
         `hono-edge-session: session data is not JSON-serialisable, not saved (${describeError(error)})`,
       );
       return;
     }
-    // Memory tier and store (a compare-and-set store now, a plain one after the response), then the cookie.
-    let persisted;
-    try {
-      persisted = await persist(state, change, false);
-    } catch (error) {
-      // Never fail the response over the session: what was not saved is logged.
-      config.logger.error(`hono-edge-session: saving the session failed (${describeError(error)})`);
-      return;
-    }
-    if (persisted.cookie === "clear") clearSessionCookie(c, config);
-    else if (persisted.cookie !== undefined) await writeSessionCookie(c, config, keys, persisted.cookie);
-    if (persisted.background !== undefined) inBackground(c, state, persisted.background);
+    // Memory tier and cookies now; the store write after the response (see saveChange).
+    const after = await saveChange(change, tiers, trace);
+    await cookies.write(c, after.cookies);
+    if (after.background !== undefined) inBackground(c, after.background);
   };
 }
 
-/** After the response: `waitUntil` on Workers; elsewhere the promise simply runs on. Failures are logged, never thrown. */
-function inBackground(c: Context, state: IsolateState, work: Promise<void>): void {
-  const logged = work.catch((error: unknown) =>
-    state.config.logger.error(
-      storeFailureLine(
-        error,
-        "background store call failed; a session not yet stored stays in this isolate's memory and is retried on its next request",
-      ),
-    ),
-  );
+/** After the response: `waitUntil` on Workers; elsewhere the promise simply runs on. It never rejects. */
+function inBackground(c: Context, work: Promise<void>): void {
   try {
-    c.executionCtx.waitUntil(logged);
+    c.executionCtx.waitUntil(work);
   } catch {
     // No execution context (Node, Bun, or app.request in tests): nothing to register with.
   }

@@ -2,73 +2,107 @@ import type { Context } from "hono";
 import { deleteCookie, getCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
 import type { SessionConfig } from "../config/parse-config.js";
 import { equalStrings } from "../sealing/constant-time.js";
-import type { SessionKeys } from "../sealing/keys.js";
-import { SESSION_ID_PATTERN } from "../sealing/session-id.js";
+import { SESSION_ID_PATTERN, WRITE_TAG_PATTERN } from "../sealing/session-id.js";
+import type { CookiePlan } from "../tiers/save.js";
+import type { SessionCookie } from "../types.js";
 
-/** What the cookie carries: which session, and the newest version this browser has seen. */
-export interface SessionCookie {
-  id: string;
-  version: number;
-}
-
-const VALUE = new RegExp(`^(${SESSION_ID_PATTERN})\\.(\\d{1,10})$`);
+/*
+ * Two signed cookies. The id cookie (`JSESSIONID=<id>`) changes only when the session's id does: a new
+ * session, a regenerate, a destroy. The version cookie (`JSESSIONID_v=<id>.<version>.<tag>`) names the
+ * newest write this browser has seen, so any isolate can tell whether its copy is at least that new.
+ * Keeping them apart means that a request still in flight with an old id, answering after a regenerate,
+ * can only ever touch the version cookie (which then names another id and is ignored), never replace the
+ * browser's new id.
+ */
+const ID_VALUE = new RegExp(`^${SESSION_ID_PATTERN}$`);
+const VERSION_VALUE = new RegExp(`^(${SESSION_ID_PATTERN})\\.(\\d{1,10})\\.(${WRITE_TAG_PATTERN})$`);
 const MAX_VERSION = 0xffff_ffff;
 
 /**
- * Signed cookie values this isolate has already verified, by session id. A request that brings the same
- * value again (the common case: every request of a session between two writes) is matched in constant
- * time instead of paying for an HMAC; any other value is verified in full.
+ * Signed cookie values this isolate has already verified, by the id they name. A request that brings the
+ * same value again (the common case) is matched in constant time instead of paying for an HMAC.
  */
-export class VerifiedCookies {
-  readonly #byId = new Map<string, { raw: string; cookie: SessionCookie }>();
+class VerifiedValues<T> {
+  readonly #byId = new Map<string, { raw: string; value: T }>();
   constructor(readonly maxEntries = 10_000) {}
 
-  get(raw: string): SessionCookie | undefined {
+  get(raw: string): T | undefined {
     const known = this.#byId.get(raw.slice(0, raw.indexOf(".")));
-    return known !== undefined && equalStrings(known.raw, raw) ? known.cookie : undefined;
+    return known !== undefined && equalStrings(known.raw, raw) ? known.value : undefined;
   }
 
-  remember(raw: string, cookie: SessionCookie): void {
-    this.#byId.delete(cookie.id);
-    this.#byId.set(cookie.id, { raw, cookie });
+  remember(raw: string, id: string, value: T): void {
+    this.#byId.delete(id);
+    this.#byId.set(id, { raw, value });
     if (this.#byId.size > this.maxEntries) this.#byId.delete(this.#byId.keys().next().value!);
   }
 }
 
-/** `undefined` for a missing, forged, malformed or oversized cookie: the caller starts a new session. */
-export async function readSessionCookie(
-  c: Context,
-  config: SessionConfig,
-  keys: SessionKeys,
-  verified: VerifiedCookies,
-): Promise<SessionCookie | undefined> {
-  const raw = getCookie(c, config.cookieName);
-  if (raw === undefined) return undefined;
-  const known = verified.get(raw);
-  if (known !== undefined) return known;
-  const value = await getSignedCookie(c, keys.cookie, config.cookieName);
-  if (typeof value !== "string") return undefined;
-  const match = VALUE.exec(value);
-  if (match === null) return undefined;
-  const version = Number(match[2]);
-  if (version > MAX_VERSION) return undefined;
-  const cookie = { id: match[1]!, version };
-  verified.remember(raw, cookie);
-  return cookie;
-}
+/** Reads and writes the session cookies of one configuration; keeps the isolate's verified values. */
+export class SessionCookies {
+  readonly #ids = new VerifiedValues<string>();
+  readonly #versions = new VerifiedValues<{ id: string; version: number; tag: string }>();
+  readonly versionName: string;
 
-export async function writeSessionCookie(
-  c: Context,
-  config: SessionConfig,
-  keys: SessionKeys,
-  cookie: SessionCookie,
-): Promise<void> {
-  await setSignedCookie(c, config.cookieName, `${cookie.id}.${cookie.version}`, keys.cookie, {
-    ...config.cookie,
-    httpOnly: true,
-  });
-}
+  constructor(
+    readonly config: Pick<SessionConfig, "cookieName" | "cookie">,
+    readonly key: Uint8Array<ArrayBuffer>,
+  ) {
+    this.versionName = `${config.cookieName}_v`;
+  }
 
-export function clearSessionCookie(c: Context, config: SessionConfig): void {
-  deleteCookie(c, config.cookieName, { ...config.cookie, httpOnly: true });
+  /** `undefined` for a missing, forged, malformed or oversized id cookie: the caller starts a new session. */
+  async read(c: Context): Promise<SessionCookie | undefined> {
+    const id = await this.#verified(c, this.config.cookieName, this.#ids, (value) =>
+      ID_VALUE.test(value) ? { id: value, value } : undefined,
+    );
+    if (id === undefined) return undefined;
+    const version = await this.#verified(c, this.versionName, this.#versions, (value) => {
+      const match = VERSION_VALUE.exec(value);
+      const number = Number(match?.[2]);
+      return match === null || number > MAX_VERSION
+        ? undefined
+        : { id: match[1]!, value: { id: match[1]!, version: number, tag: match[3]! } };
+    });
+    // A version cookie of another id (left by a request that answered after a regenerate) says nothing.
+    return version !== undefined && version.id === id
+      ? { id, version: version.version, tag: version.tag }
+      : { id, version: 0, tag: "" };
+  }
+
+  async write(c: Context, plan: CookiePlan): Promise<void> {
+    const attributes = { ...this.config.cookie, httpOnly: true };
+    switch (plan.kind) {
+      case "keep":
+        return;
+      case "clear":
+        deleteCookie(c, this.config.cookieName, attributes);
+        deleteCookie(c, this.versionName, attributes);
+        return;
+      case "set": {
+        const { id, version, tag } = plan.cookie;
+        if (plan.withId) await setSignedCookie(c, this.config.cookieName, id, this.key, attributes);
+        await setSignedCookie(c, this.versionName, `${id}.${version}.${tag}`, this.key, attributes);
+        return;
+      }
+    }
+  }
+
+  async #verified<T>(
+    c: Context,
+    name: string,
+    cache: VerifiedValues<T>,
+    parse: (value: string) => { id: string; value: T } | undefined,
+  ): Promise<T | undefined> {
+    const raw = getCookie(c, name);
+    if (raw === undefined) return undefined;
+    const known = cache.get(raw);
+    if (known !== undefined) return known;
+    const value = await getSignedCookie(c, this.key, name);
+    if (typeof value !== "string") return undefined;
+    const parsed = parse(value);
+    if (parsed === undefined) return undefined;
+    cache.remember(raw, parsed.id, parsed.value);
+    return parsed.value;
+  }
 }

@@ -1,4 +1,4 @@
-import type { SessionData } from "./session-handle.js";
+import type { SessionData } from "../types.js";
 
 /**
  * A request's view of its session data. Reads share the isolate's parsed copy (never handed out), so a

@@ -1,34 +1,35 @@
-import { unseal } from "./codec.js";
 import { SealError } from "../errors.js";
+import { unseal } from "./codec.js";
 import type { SessionKeys } from "./keys.js";
 
 /** What a sealed blob holds besides its version (which the codec keeps in the authenticated header). */
 export type Envelope =
-  /** A live session. */
-  | { kind: "data"; json: string; createdAt: number; writtenAt: number }
-  /** A destroyed session: kept for the session's lifetime so no in-flight request can write it back. */
+  /** A live session: its data, and the tag of the write that produced this version. */
+  | { kind: "data"; json: string; tag: string; createdAt: number; writtenAt: number }
+  /** A destroyed session: kept for the session's lifetime so no request can write it back. */
   | { kind: "tombstone"; createdAt: number; writtenAt: number }
-  /** A regenerated session's old id, for the grace window: it resolves to the new id. */
-  | { kind: "redirect"; to: string; createdAt: number; writtenAt: number };
+  /**
+   * A regenerated session's old id. It never names the new id. Until `graceUntil`, requests with the old
+   * id that were in flight may finish (read only); after it the old id is as dead as a destroyed one.
+   */
+  | { kind: "retired"; createdAt: number; writtenAt: number; graceUntil: number };
 
 /** The plaintext that gets sealed: a small JSON object around the data (or the marker). */
 export function wrap(envelope: Envelope): string {
   const head = `{"c":${envelope.createdAt},"w":${envelope.writtenAt}`;
   switch (envelope.kind) {
     case "data":
-      return `${head},"d":${envelope.json}}`;
+      return `${head},"t":${JSON.stringify(envelope.tag)},"d":${envelope.json}}`;
     case "tombstone":
       return `${head},"x":1}`;
-    case "redirect":
-      return `${head},"r":${JSON.stringify(envelope.to)}}`;
+    case "retired":
+      return `${head},"g":${envelope.graceUntil}}`;
   }
 }
 
-export async function openEnvelope(
-  keys: SessionKeys,
-  sessionId: string,
-  sealed: string,
-): Promise<Envelope & { version: number }> {
+export type OpenedEnvelope = Envelope & { version: number };
+
+export async function openEnvelope(keys: SessionKeys, sessionId: string, sealed: string): Promise<OpenedEnvelope> {
   const { version, plaintext } = await unseal(keys, sessionId, sealed);
   let parsed: unknown;
   try {
@@ -36,12 +37,16 @@ export async function openEnvelope(
   } catch {
     throw new SealError("sealed session holds no valid JSON");
   }
-  const { c, w, d, x, r } = (parsed ?? {}) as { c?: unknown; w?: unknown; d?: unknown; x?: unknown; r?: unknown };
+  const { c, w, d, t, x, g } = (parsed ?? {}) as Record<string, unknown>;
   if (typeof c === "number" && typeof w === "number") {
     if (x === 1) return { kind: "tombstone", version, createdAt: c, writtenAt: w };
-    if (typeof r === "string") return { kind: "redirect", version, to: r, createdAt: c, writtenAt: w };
-    if (typeof d === "object" && d !== null && !Array.isArray(d)) {
-      return { kind: "data", version, json: JSON.stringify(d), createdAt: c, writtenAt: w };
+    if (typeof g === "number") return { kind: "retired", version, createdAt: c, writtenAt: w, graceUntil: g };
+    if (typeof t === "string" && typeof d === "object" && d !== null && !Array.isArray(d)) {
+      // The data is the last member, as `wrap` writes it (the plaintext is authenticated, so the layout is
+      // ours): its JSON is the rest of the text, with no second JSON.stringify.
+      const at = plaintext.indexOf(',"d":');
+      const json = at > 0 && plaintext.endsWith("}") ? plaintext.slice(at + 5, -1) : JSON.stringify(d);
+      return { kind: "data", version, json, tag: t, createdAt: c, writtenAt: w };
     }
   }
   throw new SealError("sealed session has an unknown layout");

@@ -1,5 +1,5 @@
 import { diagnoseStoreError } from "../errors.js";
-import { isVersionedStore, type StoredVersion, type UserCustomStore } from "./types.js";
+import { isRevalidatingStore, isVersionedStore, type StoredVersion, type UserCustomStore } from "./types.js";
 
 /** A store call that did not settle within the bounded wait. */
 export class StoreTimeoutError extends Error {
@@ -9,11 +9,14 @@ export class StoreTimeoutError extends Error {
 /**
  * The layer's view of any store: every call is awaited (the contract lets `exists` and `resetTimer` be
  * synchronous), a call that throws synchronously becomes a rejection, none waits longer than `timeoutMs`
- * (so a hung store cannot hang a request), and a failure no retry can cure says what to fix.
+ * (so a hung store cannot hang a request), and a failure no retry can cure says what to fix. The optional
+ * capabilities are detected once, by their presence.
  */
 export class GuardedStore {
   /** Whether writes can be compare-and-set (see `VersionedStore`). */
   readonly versioned: boolean;
+  /** Whether reads can be conditional (see `RevalidatingStore`). */
+  readonly revalidating: boolean;
 
   constructor(
     readonly store: UserCustomStore,
@@ -21,6 +24,7 @@ export class GuardedStore {
     useVersions = true,
   ) {
     this.versioned = useVersions && isVersionedStore(store);
+    this.revalidating = this.versioned && isRevalidatingStore(store);
   }
 
   get(key: string): Promise<string | null> {
@@ -41,6 +45,12 @@ export class GuardedStore {
     const store = this.store;
     if (!isVersionedStore(store)) throw new TypeError("this store has no setIfVersion");
     return this.#call(() => store.setIfVersion(key, expectedVersion, version, sealed, timeoutMinutes));
+  }
+
+  getIfChanged(key: string, knownVersion: number, refreshMinutes?: number): Promise<StoredVersion | null> {
+    const store = this.store;
+    if (!isRevalidatingStore(store)) throw new TypeError("this store has no getIfChanged");
+    return this.#call(() => store.getIfChanged(key, knownVersion, refreshMinutes));
   }
 
   destroy(key: string): Promise<void> {

@@ -35,12 +35,15 @@ export interface StoredVersion {
   /** 0 when nothing is stored (never written, or expired). */
   version: number;
   session: string | null;
+  /** Milliseconds until it expires, if the store can tell (lets isolates know the real expiry). */
+  ttlMs?: number;
 }
 
 /**
  * The optional compare-and-set capability. A store that has it gets the consistency guarantees of the
- * README (no lost updates, destroy is final, regenerate with a grace window); one without it gets
- * last-writer-wins.
+ * README (no lost updates, destroy is final, regenerate retires the old id for good); one without it gets
+ * last-writer-wins. The version is a plain number beside the opaque session; the layer checks it against
+ * the version sealed inside the session, so a store cannot make it lie.
  */
 export interface VersionedStore extends UserCustomStore {
   /**
@@ -59,6 +62,25 @@ export interface VersionedStore extends UserCustomStore {
 
 export function isVersionedStore(store: UserCustomStore): store is VersionedStore {
   return typeof (store as Partial<VersionedStore>).setIfVersion === "function";
+}
+
+/**
+ * The optional conditional-read capability of a versioned store. An isolate confirms its copy of a
+ * session against the store at most once per staleness bound; with this, the confirmation costs a few
+ * bytes when nothing changed, and the expiry of exactly the version the isolate knows can be pushed
+ * forward in the same atomic step (never a tombstone's or a newer version's).
+ */
+export interface RevalidatingStore extends VersionedStore {
+  /**
+   * Atomically: if the version stored under `sessionId` is `knownVersion`, answer `null` (and, with
+   * `refreshTimeout`, make it expire `refreshTimeout` minutes from now); otherwise change nothing and
+   * answer what is stored (`{ version: 0, session: null }` when nothing is).
+   */
+  getIfChanged(sessionId: string, knownVersion: number, refreshTimeout?: number): Promise<StoredVersion | null>;
+}
+
+export function isRevalidatingStore(store: UserCustomStore): store is RevalidatingStore {
+  return isVersionedStore(store) && typeof (store as Partial<RevalidatingStore>).getIfChanged === "function";
 }
 
 /** What the layer hands a Redis store factory: where the keys live and how to reach the REST service. */

@@ -1,13 +1,30 @@
 import { describe, expect, it } from "vitest";
-import { isVersionedStore, type UserCustomStore, type VersionedStore } from "../stores/types.js";
+import {
+  isRevalidatingStore,
+  isVersionedStore,
+  type RevalidatingStore,
+  type StoredVersion,
+  type UserCustomStore,
+  type VersionedStore,
+} from "../stores/types.js";
 
 export interface StoreConformanceOptions {
-  /** A store whose keys live in `namespace`; two namespaces must not see each other's keys. */
+  /**
+   * A store to test. With `namespaces`, a store whose keys live in `namespace` (two namespaces must not see
+   * each other's keys); otherwise the argument may be ignored, and every test starts with `clear()`.
+   */
   makeStore(namespace: string): UserCustomStore | Promise<UserCustomStore>;
   /** Idle timeout used for the expiry checks, in minutes (small, so the suite stays quick). Default 0.01 (600 ms). */
   shortTimeout?: number;
   /** Also check the optional compare-and-set capability (`setIfVersion`), which the store then must have. */
   versioned?: boolean;
+  /** Also check the optional conditional-read capability (`getIfChanged`, with `setIfVersion`), which the store then must have. */
+  revalidating?: boolean;
+  /**
+   * The store has namespaces (like the Redis and Durable Object stores): check that `length()` and
+   * `clear()` stay inside one. The application router's interface has none, so this is off by default.
+   */
+  namespaces?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -28,7 +45,10 @@ export function describeStoreConformance(name: string, options: StoreConformance
   const timeoutMs = timeout * 60_000;
   const fresh = async () => {
     const namespace = `conformance-${Date.now().toString(36)}-${++run}`;
-    return { namespace, store: await options.makeStore(namespace) };
+    const store = await options.makeStore(namespace);
+    // A store without namespaces shares one key space between the tests: each starts from an empty store.
+    if (!options.namespaces) await store.clear();
+    return { namespace, store };
   };
 
   describe(`${name} keeps the store contract`, () => {
@@ -99,22 +119,39 @@ export function describeStoreConformance(name: string, options: StoreConformance
       expect(await store.get("b")).toBe("w");
     });
 
-    it("counts and clears only its own namespace", async () => {
-      const { store: mine } = await fresh();
-      const { store: theirs } = await fresh();
-      for (let i = 0; i < 12; i++) await mine.set(`m-${i}`, "v", 1);
-      await theirs.set("t", "v", 1);
-      expect(await mine.length()).toBe(12);
-      expect(await theirs.length()).toBe(1);
-      await mine.clear();
-      expect(await mine.length()).toBe(0);
-      expect(await mine.get("m-3")).toBeNull();
-      expect(await theirs.get("t")).toBe("v");
-      expect(await theirs.length()).toBe(1);
+    it("counts and clears its sessions", async () => {
+      const { store } = await fresh();
+      for (let i = 0; i < 12; i++) await store.set(`m-${i}`, "v", 1);
+      expect(await store.length()).toBe(12);
+      await store.clear();
+      expect(await store.length()).toBe(0);
+      expect(await store.get("m-3")).toBeNull();
     });
+
+    if (options.namespaces) {
+      it("counts and clears only its own namespace", async () => {
+        const { store: mine } = await fresh();
+        const { store: theirs } = await fresh();
+        for (let i = 0; i < 12; i++) await mine.set(`m-${i}`, "v", 1);
+        await theirs.set("t", "v", 1);
+        expect(await mine.length()).toBe(12);
+        expect(await theirs.length()).toBe(1);
+        await mine.clear();
+        expect(await mine.length()).toBe(0);
+        expect(await mine.get("m-3")).toBeNull();
+        expect(await theirs.get("t")).toBe("v");
+        expect(await theirs.length()).toBe(1);
+      });
+    }
   });
 
-  if (!options.versioned) return;
+  if (options.versioned) describeCompareAndSet(name, fresh, timeout, timeoutMs);
+  if (options.revalidating) describeConditionalReads(name, fresh, timeout, timeoutMs);
+}
+
+type Fresh = () => Promise<{ namespace: string; store: UserCustomStore }>;
+
+function describeCompareAndSet(name: string, fresh: Fresh, timeout: number, timeoutMs: number): void {
   const versioned = async (): Promise<VersionedStore> => {
     const { store } = await fresh();
     expect(isVersionedStore(store)).toBe(true);
@@ -126,16 +163,16 @@ export function describeStoreConformance(name: string, options: StoreConformance
       const store = await versioned();
       expect(await store.setIfVersion("a", 0, 1, "one", 1)).toBeNull();
       expect(await store.get("a")).toBe("one");
-      expect(await store.setIfVersion("a", 0, 1, "again", 1)).toEqual({ version: 1, session: "one" });
+      expectStored(await store.setIfVersion("a", 0, 1, "again", 1), { version: 1, session: "one" }, 1);
       expect(await store.setIfVersion("a", 1, 2, "two", 1)).toBeNull();
-      expect(await store.setIfVersion("a", 1, 2, "stale", 1)).toEqual({ version: 2, session: "two" });
+      expectStored(await store.setIfVersion("a", 1, 2, "stale", 1), { version: 2, session: "two" }, 1);
       expect(await store.get("a")).toBe("two");
       expect(await store.ttl("a")).toBeGreaterThan(50);
     });
 
     it("answers version 0 and no session where nothing is stored", async () => {
       const store = await versioned();
-      expect(await store.setIfVersion("a", 3, 4, "x", 1)).toEqual({ version: 0, session: null });
+      expectStored(await store.setIfVersion("a", 3, 4, "x", 1), { version: 0, session: null }, 1);
       expect(await store.get("a")).toBeNull();
     });
 
@@ -157,4 +194,45 @@ export function describeStoreConformance(name: string, options: StoreConformance
       expect(await store.setIfVersion("a", 0, 6, "w", 1)).toBeNull();
     });
   });
+}
+
+function describeConditionalReads(name: string, fresh: Fresh, timeout: number, timeoutMs: number): void {
+  const revalidating = async (): Promise<RevalidatingStore> => {
+    const { store } = await fresh();
+    expect(isRevalidatingStore(store)).toBe(true);
+    return store as RevalidatingStore;
+  };
+
+  describe(`${name} keeps the conditional-read contract`, () => {
+    it("answers null for the version the caller knows, and what is stored otherwise", async () => {
+      const store = await revalidating();
+      await store.setIfVersion("a", 0, 3, "three", 1);
+      expect(await store.getIfChanged("a", 3)).toBeNull();
+      expectStored(await store.getIfChanged("a", 2), { version: 3, session: "three" }, 1);
+      expectStored(await store.getIfChanged("a", 0), { version: 3, session: "three" }, 1);
+      expectStored(await store.getIfChanged("missing", 3), { version: 0, session: null }, 1);
+    });
+
+    it("pushes forward the expiry of the known version only", async () => {
+      const store = await revalidating();
+      await store.setIfVersion("a", 0, 1, "one", timeout);
+      await store.setIfVersion("b", 0, 2, "two", timeout);
+      expect(await store.getIfChanged("a", 1, timeout * 5)).toBeNull();
+      expect(await store.getIfChanged("b", 1, timeout * 5)).not.toBeNull(); // another version: untouched
+      await sleep(timeoutMs + 300);
+      expect(await store.get("a")).toBe("one");
+      expect(await store.get("b")).toBeNull();
+    });
+  });
+}
+
+/** A `StoredVersion` as expected; `ttlMs`, which a store may add, must then be within the timeout. */
+function expectStored(actual: StoredVersion | null, expected: StoredVersion, timeoutMinutes: number): void {
+  expect(actual).not.toBeNull();
+  const { ttlMs, ...rest } = actual!;
+  expect(rest).toEqual(expected);
+  if (ttlMs !== undefined) {
+    expect(ttlMs).toBeGreaterThan(0);
+    expect(ttlMs).toBeLessThanOrEqual(timeoutMinutes * 60_000);
+  }
 }

@@ -1,34 +1,57 @@
-/** One session as this isolate last saw it. */
+import type { SessionData } from "../types.js";
+
+/** What the store holds of a session, as last seen: version 0 means nothing. */
+export interface StoredState {
+  version: number;
+  tag: string;
+  json: string;
+}
+
+export const NOTHING_STORED: StoredState = { version: 0, tag: "", json: "{}" };
+
+/** One session as this isolate knows it. */
 export interface MemoryEntry {
   version: number;
-  /** The session data as JSON: every request parses its own copy, so a handler cannot mutate the cache. */
+  /** The write that produced this version (two writes of one version differ in their tag). */
+  tag: string;
+  /** The session data as JSON. */
   json: string;
   createdAt: number;
-  /** False until the store holds this version; such an entry is the only copy and is evicted last. */
-  backedUp: boolean;
-  /** When the store's expiry was last set or reset (ms since epoch). */
+  /** `json` parsed once, when a request first reads it; shared read-only by the requests of this version. */
+  parsed?: SessionData;
+  /** What the store was last seen to hold: this entry itself once saved, else the base of its change. */
+  stored: StoredState;
+  /** When the store was last seen to hold `stored`: the entry is served without asking only within the bound. */
+  confirmedAt: number;
+  /** When the store's copy expires, as last set or seen: the entry never outlives it. */
+  expiresAt: number;
+  /** When the store's expiry was last pushed forward. */
   refreshedAt: number;
-  /** `json` parsed, once, when a request first reads it; shared read-only by the requests of this version. */
-  parsed?: Record<string, unknown>;
-  /** While not backed up: what the store held when this change was made, so a retry can merge onto newer data. */
-  unsavedBase?: { version: number; json: string };
+  /** A request of this isolate is writing this entry to the store right now. */
+  writing: boolean;
+  /** Set when the id was retired by regenerate: requests in flight may read it until then, then it is dead. */
+  retiredUntil?: number;
+}
+
+/** The store holds exactly this entry. */
+export function isSaved(entry: MemoryEntry): boolean {
+  return entry.stored.version === entry.version && entry.stored.tag === entry.tag;
 }
 
 interface Slot {
   entry: MemoryEntry;
   bytes: number;
-  expiresAt: number;
 }
 
 /** The constant covers the Map slot and the entry objects. */
-const OVERHEAD_BYTES = 160;
+const OVERHEAD_BYTES = 200;
 /** Per character of JSON: 2 bytes of UTF-16 string, and about as much again for its parsed object. */
 const BYTES_PER_JSON_CHAR = 4;
 
 /**
- * The per-isolate first tier: an LRU map bounded by an estimate of the bytes it holds, whose entries
- * expire after the idle timeout (each hit extends it). Map iteration order is insertion order, so
- * re-inserting on a hit keeps the least recently used entry first.
+ * The per-isolate first tier: an LRU map bounded by an estimate of the bytes it holds. An entry lives only
+ * as long as the store's copy was last seen to live (a hit never extends it). Map iteration order is
+ * insertion order, so re-inserting on a hit keeps the least recently used entry first.
  */
 export class MemoryTier {
   readonly #slots = new Map<string, Slot>();
@@ -36,7 +59,6 @@ export class MemoryTier {
 
   constructor(
     readonly maxBytes: number,
-    readonly idleMs: number,
     readonly onDropUnsaved: (count: number) => void = () => {},
     readonly now: () => number = Date.now,
   ) {}
@@ -49,15 +71,14 @@ export class MemoryTier {
     return this.#slots.size;
   }
 
+  /** The live entry, counted as a use. */
   get(id: string): MemoryEntry | undefined {
     const slot = this.#slots.get(id);
     if (slot === undefined) return undefined;
-    const now = this.now();
-    if (slot.expiresAt <= now) {
+    if (slot.entry.expiresAt <= this.now()) {
       this.#remove(id, slot);
       return undefined;
     }
-    slot.expiresAt = now + this.idleMs;
     this.#slots.delete(id);
     this.#slots.set(id, slot);
     return slot.entry;
@@ -72,9 +93,10 @@ export class MemoryTier {
   set(id: string, entry: MemoryEntry): boolean {
     const old = this.#slots.get(id);
     if (old !== undefined) this.#remove(id, old);
-    const bytes = OVERHEAD_BYTES + 2 * id.length + BYTES_PER_JSON_CHAR * entry.json.length;
+    const unsavedBase = entry.stored.json === entry.json ? 0 : entry.stored.json.length;
+    const bytes = OVERHEAD_BYTES + 2 * id.length + BYTES_PER_JSON_CHAR * entry.json.length + 2 * unsavedBase;
     if (bytes > this.maxBytes) return false;
-    this.#slots.set(id, { entry, bytes, expiresAt: this.now() + this.idleMs });
+    this.#slots.set(id, { entry, bytes });
     this.#bytes += bytes;
     this.#evict();
     return true;
@@ -96,7 +118,7 @@ export class MemoryTier {
     const now = this.now();
     for (const [id, slot] of this.#slots) {
       if (this.#bytes <= this.maxBytes) return;
-      if (slot.entry.backedUp || slot.expiresAt <= now) this.#remove(id, slot);
+      if (isSaved(slot.entry) || slot.entry.expiresAt <= now) this.#remove(id, slot);
     }
     let dropped = 0;
     for (const [id, slot] of this.#slots) {

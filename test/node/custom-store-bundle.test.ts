@@ -85,7 +85,7 @@ async function send(mf: Miniflare, browser: BrowserJar, path: string, method = "
     },
     body: json === undefined ? undefined : JSON.stringify(json),
   });
-  browser.take(res.headers.get("Set-Cookie"));
+  browser.take(res);
   return res;
 }
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shardName, shardOf } from "../../src/stores/durable-object/shards.js";
 import { useIsolates } from "../support/isolates.js";
 import { BrowserJar, SECRET, waitFor, type Isolate, type IsolateOptions } from "../support/node.js";
-import { sessionIdOf, StoreReader } from "../support/stored.js";
+import { StoreReader } from "../support/stored.js";
 
 /*
  * Every store the package ships, driven the way Workers drives it: each request a separate dispatchFetch
@@ -108,7 +108,7 @@ const stores: StoreUnderTest[] = [
 
 /** Waits until the store holds `expected` for the session the browser's cookie names (writes may land after the response). */
 async function expectStored(store: StoreUnderTest, isolate: Isolate, browser: BrowserJar, expected: unknown) {
-  const id = sessionIdOf(browser.cookie);
+  const id = browser.id!;
   let seen: unknown;
   await waitFor(
     async () => {

@@ -1,11 +1,13 @@
-import type { StoredVersion, VersionedStore } from "../../src/index.js";
+import type { RevalidatingStore, StoredVersion } from "../../src/index.js";
 
 /** Wraps a real store; while `down`, every call fails (or hangs, with `hang`), as an unreachable store does. */
-export class FlakyStore implements VersionedStore {
+export class FlakyStore implements RevalidatingStore {
   down = false;
   hang = false;
+  /** Delays every compare-and-set by this much, as a distant store does. */
+  writeDelayMs = 0;
   calls: string[] = [];
-  constructor(readonly inner: VersionedStore) {}
+  constructor(readonly inner: RevalidatingStore) {}
 
   #gate<T>(name: string, run: () => T): T {
     this.calls.push(name);
@@ -40,7 +42,13 @@ export class FlakyStore implements VersionedStore {
     session: string,
     timeout: number,
   ): Promise<StoredVersion | null> {
-    return this.#gate("setIfVersion", () => this.inner.setIfVersion(id, expected, version, session, timeout));
+    return this.#gate("setIfVersion", async () => {
+      if (this.writeDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.writeDelayMs));
+      return await this.inner.setIfVersion(id, expected, version, session, timeout);
+    });
+  }
+  getIfChanged(id: string, known: number, refresh?: number): Promise<StoredVersion | null> {
+    return this.#gate("getIfChanged", () => this.inner.getIfChanged(id, known, refresh));
   }
   exists(id: string) {
     return this.#gate("exists", () => this.inner.exists(id));

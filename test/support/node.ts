@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { build } from "esbuild";
 import Redis from "ioredis";
 import { Miniflare } from "miniflare";
+import { CookieJar } from "./cookie-jar.js";
 import { startGateway, type Gateway } from "../../tools/redis-rest/gateway.js";
 import { startRedisServer, type RedisServer } from "../../tools/redis-rest/redis-server.js";
 
@@ -137,7 +138,7 @@ export class Isolate {
       headers,
       body: init.json === undefined ? undefined : JSON.stringify(init.json),
     })) as unknown as Response;
-    browser.take(res.headers.get("Set-Cookie"));
+    browser.take(res);
     return res;
   }
 
@@ -152,23 +153,8 @@ export class Isolate {
   }
 }
 
-/** A browser's cookie, shared by every isolate it talks to (requests are not sticky). */
-export class BrowserJar {
-  cookie: string | undefined;
-  /** This jar holding `cookie`: another tab of the same browser, or an attacker with a copied cookie. */
-  with(cookie: string | undefined): this {
-    this.cookie = cookie;
-    return this;
-  }
-  take(setCookie: string | null): void {
-    if (setCookie === null) return;
-    this.cookie = /Max-Age=0/i.test(setCookie) ? undefined : setCookie.split(";")[0];
-  }
-  /** The version the cookie names. */
-  get version(): number {
-    return Number(/\.(\d+)\./.exec(this.cookie ?? "")?.[1] ?? 0);
-  }
-}
+/** A browser's cookies (see CookieJar). */
+export class BrowserJar extends CookieJar {}
 
 export function bindingsFor(
   instanceName: string,

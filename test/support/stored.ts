@@ -28,10 +28,3 @@ export class StoreReader {
     };
   }
 }
-
-/** The session id a `JSESSIONID=<id>.<version>.<signature>` cookie names. */
-export function sessionIdOf(cookie: string | undefined): string {
-  const id = /^[^=]+=([A-Za-z0-9_-]{24})\./.exec(cookie ?? "")?.[1];
-  if (id === undefined) throw new Error(`no session id in cookie ${cookie}`);
-  return id;
-}

@@ -1,6 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import type { Hono } from "hono";
 import { inject } from "vitest";
+import { CookieJar } from "./cookie-jar.js";
 import type { SessionLogger, SessionOptions } from "../../src/index.js";
 import { redisStore } from "../../src/stores/redis/index.js";
 
@@ -31,12 +32,13 @@ export function redisOptions(instanceName: string, extra: SessionOptions = {}): 
   };
 }
 
-/** A browser's cookie for one app: sends what it was last given. */
-export class Browser {
-  cookie: string | undefined;
-  constructor(readonly app: Hono<any>) {}
+/** A browser's cookies for one app (see CookieJar), sending its requests through the app in workerd. */
+export class Browser extends CookieJar {
+  constructor(readonly app: Hono<any>) {
+    super();
+  }
 
-  /** Sends a request, waits for its `waitUntil` work (the backup), and keeps the Set-Cookie it got. */
+  /** Sends a request, waits for its `waitUntil` work (the write after the response), and keeps its cookies. */
   async fetch(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     if (this.cookie !== undefined) headers.set("Cookie", this.cookie);
@@ -48,11 +50,7 @@ export class Browser {
     const ctx = createExecutionContext();
     const res = await this.app.fetch(new Request(`https://app.test${path}`, { ...init, body, headers }), {}, ctx);
     await waitOnExecutionContext(ctx);
-    const setCookie = res.headers.get("Set-Cookie");
-    if (setCookie !== null) {
-      const pair = setCookie.split(";")[0]!;
-      this.cookie = /Max-Age=0/i.test(setCookie) ? undefined : pair;
-    }
+    this.take(res);
     return res;
   }
 
@@ -80,10 +78,12 @@ export async function commandsFor(instanceName: string): Promise<RecordedCommand
 
 /**
  * Command names as the store saw them: the compare-and-set script (EVALSHA, or EVAL the one time a fresh
- * redis-server does not know the script yet) is "CAS", and the refused NOSCRIPT attempt is left out.
+ * redis-server does not know the script yet) is "CAS", the conditional read script "READ", and the refused
+ * NOSCRIPT attempts are left out. (EVALSHA sha 1 key expected version sealed px has 7 arguments; EVALSHA
+ * sha 1 key known refresh has 5.)
  */
 export function names(commands: RecordedCommand[]): string[] {
   return commands
     .filter((c) => !c.error?.startsWith("NOSCRIPT"))
-    .map((c) => (c.command === "EVALSHA" || c.command === "EVAL" ? "CAS" : c.command));
+    .map((c) => (c.command === "EVALSHA" || c.command === "EVAL" ? (c.args.length === 7 ? "CAS" : "READ") : c.command));
 }

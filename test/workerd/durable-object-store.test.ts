@@ -11,6 +11,8 @@ const binding = (env as unknown as { SESSION_STORE: DurableObjectNamespace<Sessi
 describeStoreConformance("DurableObjectStore", {
   makeStore: (namespace) => new DurableObjectStore(binding, { namespace, shards: 4 }),
   versioned: true,
+  revalidating: true,
+  namespaces: true,
 });
 
 describe("DurableObjectStore", () => {

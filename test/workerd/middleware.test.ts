@@ -1,13 +1,15 @@
 import { Hono } from "hono";
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
-import { session, type SessionOptions } from "../../src/index.js";
+import { session, type SessionEvent, type SessionOptions } from "../../src/index.js";
 import { RedisStore } from "../../src/stores/redis/index.js";
 import { FlakyStore } from "../support/flaky-store.js";
 import { SyncMemoryStore } from "../support/sync-memory-store.js";
+import { setCookies } from "../support/cookie-jar.js";
 import { Browser, commandsFor, MemoryLogger, names, redisOptions, SECRET, uniqueInstance } from "../support/workerd.js";
 
 type Data = { user?: string; n?: number; cart?: string[] };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function app(options: SessionOptions) {
   return new Hono()
@@ -38,50 +40,70 @@ function app(options: SessionOptions) {
     });
 }
 
-/** A Redis-backed app whose store can be switched off, and its logger. */
+/** A Redis-backed app whose store can be switched off or slowed down, its logger and its events. */
 function flakyApp(label: string, extra: SessionOptions = {}) {
   const instance = uniqueInstance(label);
   const { url, token } = inject("redisRest");
   const store = new FlakyStore(new RedisStore({ url, token, namespace: instance }));
   const logger = new MemoryLogger();
-  return {
-    instance,
+  const events: SessionEvent[] = [];
+  const options = redisOptions(instance, {
     store,
     logger,
-    app: app(redisOptions(instance, { store, logger, storeTimeoutMs: 300, ...extra })),
-  };
+    storeTimeoutMs: 300,
+    onEvent: (event) => events.push(event),
+    ...extra,
+  });
+  return { instance, store, logger, events, options, app: app(options) };
 }
 
-describe("cookie", () => {
-  it("is HttpOnly, Secure, SameSite=Lax, Path=/ and signed", async () => {
+describe("cookies", () => {
+  it("are a signed id cookie and a signed version cookie, HttpOnly, Secure, SameSite=Lax, Path=/", async () => {
     const browser = new Browser(app(redisOptions(uniqueInstance("attrs"))));
     const res = await browser.fetch("/inc", { method: "POST" });
-    const header = res.headers.get("Set-Cookie")!;
-    expect(header).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{24}\.1\.[A-Za-z0-9%]+/);
-    expect(header).toMatch(/HttpOnly/);
-    expect(header).toMatch(/Secure/);
-    expect(header).toMatch(/SameSite=Lax/);
-    expect(header).toMatch(/Path=\//);
+    const [id, version] = setCookies(res);
+    expect(id).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{24}\.[A-Za-z0-9%]{40,}; /);
+    expect(version).toMatch(/^JSESSIONID_v=[A-Za-z0-9_-]{24}\.1\.[A-Za-z0-9_-]{8}\.[A-Za-z0-9%]{40,}; /);
+    expect(version!.slice(13, 37)).toBe(id!.slice(11, 35)); // both name the same session
+    for (const header of [id!, version!]) {
+      expect(header).toMatch(/HttpOnly/);
+      expect(header).toMatch(/Secure/);
+      expect(header).toMatch(/SameSite=Lax/);
+      expect(header).toMatch(/Path=\//);
+    }
   });
 
-  it("uses the configured name and attributes", async () => {
+  it("use the configured name and attributes", async () => {
     const browser = new Browser(
       app(
         redisOptions(uniqueInstance("name"), { cookieName: "sid", cookie: { sameSite: "Strict", domain: "app.test" } }),
       ),
     );
-    const header = (await browser.fetch("/inc", { method: "POST" })).headers.get("Set-Cookie")!;
-    expect(header).toMatch(/^sid=/);
-    expect(header).toMatch(/SameSite=Strict/);
-    expect(header).toMatch(/Domain=app.test/);
+    const headers = setCookies(await browser.fetch("/inc", { method: "POST" }));
+    expect(headers.map((h) => h.split("=")[0])).toEqual(["sid", "sid_v"]);
+    for (const header of headers) {
+      expect(header).toMatch(/SameSite=Strict/);
+      expect(header).toMatch(/Domain=app.test/);
+    }
+  });
+
+  it("only the version cookie changes while the session keeps its id", async () => {
+    const browser = new Browser(app(redisOptions(uniqueInstance("version-only"))));
+    await browser.fetch("/inc", { method: "POST" });
+    const res = await browser.fetch("/inc", { method: "POST" });
+    expect(setCookies(res).map((h) => h.split("=")[0])).toEqual(["JSESSIONID_v"]);
+    expect(browser.version).toBe(2);
+    // A read with an up-to-date cookie sends no cookie at all.
+    expect(setCookies(await browser.fetch("/read"))).toEqual([]);
   });
 
   it.each([
     ["garbage", "JSESSIONID=%%%garbage"],
-    ["unsigned id", `JSESSIONID=${"A".repeat(24)}.1`],
-    ["forged signature", `JSESSIONID=${"A".repeat(24)}.1.${"A".repeat(43)}%3D`],
+    ["unsigned id", `JSESSIONID=${"A".repeat(24)}`],
+    ["forged signature", `JSESSIONID=${"A".repeat(24)}.${"A".repeat(43)}%3D`],
     ["oversized", `JSESSIONID=${"x".repeat(8000)}`],
     ["empty", "JSESSIONID="],
+    ["version cookie only", `JSESSIONID_v=${"A".repeat(24)}.5.AAAAAAAA.${"A".repeat(43)}%3D`],
   ])("a %s cookie gets a new, empty session and never a 5xx", async (_, cookie) => {
     const instance = uniqueInstance("forged");
     const browser = new Browser(app(redisOptions(instance)));
@@ -91,15 +113,27 @@ describe("cookie", () => {
     expect(await res.json()).toEqual({});
     expect(await commandsFor(instance)).toEqual([]);
     expect((await browser.fetch("/inc", { method: "POST" })).status).toBe(200);
-    expect(browser.cookie).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{24}\.1\./);
+    expect(browser.version).toBe(1);
   });
 
-  it("a valid signature over another session's id with a higher version is just a miss, not a crash", async () => {
+  it("an altered version cookie is ignored: the id cookie alone still opens the session, from the store", async () => {
     const instance = uniqueInstance("tamper-version");
     const browser = new Browser(app(redisOptions(instance)));
     await browser.fetch("/inc", { method: "POST" });
-    // Changing the version invalidates the signature: the cookie is ignored.
-    browser.cookie = browser.cookie!.replace(/\.1\./, ".9.");
+    const id = browser.get("JSESSIONID")!;
+    const version = browser.get("JSESSIONID_v")!;
+    // Claiming version 9 breaks the signature, so it claims nothing.
+    const other = new Browser(app(redisOptions(instance)));
+    other.cookie = `JSESSIONID=${id}; JSESSIONID_v=${version.replace(/\.1\./, ".9.")}`;
+    expect(await other.json("/read")).toEqual({ n: 1 });
+    expect(other.version).toBe(1); // and it gets the true version back
+  });
+
+  it("an id cookie altered to another id is a new session", async () => {
+    const browser = new Browser(app(redisOptions(uniqueInstance("tamper-id"))));
+    await browser.fetch("/inc", { method: "POST" });
+    const id = browser.get("JSESSIONID")!;
+    browser.cookie = `JSESSIONID=${(id[0] === "A" ? "B" : "A") + id.slice(1)}`;
     expect(await browser.json("/read")).toEqual({});
   });
 });
@@ -109,7 +143,7 @@ describe("write path", () => {
     const browser = new Browser(app(redisOptions(uniqueInstance("nested"))));
     await browser.fetch("/cart", { method: "POST" });
     expect(await browser.json("/cart", { method: "POST" })).toEqual({ cart: ["shoe", "shoe"] });
-    expect(browser.cookie).toMatch(/\.2\./);
+    expect(browser.version).toBe(2);
   });
 
   it("logs and does not save data JSON cannot hold, without failing the response", async () => {
@@ -120,46 +154,26 @@ describe("write path", () => {
     expect(await commandsFor(instance)).toEqual([]);
   });
 
-  it("regenerate gives a new id, keeps the data, and retires the old id after its grace window", async () => {
-    const instance = uniqueInstance("regen");
-    const options = redisOptions(instance, { regenerateGraceSeconds: 0.3 });
-    const browser = new Browser(app(options));
-    await browser.fetch("/inc", { method: "POST" });
-    const before = browser.cookie!;
-    await browser.fetch("/login", { method: "POST" });
-    expect(browser.cookie).not.toBe(before);
-    expect(await browser.json("/read")).toEqual({ n: 1, user: "alice" });
-    const writes = (await commandsFor(instance)).filter((c) => !c.error);
-    expect(names(writes)).toEqual(["CAS", "CAS", "CAS"]);
-    const key = (i: number) => writes[i]!.args[2];
-    expect(key(1)).not.toBe(key(0)); // the new id
-    expect(key(2)).toBe(key(0)); // the old id, now a redirect that expires with the grace window
-    expect(writes[2]!.args.at(-1)).toBe("300");
-    // Within the grace window the old cookie (a request already in flight) reaches the new session.
-    const inFlight = new Browser(app(options));
-    inFlight.cookie = before;
-    expect(await inFlight.json("/read")).toEqual({ n: 1, user: "alice" });
-    expect(inFlight.cookie).toBe(browser.cookie);
-    // After it, the old id finds nothing.
-    await new Promise((r) => setTimeout(r, 400));
-    const late = new Browser(app(options));
-    late.cookie = before;
-    expect(await late.json("/read")).toEqual({});
+  it("writes a changed session after the response, and the store holds it once that work is done", async () => {
+    const { app: a, store, instance } = flakyApp("deferred");
+    store.writeDelayMs = 150;
+    const { createExecutionContext, waitOnExecutionContext } = await import("cloudflare:test");
+    const ctx = createExecutionContext();
+    const res = await a.fetch(new Request("https://app.test/inc", { method: "POST" }), {}, ctx);
+    expect(await res.json()).toEqual({ n: 1 });
+    expect(setCookies(res)).toHaveLength(2); // the cookie names the change already
+    expect(await store.inner.length()).toBe(0); // the write is still on its way
+    await waitOnExecutionContext(ctx);
+    expect(await store.inner.length()).toBe(1);
+    expect(names(await commandsFor(instance)).filter((name) => name !== "SCAN")).toEqual(["CAS"]);
   });
 
-  it("destroy removes the session from both tiers and clears the cookie", async () => {
-    const instance = uniqueInstance("destroy");
-    const a = app(redisOptions(instance));
-    const browser = new Browser(a);
-    await browser.fetch("/inc", { method: "POST" });
-    const stolen = browser.cookie;
-    const res = await browser.fetch("/logout", { method: "POST" });
-    expect(res.headers.get("Set-Cookie")).toMatch(/Max-Age=0/);
-    expect(browser.cookie).toBeUndefined();
-    expect(names(await commandsFor(instance))).toEqual(["CAS", "CAS"]); // the session, then its tombstone
-    const replay = new Browser(a);
-    replay.cookie = stolen;
-    expect(await replay.json("/read")).toEqual({});
+  it("with awaitWrites, the store holds a changed session before the response", async () => {
+    const { app: a, store } = flakyApp("awaited", { awaitWrites: true });
+    store.writeDelayMs = 100;
+    const res = await a.fetch(new Request("https://app.test/inc", { method: "POST" }), {});
+    expect(await res.json()).toEqual({ n: 1 });
+    expect(await store.inner.length()).toBe(1);
   });
 
   it("commit() has the store hold the session before the response", async () => {
@@ -172,25 +186,118 @@ describe("write path", () => {
     expect(res.status).toBe(200);
     expect(await store.length()).toBe(1);
   });
+
+  it("destroy removes the session from both tiers, leaves a tombstone and clears both cookies", async () => {
+    const instance = uniqueInstance("destroy");
+    const a = app(redisOptions(instance));
+    const browser = new Browser(a);
+    await browser.fetch("/inc", { method: "POST" });
+    const stolen = browser.cookie;
+    const res = await browser.fetch("/logout", { method: "POST" });
+    expect(setCookies(res)).toHaveLength(2);
+    for (const header of setCookies(res)) expect(header).toMatch(/Max-Age=0/);
+    expect(browser.cookie).toBeUndefined();
+    expect(names(await commandsFor(instance))).toEqual(["CAS", "CAS"]); // the session, then its tombstone
+    for (const isolate of [a, app(redisOptions(instance))]) {
+      const replay = new Browser(isolate).with(stolen);
+      expect(await replay.json("/read")).toEqual({});
+      // Nor can a write through any isolate bring it back.
+      await replay.with(stolen).fetch("/inc", { method: "POST" });
+      expect(replay.id).not.toBe(new Browser(a).with(stolen).id);
+    }
+  });
 });
 
-describe("TTL refresh", () => {
-  it("refreshes an unchanged session's store expiry at most once per refresh interval", async () => {
-    const instance = uniqueInstance("ttl");
-    // 0.01 min = 600 ms timeout; refresh at most every 0.5 × 600 = 300 ms.
-    const browser = new Browser(app(redisOptions(instance, { timeout: 0.01, ttlRefreshFraction: 0.5 })));
+describe("regenerate", () => {
+  it("moves the data to a new id and never tells a request with only the old id about it", async () => {
+    const { options, events, instance } = flakyApp("regen", { regenerateGraceSeconds: 0.4 });
+    const a = app(options);
+    const browser = new Browser(a);
     await browser.fetch("/inc", { method: "POST" });
-    for (let i = 0; i < 5; i++) await browser.fetch("/read");
+    const before = browser.cookie!;
+    const oldId = browser.id!;
+    await browser.fetch("/login", { method: "POST" });
+    expect(browser.id).not.toBe(oldId);
+    const newId = browser.id!;
+    expect(await browser.json("/read")).toEqual({ n: 1, user: "alice" });
+    // The session, the new id and the retired old id (in either order), then the login's own write.
+    expect(names(await commandsFor(instance))).toEqual(["CAS", "CAS", "CAS", "CAS"]);
+
+    // Within the grace window a request with the old cookie is served the session as it was, read only,
+    // with no cookie at all; its writes are dropped.
+    for (const isolate of [a, app(options)]) {
+      const old = new Browser(isolate).with(before);
+      const res = await old.fetch("/inc", { method: "POST" });
+      expect(res.status).toBe(200);
+      expect(setCookies(res)).toEqual([]);
+      expect(JSON.stringify(await res.json())).not.toContain("alice");
+    }
+    expect(events).toContainEqual({ type: "write-dropped", reason: "regenerated" });
+    expect(await browser.json("/read")).toEqual({ n: 1, user: "alice" });
+
+    // After it, the old id opens nothing, and never the new session.
+    await sleep(450);
+    for (const isolate of [a, app(options)]) {
+      const late = new Browser(isolate).with(before);
+      expect(await late.json("/read")).toEqual({});
+      expect(late.cookie ?? "").not.toContain(newId);
+    }
+  });
+});
+
+describe("bounded staleness", () => {
+  it("serves a memory hit without a store call within the bound, and confirms it with one read after", async () => {
+    const instance = uniqueInstance("bound");
+    const browser = new Browser(app(redisOptions(instance, { maxStalenessMs: 200 })));
+    await browser.fetch("/inc", { method: "POST" });
+    for (let i = 0; i < 3; i++) await browser.fetch("/read");
     expect(names(await commandsFor(instance))).toEqual(["CAS"]);
-    await new Promise((r) => setTimeout(r, 350));
-    for (let i = 0; i < 5; i++) await browser.fetch("/read");
-    expect(names(await commandsFor(instance))).toEqual(["CAS", "PEXPIRE"]);
+    await sleep(220);
+    for (let i = 0; i < 3; i++) await browser.fetch("/read");
+    expect(names(await commandsFor(instance))).toEqual(["CAS", "READ"]);
+  });
+
+  it("shows another isolate's write and destroy within the bound", async () => {
+    const instance = uniqueInstance("bound-two");
+    const options = redisOptions(instance, { maxStalenessMs: 200 });
+    const a = new Browser(app(options));
+    const b = new Browser(app(options));
+    await a.fetch("/inc", { method: "POST" });
+    b.cookie = a.cookie;
+    expect(await b.json("/read")).toEqual({ n: 1 });
+    // A tab with the same cookie writes through isolate a; b's copy is confirmed again after the bound.
+    const tab = new Browser(a.app).with(a.cookie);
+    await tab.fetch("/inc", { method: "POST" });
+    const oldCookie = new Browser(b.app).with(a.cookie);
+    await sleep(220);
+    expect(await oldCookie.json("/read")).toEqual({ n: 2 });
+    await tab.fetch("/logout", { method: "POST" });
+    await sleep(220);
+    expect(await new Browser(b.app).with(a.cookie).json("/read")).toEqual({});
+  });
+
+  it("pushes the store expiry forward at most once per refresh interval, in the confirming read", async () => {
+    const instance = uniqueInstance("ttl");
+    // 0.01 min = 600 ms timeout; refresh at most every 0.5 × 600 = 300 ms; confirm on every request.
+    const browser = new Browser(
+      app(redisOptions(instance, { timeout: 0.01, ttlRefreshFraction: 0.5, maxStalenessMs: 0 })),
+    );
+    await browser.fetch("/inc", { method: "POST" });
+    for (let i = 0; i < 4; i++) await browser.fetch("/read");
+    await sleep(320);
+    for (let i = 0; i < 4; i++) await browser.fetch("/read");
+    const reads = (await commandsFor(instance)).filter((c) => names([c])[0] === "READ");
+    expect(reads).toHaveLength(8);
+    expect(reads.filter((c) => c.args.at(-1) !== "").map((c) => c.args.at(-1))).toEqual(["600"]);
+    // The session lives on past its first timeout because it was used.
+    await sleep(350);
+    expect(await browser.json("/read")).toEqual({ n: 1 });
   });
 });
 
 describe("a store that fails", () => {
-  it("does not fail a write: the session stays in memory and the backup is retried on the next request", async () => {
-    const { app: a, store, logger } = flakyApp("backup-retry");
+  it("does not fail a write: the change stays in memory and is written again on the next request", async () => {
+    const { app: a, store, logger, options } = flakyApp("backup-retry");
     const browser = new Browser(a);
     await browser.fetch("/inc", { method: "POST" });
     store.down = true;
@@ -204,68 +311,71 @@ describe("a store that fails", () => {
     expect(await browser.json("/read")).toEqual({ n: 2 });
     expect(store.calls).toEqual(["setIfVersion"]);
     // Another isolate now finds version 2 in the store.
-    const other = new Browser(app(redisOptions(flakyApp("x").instance, { store: store.inner })));
+    const other = new Browser(app({ ...options, store: store.inner }));
     other.cookie = browser.cookie;
     expect(await other.json("/read")).toEqual({ n: 2 });
   });
 
   it("answers 503 and keeps the cookie when a miss cannot read the store", async () => {
-    const { app: a, store } = flakyApp("miss-down");
+    const { app: a, store, options } = flakyApp("miss-down");
     const browser = new Browser(a);
     await browser.fetch("/inc", { method: "POST" });
-    const other = new Browser(app(redisOptions(uniqueInstance("y"), { store, storeTimeoutMs: 300 })));
-    other.cookie = browser.cookie;
+    const other = new Browser(app(options)).with(browser.cookie);
     store.down = true;
     const res = await other.fetch("/read");
     expect(res.status).toBe(503);
     expect(res.headers.get("Retry-After")).toBe("1");
-    expect(res.headers.get("Set-Cookie")).toBeNull();
+    expect(setCookies(res)).toEqual([]);
     store.down = false;
     expect(await other.json("/read")).toEqual({ n: 1 });
   });
 
   it("does not hang a request when the store never answers", async () => {
-    const { app: a, store } = flakyApp("hang");
+    const { app: a, store, options } = flakyApp("hang", { storeTimeoutMs: 200 });
     const browser = new Browser(a);
     await browser.fetch("/inc", { method: "POST" });
-    const other = new Browser(app(redisOptions(uniqueInstance("z"), { store, storeTimeoutMs: 200 })));
-    other.cookie = browser.cookie;
+    const other = new Browser(app(options)).with(browser.cookie);
     store.down = true;
     store.hang = true;
     expect((await other.fetch("/read")).status).toBe(503);
   });
 
   it("with onStoreUnavailable: new-session, carries on with a new session and leaves the stored one alone", async () => {
-    const { app: a, store } = flakyApp("policy");
+    const { app: a, store, options } = flakyApp("policy");
     const browser = new Browser(a);
     await browser.fetch("/inc", { method: "POST" });
     const original = browser.cookie;
-    const other = new Browser(
-      app(redisOptions(uniqueInstance("w"), { store, storeTimeoutMs: 300, onStoreUnavailable: "new-session" })),
-    );
-    other.cookie = original;
+    const other = new Browser(app({ ...options, onStoreUnavailable: "new-session" })).with(original);
     store.down = true;
     expect(await other.json("/read")).toEqual({});
     store.down = false;
-    const third = new Browser(app(redisOptions(uniqueInstance("v"), { store })));
-    third.cookie = original;
-    expect(await third.json("/read")).toEqual({ n: 1 });
+    expect(await new Browser(app(options)).with(original).json("/read")).toEqual({ n: 1 });
   });
 
   it("turns a tampered blob in the store into a new session and clears the dead cookie", async () => {
-    const { app: a, store, logger } = flakyApp("tampered");
+    const { app: a, store, logger, options } = flakyApp("tampered");
     const browser = new Browser(a);
     await browser.fetch("/inc", { method: "POST" });
-    const other = new Browser(
-      app(redisOptions(uniqueInstance("u"), { store: new TamperingStore(store.inner), logger })),
-    );
-    other.cookie = browser.cookie;
+    const other = new Browser(app({ ...options, store: new TamperingStore(store.inner) })).with(browser.cookie);
     const res = await other.fetch("/read");
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({});
-    expect(res.headers.get("Set-Cookie")).toMatch(/Max-Age=0/);
+    for (const header of setCookies(res)) expect(header).toMatch(/Max-Age=0/);
     expect(logger.lines.join("\n")).toMatch(/stored session rejected/);
     expect(logger.lines.join("\n")).not.toContain(SECRET);
+  });
+
+  it("never trusts a stored version that disagrees with the sealed one, and never loops on it", async () => {
+    const { app: a, store, logger, options, events } = flakyApp("version-lie");
+    const browser = new Browser(a);
+    await browser.fetch("/inc", { method: "POST" });
+    await browser.fetch("/inc", { method: "POST" });
+    const other = new Browser(app({ ...options, store: new VersionLyingStore(store.inner) })).with(browser.cookie);
+    const res = await other.fetch("/inc", { method: "POST" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ n: 1 }); // a new session: the old one is not trusted
+    expect(logger.lines.join("\n")).toMatch(/the store's version 7 is not the sealed version 2/);
+    expect(events.filter((e) => e.type === "write-conflict")).toEqual([]);
   });
 });
 
@@ -289,10 +399,24 @@ describe("configuration errors", () => {
 
 /** Hands back the stored blob with one character changed, as an attacker with store access could. */
 class TamperingStore extends FlakyStore {
-  override get(id: string) {
-    return Promise.resolve(this.inner.get(id)).then((blob) =>
-      blob === null ? null : blob.slice(0, 40) + (blob[40] === "A" ? "B" : "A") + blob.slice(41),
+  override getIfChanged(id: string, known: number, refresh?: number) {
+    return this.inner.getIfChanged(id, known, refresh).then((stored) =>
+      stored?.session == null
+        ? stored
+        : {
+            ...stored,
+            session: stored.session.slice(0, 40) + (stored.session[40] === "A" ? "B" : "A") + stored.session.slice(41),
+          },
     );
+  }
+}
+
+/** Claims version 7 beside the sealed value, as an attacker who rewrote the version prefix could. */
+class VersionLyingStore extends FlakyStore {
+  override getIfChanged(id: string, known: number, refresh?: number) {
+    return this.inner
+      .getIfChanged(id, known, refresh)
+      .then((stored) => (stored?.session ? { ...stored, version: 7 } : stored));
   }
 }
 
@@ -323,8 +447,7 @@ describe("update(fn)", () => {
       saved: { n: 20, user: "grace" },
       now: { n: 20, user: "grace" },
     });
-    const other = new Browser(updateApp(redisOptions(instance)));
-    other.cookie = browser.cookie;
+    const other = new Browser(updateApp(redisOptions(instance))).with(browser.cookie);
     expect(await other.json("/read")).toEqual({ n: 20, user: "grace" });
   });
 
@@ -332,11 +455,10 @@ describe("update(fn)", () => {
     const instance = uniqueInstance("update-regen");
     const browser = new Browser(updateApp(redisOptions(instance)));
     await browser.fetch("/both", { method: "POST" });
-    const before = browser.cookie;
+    const before = browser.id;
     expect(await browser.json("/login-and-count", { method: "POST" })).toEqual({ n: 11, user: "grace" });
-    expect(browser.cookie?.split(".")[0]).not.toBe(before?.split(".")[0]);
-    const other = new Browser(updateApp(redisOptions(instance)));
-    other.cookie = browser.cookie;
+    expect(browser.id).not.toBe(before);
+    const other = new Browser(updateApp(redisOptions(instance))).with(browser.cookie);
     expect(await other.json("/read")).toEqual({ n: 11, user: "grace" });
   });
 
@@ -379,9 +501,9 @@ describe("read-only requests", () => {
     await browser.fetch("/seed", { method: "POST" });
     await browser.fetch("/push", { method: "POST" });
     expect(await browser.json("/read")).toEqual({ cart: ["a", "b"], n: 1 });
-    expect(browser.cookie).toMatch(/\.2\./);
+    expect(browser.version).toBe(2);
     await browser.fetch("/push-and-undo", { method: "POST" });
-    expect(browser.cookie).toMatch(/\.2\./); // no net change, no write
+    expect(browser.version).toBe(2); // no net change, no write
     expect(names(await commandsFor(instance))).toEqual(["CAS", "CAS"]);
   });
 });

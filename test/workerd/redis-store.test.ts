@@ -6,6 +6,8 @@ import { describeStoreConformance } from "../../src/testing/store-conformance.js
 describeStoreConformance("RedisStore", {
   makeStore: (namespace) => new RedisStore({ ...inject("redisRest"), namespace }),
   versioned: true,
+  revalidating: true,
+  namespaces: true,
 });
 
 describe("RedisStore namespaces", () => {

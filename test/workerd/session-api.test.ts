@@ -50,7 +50,7 @@ describe("store calls per request kind (counted at the gateway)", () => {
     expect(names(await commandsFor(instance))).toEqual(["CAS", "CAS"]);
   });
 
-  it("a miss (another isolate's session) is exactly one GET", async () => {
+  it("a miss (another isolate's session) is exactly one read", async () => {
     const instance = uniqueInstance("miss");
     const first = new Browser(counterApp(instance));
     await first.fetch("/inc");
@@ -58,8 +58,8 @@ describe("store calls per request kind (counted at the gateway)", () => {
     const second = new Browser(counterApp(instance));
     second.cookie = first.cookie;
     expect(await second.json("/read")).toEqual({ n: 1 });
-    expect(names(await commandsFor(instance))).toEqual(["CAS", "GET"]);
+    expect(names(await commandsFor(instance))).toEqual(["CAS", "READ"]);
     expect(await second.json("/read")).toEqual({ n: 1 });
-    expect(names(await commandsFor(instance))).toEqual(["CAS", "GET"]);
+    expect(names(await commandsFor(instance))).toEqual(["CAS", "READ"]);
   });
 });

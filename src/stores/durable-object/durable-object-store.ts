@@ -1,5 +1,5 @@
 import { minutesToMillis } from "../minutes.js";
-import type { StoredVersion, VersionedStore } from "../types.js";
+import type { RevalidatingStore, StoredVersion } from "../types.js";
 import type { SessionStoreObject } from "./session-store-object.js";
 import { shardName, shardOf } from "./shards.js";
 
@@ -20,7 +20,7 @@ export interface DurableObjectStoreOptions {
  * on behalf of a different request"). So only the namespace binding and the object ids (plain values) are
  * kept, and every call gets a fresh stub, which costs no round trip.
  */
-export class DurableObjectStore implements VersionedStore {
+export class DurableObjectStore implements RevalidatingStore {
   readonly #binding: DurableObjectNamespace<SessionStoreObject>;
   readonly #ids: DurableObjectId[];
 
@@ -48,6 +48,14 @@ export class DurableObjectStore implements VersionedStore {
     timeout: number,
   ): Promise<StoredVersion | null> {
     return this.#shard(sessionId).setIfVersion(sessionId, expectedVersion, version, session, minutesToMillis(timeout));
+  }
+
+  getIfChanged(sessionId: string, knownVersion: number, refreshTimeout?: number): Promise<StoredVersion | null> {
+    return this.#shard(sessionId).getIfChanged(
+      sessionId,
+      knownVersion,
+      refreshTimeout === undefined ? undefined : minutesToMillis(refreshTimeout),
+    );
   }
 
   destroy(sessionId: string): Promise<void> {

@@ -42,18 +42,33 @@ export class SessionStoreObject extends DurableObject {
     version: number,
     value: string,
     ttlMs: number,
-  ): Promise<{ version: number; session: string | null } | null> {
-    const rows = this.#sql
-      .exec<{ value: string; version: number }>(
-        "SELECT value, version FROM sessions WHERE key = ? AND expires_at > ?",
+  ): Promise<{ version: number; session: string | null; ttlMs?: number } | null> {
+    const current = this.#row(key);
+    if ((current?.version ?? 0) !== expectedVersion) return stored(current);
+    await this.set(key, value, ttlMs, version);
+    return null;
+  }
+
+  /** The stored session unless its version is `known` (then `null`, and the expiry pushed forward if asked). */
+  async getIfChanged(
+    key: string,
+    known: number,
+    ttlMs?: number,
+  ): Promise<{ version: number; session: string | null; ttlMs?: number } | null> {
+    const current = this.#row(key);
+    if (current === undefined || known <= 0 || current.version !== known) return stored(current);
+    if (ttlMs !== undefined) await this.resetTimer(key, ttlMs);
+    return null;
+  }
+
+  #row(key: string): { value: string; version: number; expires_at: number } | undefined {
+    return this.#sql
+      .exec<{ value: string; version: number; expires_at: number }>(
+        "SELECT value, version, expires_at FROM sessions WHERE key = ? AND expires_at > ?",
         key,
         Date.now(),
       )
-      .toArray();
-    const current = rows[0] ?? { value: null, version: 0 };
-    if (current.version !== expectedVersion) return { version: current.version, session: current.value };
-    await this.set(key, value, ttlMs, version);
-    return null;
+      .toArray()[0];
   }
 
   destroy(key: string): void {
@@ -104,4 +119,11 @@ export class SessionStoreObject extends DurableObject {
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > expiresAt) await this.ctx.storage.setAlarm(expiresAt);
   }
+}
+
+/** What a conditional call answers when it did not write: the live row (with its time left), or nothing. */
+function stored(row: { value: string; version: number; expires_at: number } | undefined) {
+  return row === undefined
+    ? { version: 0, session: null }
+    : { version: row.version, session: row.value, ttlMs: row.expires_at - Date.now() };
 }

@@ -1,7 +1,7 @@
 import { Redis } from "@upstash/redis/cloudflare";
 import { StoreMisconfiguredError } from "../../errors.js";
 import { minutesToMillis } from "../minutes.js";
-import type { StoredVersion, VersionedStore } from "../types.js";
+import type { RevalidatingStore, StoredVersion } from "../types.js";
 
 export interface RedisStoreOptions {
   url: string;
@@ -28,8 +28,33 @@ if version == tonumber(ARGV[1]) then
   redis.call("SET", KEYS[1], ARGV[2] .. "." .. ARGV[3], "PX", ARGV[4])
   return 1
 end
-return current or "0."
+if not current then return "0." end
+return {current, redis.call("PTTL", KEYS[1])}
 `;
+
+/*
+ * Answers 1 (a few bytes) while the stored version is the one the caller knows, pushing its expiry forward
+ * when asked; only the version prefix is read inside Redis until the value has to be sent.
+ */
+const GET_IF_CHANGED = `
+local head = redis.call("GETRANGE", KEYS[1], 0, 11)
+if head == "" then return "0." end
+local version = tonumber(string.match(head, "^(%d+)%.")) or 0
+local known = tonumber(ARGV[1])
+if known > 0 and version == known then
+  if ARGV[2] ~= "" then redis.call("PEXPIRE", KEYS[1], ARGV[2]) end
+  return 1
+end
+return {redis.call("GET", KEYS[1]), redis.call("PTTL", KEYS[1])}
+`;
+
+/** A script's answer when it did not write or found a change: "0." for nothing, else [value, PTTL]. */
+function storedReply(reply: unknown): StoredVersion {
+  if (!Array.isArray(reply)) return { version: 0, session: null };
+  const stored = parse(String(reply[0]));
+  const ttlMs = Number(reply[1]);
+  return ttlMs > 0 ? { ...stored, ttlMs } : stored;
+}
 
 function parse(stored: string): StoredVersion {
   const dot = stored.indexOf(".");
@@ -46,9 +71,10 @@ export class RedisStoreError extends Error {
 }
 
 /** Sessions in Redis over Upstash's REST protocol, one string key per session with a PX expiry. */
-export class RedisStore implements VersionedStore {
+export class RedisStore implements RevalidatingStore {
   readonly #redis: Redis;
   readonly #setIfVersion: ReturnType<Redis["createScript"]>;
+  readonly #getIfChanged: ReturnType<Redis["createScript"]>;
   readonly #prefix: string;
   readonly #match: string;
   readonly #tokenName: string;
@@ -70,6 +96,7 @@ export class RedisStore implements VersionedStore {
       signal: () => AbortSignal.timeout(timeoutMs),
     });
     this.#setIfVersion = this.#redis.createScript(SET_IF_VERSION);
+    this.#getIfChanged = this.#redis.createScript(GET_IF_CHANGED);
     this.#tokenName = options.tokenName ?? "the token option";
     this.#prefix = `${options.namespace}:`;
     this.#match = `${options.namespace.replace(/[*?[\]\\]/g, "\\$&")}:*`;
@@ -100,9 +127,18 @@ export class RedisStore implements VersionedStore {
         [String(expectedVersion), String(version), session, String(minutesToMillis(timeout))],
       ),
     );
-    if (current === 1) return null;
-    const stored = parse(String(current));
-    return stored.session === "" ? { version: stored.version, session: null } : stored;
+    return current === 1 ? null : storedReply(current);
+  }
+
+  /** One Lua script: a few bytes when the version is unchanged (and its expiry pushed forward if asked). */
+  async getIfChanged(sessionId: string, knownVersion: number, refreshTimeout?: number): Promise<StoredVersion | null> {
+    const current = await this.#run("EVALSHA", () =>
+      this.#getIfChanged.exec(
+        [this.#key(sessionId)],
+        [String(knownVersion), refreshTimeout === undefined ? "" : String(minutesToMillis(refreshTimeout))],
+      ),
+    );
+    return current === 1 ? null : storedReply(current);
   }
 
   async destroy(sessionId: string): Promise<void> {

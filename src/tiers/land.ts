@@ -1,0 +1,109 @@
+import { storeFailureLine, StoreMisconfiguredError } from "../errors.js";
+import type { RequestTrace } from "../trace.js";
+import type { Reporting } from "../types.js";
+import { diff } from "./merge.js";
+import { isSaved, type MemoryEntry, type MemoryTier } from "./memory-tier.js";
+import type { Landed, SessionWriter, WriteOutcome, WritePlan } from "./writers/session-writer.js";
+
+/** What landing a write needs. */
+export interface LandDeps {
+  memory: MemoryTier;
+  writer: SessionWriter;
+  report: Reporting;
+  timeoutMinutes: number;
+}
+
+/** The plan that writes a memory entry's change: its top-level keys, made against what the store held. */
+export function planFor(id: string, entry: MemoryEntry): WritePlan {
+  return {
+    id,
+    base: entry.stored,
+    change: { kind: "patch", patch: diff(JSON.parse(entry.stored.json), JSON.parse(entry.json)) },
+    floor: entry.version - 1,
+    tag: entry.tag,
+    createdAt: entry.createdAt,
+    restoreUntil: entry.expiresAt,
+  };
+}
+
+/** The memory entry of a version that landed: the store holds exactly it, as of now. */
+export function landedEntry(landed: Landed, timeoutMinutes: number): MemoryEntry {
+  const stored = { version: landed.version, tag: landed.tag, json: landed.json };
+  const now = Date.now();
+  return {
+    ...stored,
+    createdAt: landed.createdAt,
+    stored,
+    confirmedAt: now,
+    expiresAt: landed.writtenAt + timeoutMinutes * 60_000,
+    refreshedAt: landed.writtenAt,
+    writing: false,
+  };
+}
+
+/**
+ * Writes `plan` and puts what landed in memory, unless this isolate holds a newer change of the session
+ * (whose own write will merge this one's result). `replaces` is the entry the write was made from. Reports
+ * the outcome; a store failure is logged, reported and rethrown, and `replaces` stays in memory unsaved,
+ * to be written again by the session's next request.
+ */
+export async function land(
+  plan: WritePlan,
+  replaces: MemoryEntry | undefined,
+  deps: LandDeps,
+  trace: RequestTrace,
+  deferred: boolean,
+): Promise<WriteOutcome & { entry?: MemoryEntry }> {
+  const { memory, writer, report } = deps;
+  const started = performance.now();
+  if (replaces !== undefined) replaces.writing = true;
+  let outcome: WriteOutcome;
+  try {
+    outcome = await writer.write(plan, trace);
+  } catch (error) {
+    report.onEvent({
+      type: "store-failure",
+      operation: "write",
+      misconfigured: error instanceof StoreMisconfiguredError,
+    });
+    report.logger.error(
+      storeFailureLine(
+        error,
+        "store write failed; the change stays in this isolate's memory and is written again on the session's next request",
+      ),
+    );
+    throw error;
+  } finally {
+    if (replaces !== undefined) replaces.writing = false;
+  }
+  const current = memory.peek(plan.id);
+  if (outcome.kind === "dropped") {
+    if (current !== undefined && (current === replaces || replaces === undefined)) memory.delete(plan.id);
+    report.onEvent({ type: "write-dropped", reason: outcome.reason });
+    report.logger.warn(`hono-edge-session: write dropped: ${DROPPED[outcome.reason]}`);
+    return outcome;
+  }
+  const entry = landedEntry(outcome.landed, deps.timeoutMinutes);
+  // Another entry of this session may have come since: a newer local change (its own write merges this
+  // one's result), a newer saved version, or a retired id. Only an older saved one gives way.
+  const newer =
+    current !== undefined &&
+    current !== replaces &&
+    (current.retiredUntil !== undefined || !isSaved(current) || current.version >= entry.version);
+  if (!newer) memory.set(plan.id, entry);
+  report.onEvent({
+    type: "write",
+    deferred,
+    attempts: outcome.attempts,
+    durationMs: performance.now() - started,
+  });
+  return { ...outcome, entry };
+}
+
+const DROPPED = {
+  destroyed: "the session was destroyed while the request ran",
+  regenerated: "the session was regenerated while the request ran; its old id takes no more writes",
+  expired: "the session expired in the store before the write",
+  tampered: "the store holds a value for this session that does not open or was altered",
+  conflicts: "other requests kept writing the session in between",
+} as const;

@@ -1,0 +1,369 @@
+import type { StoreUnavailablePolicy } from "../config/options.js";
+import { SessionUnavailableError, storeFailureLine, StoreMisconfiguredError } from "../errors.js";
+import { newSessionId } from "../sealing/session-id.js";
+import type { RequestTrace } from "../trace.js";
+import type { SessionCookie } from "../types.js";
+import { land, planFor, type LandDeps } from "./land.js";
+import { isSaved, NOTHING_STORED, type MemoryEntry, type StoredState } from "./memory-tier.js";
+import { UNCHANGED, type StoredSession, type StoreTier } from "./store-tier.js";
+
+/** The session a request starts from. */
+export interface LoadedSession {
+  id: string;
+  /** No session stands behind this id yet. */
+  isNew: boolean;
+  json: string;
+  version: number;
+  tag: string;
+  createdAt: number;
+  /** Above every version seen (this isolate's, the cookie's, the store's): a change is saved as this version. */
+  nextVersion: number;
+  /** What the store holds: the base a change of this request is merged from. */
+  base: StoredState;
+  /** The memory-tier entry it was served from, if any. */
+  entry: MemoryEntry | undefined;
+  /** The cookie the request came with (undefined if none, or not valid). */
+  cookie: SessionCookie | undefined;
+  /** A retired id within its grace window: served as it was, read only, and no cookie is sent. */
+  readOnly: boolean;
+  /** The cookie named a session that no longer exists (expired, destroyed, unreadable): clear it. */
+  deadCookie: boolean;
+  /** The store's expiry of this version is due to be pushed forward (after the response). */
+  refreshDue: boolean;
+}
+
+/** How loading trades freshness for round trips, and what it does when the store misbehaves. */
+export interface LoadPolicy {
+  /** A memory entry confirmed against the store longer ago than this is confirmed again before it is served. */
+  maxStalenessMs: number;
+  /** How long to wait for a write in flight when the store is behind the cookie. */
+  staleReadWaitMs: number;
+  /** After that wait: serve what the store has (and report), or answer 503. */
+  onStaleRead: "serve" | "reject";
+  onStoreUnavailable: StoreUnavailablePolicy;
+  /** An unchanged session's store expiry is pushed forward at most this often. */
+  refreshIntervalMs: number;
+  absoluteTimeoutMs: number | undefined;
+}
+
+export interface LoadDeps extends LandDeps {
+  tier: StoreTier;
+  policy: LoadPolicy;
+}
+
+/**
+ * Memory tier first, the store when it must. An entry is served without asking the store only while it
+ * serves the cookie (it is the version the cookie names, or newer) and was confirmed within the staleness
+ * bound; past the bound one conditional read confirms or replaces it. A destroyed, expired or unreadable
+ * session gives a new one; a regenerated id is read only within its grace window, dead after it.
+ */
+export async function loadSession(
+  cookie: SessionCookie | undefined,
+  deps: LoadDeps,
+  trace: RequestTrace,
+): Promise<LoadedSession> {
+  if (cookie === undefined) {
+    trace.servedBy = "new";
+    return fresh(undefined, false);
+  }
+  const { memory, policy } = deps;
+  const now = Date.now();
+  let entry = memory.get(cookie.id);
+  if (entry !== undefined && !withinLifetime(policy, entry.createdAt)) {
+    memory.delete(cookie.id);
+    return fresh(cookie, true);
+  }
+  if (entry?.retiredUntil !== undefined) return retired(cookie, entry, entry.retiredUntil, trace);
+  if (entry !== undefined) {
+    if (serves(entry, cookie) && (now - entry.confirmedAt < policy.maxStalenessMs || entry.writing)) {
+      trace.servedBy = "hit";
+      deps.report.onEvent({ type: "hit" });
+      return fromEntry(cookie, entry, refreshDue(entry, deps));
+    }
+    if (!isSaved(entry) && !entry.writing) {
+      // An earlier write of this isolate failed: write it now (merged onto what the store holds), then serve it.
+      const written = await rewrite(cookie, entry, deps, trace);
+      if (written !== undefined) return written;
+      entry = memory.peek(cookie.id);
+    }
+  }
+  return await fromStore(cookie, entry, deps, trace);
+}
+
+/** Past the bound, or not in memory: ask the store (conditionally, when this isolate knows a version). */
+async function fromStore(
+  cookie: SessionCookie,
+  entry: MemoryEntry | undefined,
+  deps: LoadDeps,
+  trace: RequestTrace,
+): Promise<LoadedSession> {
+  const { tier, policy, report } = deps;
+  const started = performance.now();
+  const now = Date.now();
+  const refresh =
+    entry !== undefined &&
+    isSaved(entry) &&
+    now - entry.refreshedAt >= policy.refreshIntervalMs &&
+    tier.store.revalidating
+      ? deps.timeoutMinutes
+      : undefined;
+  let read: StoredSession | typeof UNCHANGED;
+  try {
+    read = await tier.read(cookie.id, entry?.stored.version ?? 0, refresh, trace);
+  } catch (error) {
+    return unavailable(cookie, entry, error, deps, trace);
+  }
+  let state: StoredSession;
+  if (read === UNCHANGED) {
+    entry!.confirmedAt = Date.now();
+    if (refresh !== undefined) {
+      entry!.refreshedAt = entry!.confirmedAt;
+      entry!.expiresAt = entry!.confirmedAt + deps.timeoutMinutes * 60_000;
+    }
+    if (serves(entry!, cookie)) {
+      trace.servedBy = "revalidated";
+      report.onEvent({ type: "revalidated", changed: false, durationMs: performance.now() - started });
+      return fromEntry(cookie, entry!, refreshDue(entry!, deps));
+    }
+    // The store still holds what this isolate knows, but the cookie names a newer write.
+    state = { kind: "data", ...entry!.stored, createdAt: entry!.createdAt, expiresAt: entry!.expiresAt };
+  } else {
+    state = read;
+  }
+  if (state.kind === "data" && !serves(state, cookie)) state = await waitForCookie(cookie, state, deps, trace);
+
+  trace.servedBy = entry === undefined ? "miss" : "revalidated";
+  const durationMs = performance.now() - started;
+  report.onEvent(
+    entry === undefined
+      ? { type: "miss", found: state.kind === "data", durationMs }
+      : { type: "revalidated", changed: true, durationMs },
+  );
+  return await settle(cookie, entry, state, deps, trace);
+}
+
+/** Room for the clocks of the isolate and the store to disagree about an expiry. */
+const CLOCK_MARGIN_MS = 1_000;
+
+/** What the store answered, as this request's session. */
+async function settle(
+  cookie: SessionCookie,
+  entry: MemoryEntry | undefined,
+  state: StoredSession,
+  deps: LoadDeps,
+  trace: RequestTrace,
+): Promise<LoadedSession> {
+  const { memory, report } = deps;
+  switch (state.kind) {
+    case "retired":
+      if (entry !== undefined) {
+        entry.retiredUntil = state.graceUntil;
+        return retired(cookie, entry, state.graceUntil, trace);
+      }
+      return retired(cookie, undefined, state.graceUntil, trace);
+    case "nothing":
+      if (entry !== undefined && deps.writer.merges && Date.now() < entry.expiresAt - CLOCK_MARGIN_MS) {
+        // Nothing stored, though this isolate knows the session live (a store that lost its data, like a
+        // restarted Redis without persistence; destroy and regenerate leave markers): write it back.
+        const unsaved: MemoryEntry = { ...entry, stored: NOTHING_STORED, writing: false };
+        memory.set(cookie.id, unsaved);
+        const written = await rewrite(cookie, unsaved, deps, trace);
+        if (written !== undefined) return written;
+      }
+      memory.delete(cookie.id);
+      return fresh(cookie, true);
+    case "tombstone":
+    case "tampered":
+      memory.delete(cookie.id);
+      return fresh(cookie, true);
+    case "data": {
+      if (entry !== undefined && state.version < entry.stored.version) {
+        // Older than a version this isolate saw stored: a lagging replica, or an old value put back. Never
+        // roll back to it; this isolate's copy stands (and the store is reported behind).
+        report.onEvent({
+          type: "stale-read",
+          storedVersion: state.version,
+          cookieVersion: entry.stored.version,
+          waitedMs: 0,
+          served: false,
+        });
+        return fromEntry(cookie, entry, false);
+      }
+      if (!withinLifetime(deps.policy, state.createdAt)) {
+        memory.delete(cookie.id);
+        return fresh(cookie, true);
+      }
+      const stored = { version: state.version, tag: state.tag, json: state.json };
+      const fromStore: MemoryEntry = {
+        ...stored,
+        createdAt: state.createdAt,
+        stored,
+        confirmedAt: Date.now(),
+        expiresAt: state.expiresAt,
+        refreshedAt: state.expiresAt - deps.timeoutMinutes * 60_000,
+        writing: false,
+      };
+      memory.set(cookie.id, fromStore);
+      return fromEntry(cookie, fromStore, refreshDue(fromStore, deps));
+    }
+  }
+}
+
+/**
+ * The store is behind the cookie (a write still on its way from another isolate, or a lagging replica):
+ * read again, a little later each time, for up to `staleReadWaitMs`. Then serve the newest the store has
+ * and report it, or refuse, as the policy says.
+ */
+async function waitForCookie(
+  cookie: SessionCookie,
+  state: Extract<StoredSession, { kind: "data" }>,
+  deps: LoadDeps,
+  trace: RequestTrace,
+): Promise<StoredSession> {
+  const { tier, policy, report } = deps;
+  const started = performance.now();
+  let delay = 10;
+  let waited = 0;
+  let current: StoredSession = state;
+  while (current.kind === "data" && !serves(current, cookie) && waited < policy.staleReadWaitMs) {
+    const pause = Math.min(delay, policy.staleReadWaitMs - waited);
+    await new Promise((resolve) => setTimeout(resolve, pause));
+    waited += pause;
+    delay *= 2;
+    let again;
+    try {
+      again = await tier.read(cookie.id, current.version, undefined, trace);
+    } catch {
+      break; // the store is failing: what it said last is all there is
+    }
+    if (again !== UNCHANGED) current = again;
+  }
+  trace.waitedMs += performance.now() - started;
+  if (current.kind === "data" && !serves(current, cookie)) {
+    const served = policy.onStaleRead === "serve";
+    report.onEvent({
+      type: "stale-read",
+      storedVersion: current.version,
+      cookieVersion: cookie.version,
+      waitedMs: Math.round(performance.now() - started),
+      served,
+    });
+    if (!served) {
+      report.logger.error(
+        `hono-edge-session: the store holds version ${current.version} but the cookie names ${cookie.version}; answering 503 (onStaleRead: "reject")`,
+      );
+      throw new SessionUnavailableError(new Error("the store is behind the session cookie"));
+    }
+    report.logger.warn(
+      `hono-edge-session: the store holds version ${current.version} but the cookie names ${cookie.version}; serving the newest version the store has`,
+    );
+  }
+  return current;
+}
+
+/** Writes an entry whose earlier write failed; `undefined` when it cannot be served (dropped, or the store is down). */
+async function rewrite(
+  cookie: SessionCookie,
+  entry: MemoryEntry,
+  deps: LoadDeps,
+  trace: RequestTrace,
+): Promise<LoadedSession | undefined> {
+  let outcome;
+  try {
+    outcome = await land(planFor(cookie.id, entry), entry, deps, trace, false);
+  } catch {
+    // Still failing: this isolate's copy is the newest there is; serve it (it stays unsaved).
+    trace.servedBy = "hit";
+    return fromEntry(cookie, entry, false);
+  }
+  if (outcome.kind === "dropped" || outcome.entry === undefined) return undefined;
+  trace.servedBy = "revalidated";
+  return fromEntry(cookie, deps.memory.peek(cookie.id) ?? outcome.entry, false);
+}
+
+/** The store could not be read. An isolate that holds the session serves it; otherwise the policy decides. */
+function unavailable(
+  cookie: SessionCookie,
+  entry: MemoryEntry | undefined,
+  error: unknown,
+  deps: LoadDeps,
+  trace: RequestTrace,
+): LoadedSession {
+  const { policy, report } = deps;
+  report.onEvent({ type: "store-failure", operation: "read", misconfigured: error instanceof StoreMisconfiguredError });
+  if (entry !== undefined && serves(entry, cookie)) {
+    report.logger.error(storeFailureLine(error, "store read failed; serving this isolate's copy of the session"));
+    trace.servedBy = "hit";
+    return fromEntry(cookie, entry, false);
+  }
+  if (policy.onStoreUnavailable === "reject") {
+    report.logger.error(storeFailureLine(error, "store read failed, answering 503"));
+    throw new SessionUnavailableError(error);
+  }
+  report.logger.error(storeFailureLine(error, "store read failed, starting a new session"));
+  return fresh(cookie, false);
+}
+
+/** A retired id: read only (as this isolate last held it, or empty) until the grace window ends, then dead. */
+function retired(
+  cookie: SessionCookie,
+  entry: MemoryEntry | undefined,
+  graceUntil: number,
+  trace: RequestTrace,
+): LoadedSession {
+  trace.servedBy = entry === undefined ? "miss" : "hit";
+  if (Date.now() >= graceUntil) return fresh(cookie, true);
+  const loaded = entry !== undefined ? fromEntry(cookie, entry, false) : { ...fresh(cookie, false), id: cookie.id };
+  return { ...loaded, readOnly: true };
+}
+
+/** The entry is the version the cookie names, or newer: serving it cannot hide the browser's own writes. */
+function serves(state: { version: number; tag: string }, cookie: SessionCookie): boolean {
+  return state.version > cookie.version || (state.version === cookie.version && state.tag === cookie.tag);
+}
+
+/** The absolute lifetime counts from `createdAt`, which is sealed: no client can move it. */
+function withinLifetime(policy: LoadPolicy, createdAt: number): boolean {
+  return policy.absoluteTimeoutMs === undefined || Date.now() - createdAt < policy.absoluteTimeoutMs;
+}
+
+/** A session in use gets its store expiry pushed forward once per refresh interval (after the response). */
+function refreshDue(entry: MemoryEntry, deps: LoadDeps): boolean {
+  return isSaved(entry) && Date.now() - entry.refreshedAt >= deps.policy.refreshIntervalMs;
+}
+
+function fromEntry(cookie: SessionCookie, entry: MemoryEntry, refreshDue: boolean): LoadedSession {
+  return {
+    id: cookie.id,
+    isNew: false,
+    json: entry.json,
+    version: entry.version,
+    tag: entry.tag,
+    createdAt: entry.createdAt,
+    nextVersion: Math.max(entry.version, entry.stored.version, cookie.version) + 1,
+    base: entry.stored,
+    entry,
+    cookie,
+    readOnly: false,
+    deadCookie: false,
+    refreshDue,
+  };
+}
+
+export function fresh(cookie: SessionCookie | undefined, deadCookie: boolean): LoadedSession {
+  return {
+    id: newSessionId(),
+    isNew: true,
+    json: "{}",
+    version: 0,
+    tag: "",
+    createdAt: Date.now(),
+    nextVersion: 1,
+    base: NOTHING_STORED,
+    entry: undefined,
+    cookie,
+    readOnly: false,
+    deadCookie,
+    refreshDue: false,
+  };
+}

@@ -1,0 +1,143 @@
+import { SealError } from "../errors.js";
+import { seal } from "../sealing/codec.js";
+import { openEnvelope, wrap, type Envelope } from "../sealing/envelope.js";
+import { storeKeyOf, type SessionKeys } from "../sealing/keys.js";
+import type { GuardedStore } from "../stores/guarded-store.js";
+import type { StoredVersion } from "../stores/types.js";
+import type { RequestTrace } from "../trace.js";
+import type { SessionLogger } from "../types.js";
+
+/** A session as the store holds it, opened and checked. */
+export type StoredSession =
+  /** Nothing (never written, expired, or removed). */
+  | { kind: "nothing"; version: 0 }
+  | {
+      kind: "data";
+      version: number;
+      tag: string;
+      json: string;
+      createdAt: number;
+      /** When the store's copy expires: as the store tells, else at least `timeout` after it was written. */
+      expiresAt: number;
+    }
+  | { kind: "tombstone"; version: number }
+  | { kind: "retired"; version: number; graceUntil: number }
+  /** A value that does not open, or whose stored version disagrees with the sealed one. */
+  | { kind: "tampered"; version: number };
+
+/** The conditional read found the version the caller knows. */
+export const UNCHANGED = "unchanged";
+
+/**
+ * Sealed sessions in the store, by session id: the only place where sealing meets the store. It decides
+ * nothing about sessions; the writers and the loader do.
+ */
+export class StoreTier {
+  constructor(
+    readonly keys: SessionKeys,
+    readonly store: GuardedStore,
+    readonly logger: SessionLogger,
+    /** The idle timeout: how long a written session lives in the store. */
+    readonly timeoutMinutes: number,
+  ) {}
+
+  /**
+   * What the store holds for `id`, or `UNCHANGED` when it still holds `knownVersion` (conditional stores
+   * only answer that; others send the whole value). With `refreshMinutes`, a conditional store pushes the
+   * known version's expiry forward in the same step.
+   */
+  async read(
+    id: string,
+    knownVersion: number,
+    refreshMinutes: number | undefined,
+    trace: RequestTrace,
+  ): Promise<StoredSession | typeof UNCHANGED> {
+    const key = await storeKeyOf(this.keys, id);
+    if (this.store.revalidating) {
+      const stored = await trace.store(() => this.store.getIfChanged(key, knownVersion, refreshMinutes));
+      return stored === null ? UNCHANGED : await this.#open(id, stored, trace);
+    }
+    const sealed = await trace.store(() => this.store.get(key));
+    return sealed === null
+      ? { kind: "nothing", version: 0 }
+      : await this.#open(id, { version: -1, session: sealed }, trace);
+  }
+
+  /**
+   * Compare-and-set: stores `envelope` as `version` if the store holds `expected`. Answers `null` when
+   * written (also when a lost response's retry finds this very write in place), else what stands there.
+   */
+  async compareAndSet(
+    id: string,
+    expected: number,
+    version: number,
+    envelope: Envelope,
+    ttlMinutes: number,
+    trace: RequestTrace,
+  ): Promise<StoredSession | null> {
+    const sealed = await trace.sealing(() => seal(this.keys, id, version, wrap(envelope)));
+    const key = await storeKeyOf(this.keys, id);
+    const conflict = await trace.store(() => this.store.setIfVersion(key, expected, version, sealed, ttlMinutes));
+    // The client retries a call whose response was lost; the first attempt may have landed. The sealed value
+    // is unique (a fresh IV each time), so finding it in place means this write landed.
+    if (conflict === null || conflict.session === sealed) return null;
+    return await this.#open(id, conflict, trace);
+  }
+
+  /** Last writer wins: stores `envelope` as `version`, whatever is there. */
+  async put(id: string, version: number, envelope: Envelope, ttlMinutes: number, trace: RequestTrace): Promise<void> {
+    const sealed = await trace.sealing(() => seal(this.keys, id, version, wrap(envelope)));
+    const key = await storeKeyOf(this.keys, id);
+    await trace.store(() => this.store.set(key, sealed, ttlMinutes));
+  }
+
+  async remove(id: string, trace: RequestTrace): Promise<void> {
+    const key = await storeKeyOf(this.keys, id);
+    await trace.store(() => this.store.destroy(key));
+  }
+
+  /** Pushes the expiry forward (stores without conditional reads; a conditional store does it in `read`). */
+  async refresh(id: string, ttlMinutes: number, trace: RequestTrace): Promise<void> {
+    const key = await storeKeyOf(this.keys, id);
+    await trace.store(() => this.store.resetTimer(key, ttlMinutes));
+  }
+
+  /** Opens a stored value; `stored.version` is the store's claim (-1: it makes none), checked against the seal. */
+  async #open(id: string, stored: StoredVersion, trace: RequestTrace): Promise<StoredSession> {
+    if (stored.session === null) return { kind: "nothing", version: 0 };
+    let envelope;
+    try {
+      envelope = await trace.unsealing(() => openEnvelope(this.keys, id, stored.session!));
+    } catch (error) {
+      if (!(error instanceof SealError)) throw error;
+      this.logger.warn(`hono-edge-session: stored session rejected (${error.message})`);
+      return { kind: "tampered", version: Math.max(stored.version, 0) };
+    }
+    if (stored.version >= 0 && stored.version !== envelope.version) {
+      // The version compare-and-set compares sits beside the sealed value, unauthenticated: a value whose
+      // two versions disagree was altered in the store, and is never trusted.
+      this.logger.warn(
+        `hono-edge-session: stored session rejected (the store's version ${stored.version} is not the sealed version ${envelope.version})`,
+      );
+      return { kind: "tampered", version: stored.version };
+    }
+    switch (envelope.kind) {
+      case "data":
+        return {
+          kind: "data",
+          version: envelope.version,
+          tag: envelope.tag,
+          json: envelope.json,
+          createdAt: envelope.createdAt,
+          expiresAt:
+            stored.ttlMs !== undefined && stored.ttlMs > 0
+              ? Date.now() + stored.ttlMs
+              : envelope.writtenAt + this.timeoutMinutes * 60_000,
+        };
+      case "tombstone":
+        return { kind: "tombstone", version: envelope.version };
+      case "retired":
+        return { kind: "retired", version: envelope.version, graceUntil: envelope.graceUntil };
+    }
+  }
+}

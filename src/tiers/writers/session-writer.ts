@@ -1,0 +1,61 @@
+import type { Envelope } from "../../sealing/envelope.js";
+import type { RequestTrace } from "../../trace.js";
+import type { DropReason, SessionData } from "../../types.js";
+import type { Patch } from "../merge.js";
+import type { StoredState } from "../memory-tier.js";
+
+/** One change to write: what it was made against, and how to make it again on newer data. */
+export interface WritePlan {
+  id: string;
+  /** What the store held when the change was made (version 0: nothing): the expected version and merge base. */
+  base: StoredState;
+  /** A request's change (its top-level keys), or `update(fn)`'s function, applied onto the data the store holds. */
+  change: { kind: "patch"; patch: Patch } | { kind: "update"; fn: (data: SessionData) => SessionData | void };
+  /** Versions up to this one were seen (handed to the browser, say): what lands is above it. */
+  floor: number;
+  tag: string;
+  createdAt: number;
+  /**
+   * The store lost the session (nothing stored) while this isolate knew it live until this time: the
+   * write restores it. Past it, nothing stored means expired, and the write is dropped (never a revival).
+   */
+  restoreUntil: number;
+}
+
+/** A version as it landed in the store. */
+export interface Landed {
+  version: number;
+  tag: string;
+  json: string;
+  createdAt: number;
+  writtenAt: number;
+}
+
+export type WriteOutcome =
+  { kind: "written"; landed: Landed; attempts: number } | { kind: "dropped"; reason: DropReason };
+
+/** A marker that ends an id: destroyed, or retired by regenerate. */
+export type Marker = Extract<Envelope, { kind: "tombstone" | "retired" }>;
+
+/**
+ * How a changed session reaches the store. Chosen once per isolate: compare-and-set (merging concurrent
+ * writers) when the store can, else last-writer-wins. Both throw when the store fails.
+ */
+export interface SessionWriter {
+  /** Whether concurrent writes merge (and markers are final), or the last writer wins. */
+  readonly merges: boolean;
+  write(plan: WritePlan, trace: RequestTrace): Promise<WriteOutcome>;
+  /** Ends an id with a marker (`knownVersion`: what this isolate last saw there). */
+  end(id: string, knownVersion: number, marker: Marker, trace: RequestTrace): Promise<void>;
+}
+
+/** The data a plan's change makes of `current`. */
+export function applyChange(plan: WritePlan, current: SessionData): SessionData {
+  if (plan.change.kind === "patch") {
+    const result: SessionData = { ...current, ...plan.change.patch.set };
+    for (const key of plan.change.patch.deleted) delete result[key];
+    return result;
+  }
+  const copy = structuredClone(current);
+  return plan.change.fn(copy) ?? copy;
+}
