@@ -54,7 +54,9 @@ export class SessionHandle<T extends SessionData> {
     destroy: async () => {
       await this.#ready();
       const loaded = this.#loaded!;
-      if (!loaded.readOnly) await this.operations.destroy(loaded);
+      // A retired id is already dead to writes; clearing its cookies could clear the browser's new id.
+      if (loaded.readOnly) return;
+      await this.operations.destroy(loaded);
       this.#loaded = this.operations.fresh();
       this.#data = new WorkingCopy({});
       this.#newId = false;

@@ -171,7 +171,9 @@ async function settle(
         if (written !== undefined) return written;
       }
       memory.delete(cookie.id);
-      return fresh(cookie, true);
+      // Only a store with markers tells an expired id from a regenerated one; without them (last writer
+      // wins), the browser may hold a newer id by now, so its cookies are left alone.
+      return fresh(cookie, deps.writer.merges);
     case "tombstone":
     case "tampered":
       memory.delete(cookie.id);

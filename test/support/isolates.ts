@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll } from "vitest";
-import { Isolate, startRedisStack, type IsolateOptions, type RedisStack } from "./node.js";
+import { bindingsFor, Isolate, startRedisStack, type IsolateOptions, type RedisStack } from "./node.js";
 
 /** A test file's redis-server and gateway, and the isolates its tests start (disposed after each test). */
 export interface IsolatesOfFile {
@@ -35,4 +35,25 @@ export function useIsolates(): IsolatesOfFile {
       await isolate.dispose();
     },
   };
+}
+
+let apps = 0;
+
+/** Isolates of one app: separate memory tiers, one store. `spawn()` starts one more (a fresh memory tier). */
+export type AppIsolates = Isolate[] & { instance: string; spawn(): Promise<Isolate> };
+
+/**
+ * `count` isolates of the test app (test/fixtures/concurrency-worker.ts) on the file's Redis, with
+ * `options` for session(): as Workers runs one app's requests, on any isolate, none of them sticky.
+ */
+export async function startApp(
+  isolates: IsolatesOfFile,
+  count: number,
+  options: Record<string, unknown> = {},
+): Promise<AppIsolates> {
+  const instance = `app-${process.pid}-${++apps}`;
+  const bindings = bindingsFor(instance, isolates.stack.gateway, { SESSION_TEST_OPTIONS: JSON.stringify(options) });
+  const spawn = () => isolates.start(bindings, "test/fixtures/concurrency-worker.ts");
+  const started = await Promise.all(Array.from({ length: count }, spawn));
+  return Object.assign(started, { instance, spawn });
 }

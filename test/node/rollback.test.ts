@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import type { SessionEvent } from "../../src/index.js";
+import { startApp, useIsolates } from "../support/isolates.js";
+import { BrowserJar, SECRET } from "../support/node.js";
+import { StoreReader } from "../support/stored.js";
+
+/*
+ * No silent rollback. Someone with write access to the store (but not the secret) can put back an older,
+ * authentic value of a session, or rewrite the version stored beside it. Neither is served quietly.
+ */
+const isolates = useIsolates();
+
+async function twoVersions(options: Record<string, unknown>) {
+  const app = await startApp(isolates, 2, options);
+  const browser = new BrowserJar();
+  await app[0]!.json(browser, "/session", { method: "PUT", json: { role: "admin" } });
+  const reader = await StoreReader.forSecret(SECRET);
+  const key = `${app.instance}:${await reader.storeKey(browser.id!)}`;
+  const versionOne = (await isolates.stack.client.get(key))!;
+  await app[0]!.json(browser, "/session", { method: "PUT", json: { role: "user" } }); // the role is removed
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the write lands after the response
+  return { app, browser, key, versionOne, reader };
+}
+
+describe("no silent rollback", () => {
+  it("waits for a store behind the cookie, then serves what it has and reports it (onStaleRead: serve)", async () => {
+    const { app, browser, key, versionOne } = await twoVersions({ staleReadWaitMs: 150 });
+    await isolates.stack.client.set(key, versionOne, "PX", 60_000); // version 1 put back
+    expect(await app[1]!.json(browser, "/session")).toEqual({ role: "admin" });
+    const events = (await app[1]!.json(new BrowserJar(), "/events")) as SessionEvent[];
+    const stale = events.find((e) => e.type === "stale-read");
+    expect(stale).toMatchObject({ storedVersion: 1, cookieVersion: 2, served: true });
+    expect((stale as { waitedMs: number }).waitedMs).toBeGreaterThanOrEqual(150);
+  });
+
+  it("refuses to serve an older version than the cookie names with onStaleRead: reject, and keeps the cookie", async () => {
+    const { app, browser, key, versionOne } = await twoVersions({ staleReadWaitMs: 100, onStaleRead: "reject" });
+    await isolates.stack.client.set(key, versionOne, "PX", 60_000);
+    const before = browser.cookie;
+    const res = await app[1]!.fetch(browser, "/session");
+    expect(res.status).toBe(503);
+    expect(res.headers.getSetCookie()).toEqual([]);
+    expect(browser.cookie).toBe(before);
+  });
+
+  it("never rolls back an isolate that has seen the newer version", async () => {
+    const { app, browser, key, versionOne } = await twoVersions({ maxStalenessMs: 0 });
+    await isolates.stack.client.set(key, versionOne, "PX", 60_000);
+    // Isolate 0 wrote version 2; asked again (every request confirms here), it keeps it.
+    expect(await app[0]!.json(new BrowserJar().with(browser.cookie), "/session")).toEqual({ role: "user" });
+  });
+
+  it("treats a value whose stored version disagrees with the sealed one as tampered, at once, without a write loop", async () => {
+    const { app, browser, key } = await twoVersions({});
+    const value = (await isolates.stack.client.get(key))!;
+    await isolates.stack.client.set(key, `7${value.slice(value.indexOf("."))}`, "PX", 60_000);
+    const fresh = await app.spawn();
+    const res = await fresh.fetch(browser, "/session", { method: "PUT", json: { more: 1 } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ more: 1 }); // a new session: the altered one is not trusted
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const events = (await fresh.json(new BrowserJar(), "/events")) as SessionEvent[];
+    expect(events.filter((e) => e.type === "write-conflict")).toEqual([]);
+    expect(fresh.logs.join("\n")).toMatch(/the store's version 7 is not the sealed version 2/);
+  });
+});
