@@ -60,11 +60,12 @@ export interface SessionOptions {
    */
   instanceName?: string;
   /**
-   * A store instance: wins over any store the configuration names.
+   * A store, or a function of the bindings that makes one (called once per isolate, on its first request,
+   * when the bindings arrive): wins over any store the configuration names.
    * @default the custom store `EXT_SESSION_MGT.externalStoreFilePath` names, else Redis (see `redis`)
-   * @example new DurableObjectStore(env.SESSION_STORE) // from "hono-edge-session/durable-object"
+   * @example store: (env) => new DurableObjectStore(env.SESSION_STORE) // from "hono-edge-session/durable-object"
    */
-  store?: UserCustomStore;
+  store?: UserCustomStore | ((bindings: Record<string, any>) => UserCustomStore);
   /**
    * The Redis store used when the configuration names Redis (`storageType: "redis"` and no custom store).
    * Kept out of the core so that apps on other stores ship no Redis client.

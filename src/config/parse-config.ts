@@ -111,6 +111,7 @@ function storeSource(
   instanceName: string,
   bindings: Bindings,
 ): StoreSource {
+  if (typeof options.store === "function") return { kind: "instance", store: options.store(bindings) };
   if (options.store !== undefined) return { kind: "instance", store: options.store };
   if (externalStoreFilePath !== undefined) return { kind: "custom", path: externalStoreFilePath };
   if (storageType !== "redis") {
