@@ -10,6 +10,7 @@ import type { LoadDeps } from "../tiers/load.js";
 import { MemoryTier } from "../tiers/memory-tier.js";
 import type { SaveDeps } from "../tiers/save.js";
 import { StoreTier } from "../tiers/store-tier.js";
+import { WriteQueue } from "../tiers/write-queue.js";
 import { CompareAndSetWriter } from "../tiers/writers/compare-and-set.js";
 import { LastWriterWinsWriter } from "../tiers/writers/last-writer-wins.js";
 import type { SessionWriter } from "../tiers/writers/session-writer.js";
@@ -42,6 +43,7 @@ export async function createIsolateState(
     cookies: new SessionCookies(config, keys.cookie),
     tiers: {
       memory,
+      writes: new WriteQueue(),
       tier,
       writer: chooseWriter(store, tier, config),
       report: config,

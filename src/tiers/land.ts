@@ -3,11 +3,13 @@ import type { RequestTrace } from "../trace.js";
 import type { Reporting } from "../types.js";
 import { diff } from "./merge.js";
 import { isSaved, type MemoryEntry, type MemoryTier } from "./memory-tier.js";
+import type { WriteQueue } from "./write-queue.js";
 import type { Landed, SessionWriter, WriteOutcome, WritePlan } from "./writers/session-writer.js";
 
 /** What landing a write needs. */
 export interface LandDeps {
   memory: MemoryTier;
+  writes: WriteQueue;
   writer: SessionWriter;
   report: Reporting;
   timeoutMinutes: number;
@@ -37,7 +39,6 @@ export function landedEntry(landed: Landed, timeoutMinutes: number): MemoryEntry
     confirmedAt: now,
     expiresAt: landed.writtenAt + timeoutMinutes * 60_000,
     refreshedAt: landed.writtenAt,
-    writing: false,
   };
 }
 
@@ -56,7 +57,6 @@ export async function land(
 ): Promise<WriteOutcome & { entry?: MemoryEntry }> {
   const { memory, writer, report } = deps;
   const started = performance.now();
-  if (replaces !== undefined) replaces.writing = true;
   let outcome: WriteOutcome;
   try {
     outcome = await writer.write(plan, trace);
@@ -73,8 +73,6 @@ export async function land(
       ),
     );
     throw error;
-  } finally {
-    if (replaces !== undefined) replaces.writing = false;
   }
   const current = memory.peek(plan.id);
   if (outcome.kind === "dropped") {
@@ -91,6 +89,17 @@ export async function land(
     current !== replaces &&
     (current.retiredUntil !== undefined || !isSaved(current) || current.version >= entry.version);
   if (!newer) memory.set(plan.id, entry);
+  else if (
+    replaces !== undefined &&
+    !isSaved(current) &&
+    current.stored === replaces.stored &&
+    outcome.landed.json === replaces.json
+  ) {
+    // A later change of this isolate, made on top of this one: it now stands on what landed (which is exactly
+    // what it was made from), so its own write expects this version instead of conflicting with it.
+    current.stored = entry.stored;
+    current.confirmedAt = entry.confirmedAt;
+  }
   report.onEvent({
     type: "write",
     deferred,

@@ -75,12 +75,13 @@ export async function loadSession(
   }
   if (entry?.retiredUntil !== undefined) return retired(cookie, entry, entry.retiredUntil, trace);
   if (entry !== undefined) {
-    if (serves(entry, cookie) && (now - entry.confirmedAt < policy.maxStalenessMs || entry.writing)) {
+    const writing = deps.writes.running(cookie.id);
+    if (serves(entry, cookie) && (now - entry.confirmedAt < policy.maxStalenessMs || writing)) {
       trace.servedBy = "hit";
       deps.report.onEvent({ type: "hit" });
       return fromEntry(cookie, entry, refreshDue(entry, deps));
     }
-    if (!isSaved(entry) && !entry.writing) {
+    if (!isSaved(entry) && !writing) {
       // An earlier write of this isolate failed: write it now (merged onto what the store holds), then serve it.
       const written = await rewrite(cookie, entry, deps, trace);
       if (written !== undefined) return written;
@@ -165,7 +166,7 @@ async function settle(
       if (entry !== undefined && deps.writer.merges && Date.now() < entry.expiresAt - CLOCK_MARGIN_MS) {
         // Nothing stored, though this isolate knows the session live (a store that lost its data, like a
         // restarted Redis without persistence; destroy and regenerate leave markers): write it back.
-        const unsaved: MemoryEntry = { ...entry, stored: NOTHING_STORED, writing: false };
+        const unsaved: MemoryEntry = { ...entry, stored: NOTHING_STORED };
         memory.set(cookie.id, unsaved);
         const written = await rewrite(cookie, unsaved, deps, trace);
         if (written !== undefined) return written;
@@ -203,8 +204,13 @@ async function settle(
         confirmedAt: Date.now(),
         expiresAt: state.expiresAt,
         refreshedAt: state.expiresAt - deps.timeoutMinutes * 60_000,
-        writing: false,
       };
+      // A concurrent request of this isolate may have put a change (or a newer version) in memory while
+      // this one read the store: that entry stands, and is what this request sees.
+      const current = memory.peek(cookie.id);
+      if (current !== undefined && current !== entry && (!isSaved(current) || current.version >= fromStore.version)) {
+        return fromEntry(cookie, current, false);
+      }
       memory.set(cookie.id, fromStore);
       return fromEntry(cookie, fromStore, refreshDue(fromStore, deps));
     }

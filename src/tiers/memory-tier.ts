@@ -27,8 +27,6 @@ export interface MemoryEntry {
   expiresAt: number;
   /** When the store's expiry was last pushed forward. */
   refreshedAt: number;
-  /** A request of this isolate is writing this entry to the store right now. */
-  writing: boolean;
   /** Set when the id was retired by regenerate: requests in flight may read it until then, then it is dead. */
   retiredUntil?: number;
 }

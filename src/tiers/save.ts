@@ -4,7 +4,7 @@ import type { RequestTrace } from "../trace.js";
 import type { SessionCookie, SessionData } from "../types.js";
 import { land, planFor, type LandDeps } from "./land.js";
 import type { LoadedSession } from "./load.js";
-import { diff } from "./merge.js";
+import { apply, diff, overwrittenKeys } from "./merge.js";
 import { isSaved, NOTHING_STORED, type MemoryEntry } from "./memory-tier.js";
 import { UNCHANGED, type StoreTier } from "./store-tier.js";
 import type { WriteOutcome } from "./writers/session-writer.js";
@@ -40,7 +40,6 @@ export interface SaveDeps extends LandDeps {
 
 const KEEP: CookiePlan = { kind: "keep" };
 const CLEAR: CookiePlan = { kind: "clear" };
-const nothing = () => {};
 
 /**
  * A changed session goes into the memory tier and the cookies before the response; its compare-and-set
@@ -184,20 +183,35 @@ function adopt(loaded: LoadedSession, outcome: WriteOutcome & { entry?: MemoryEn
   };
 }
 
-/** The memory-tier entry of a request's change: the next version, not yet in the store. */
+/**
+ * The memory-tier entry of a request's change: the next version, not yet in the store. If memory holds a
+ * newer entry than the one this request loaded (a concurrent request of this isolate changed the session
+ * meanwhile), the change is applied onto that one, per top-level key, exactly as compare-and-set merges
+ * onto the store: the queue writes only the newest entry, which then holds both changes.
+ */
 function pendingEntry(loaded: LoadedSession, json: string, deps: SaveDeps): MemoryEntry {
   const now = Date.now();
+  const current = deps.memory.peek(loaded.id);
+  let onto = loaded.entry;
+  if (current !== undefined && current !== loaded.entry && current.retiredUntil === undefined && !loaded.isNew) {
+    const mine = JSON.parse(loaded.json) as SessionData;
+    const theirs = JSON.parse(current.json) as SessionData;
+    const patch = diff(mine, JSON.parse(json) as SessionData);
+    const overwritten = overwrittenKeys(patch, mine, theirs);
+    if (overwritten > 0) deps.report.onEvent({ type: "write-overwrite", keys: overwritten });
+    json = JSON.stringify(apply(patch, theirs));
+    onto = current;
+  }
   return {
-    version: loaded.nextVersion,
+    version: Math.max(loaded.nextVersion, (onto?.version ?? 0) + 1),
     tag: newWriteTag(),
     json,
     createdAt: loaded.createdAt,
-    stored: loaded.base,
-    confirmedAt: loaded.entry?.confirmedAt ?? now,
+    stored: onto?.stored ?? loaded.base,
+    confirmedAt: onto?.confirmedAt ?? now,
     // The write sets the store's expiry to this: until then, a store found empty lost the session.
     expiresAt: now + deps.timeoutMinutes * 60_000,
-    refreshedAt: loaded.entry?.refreshedAt ?? now,
-    writing: false,
+    refreshedAt: onto?.refreshedAt ?? now,
   };
 }
 
@@ -211,14 +225,15 @@ async function write(
   const entry = pendingEntry(loaded, json, deps);
   deps.memory.set(loaded.id, entry);
   const withId = newId || loaded.isNew;
-  const plan = planFor(loaded.id, entry);
   if (!deps.awaitWrites) {
     trace.deferredWrite = true;
+    const background = deps.writes.flush(loaded.id, deps, trace, true);
     return {
       cookies: { kind: "set", withId, cookie: { id: loaded.id, version: entry.version, tag: entry.tag } },
-      background: land(plan, entry, deps, trace, true).then(nothing, nothing),
+      ...(background !== undefined ? { background } : {}),
     };
   }
+  const plan = planFor(loaded.id, entry);
   let outcome;
   try {
     outcome = await land(plan, entry, deps, trace, false);
@@ -248,9 +263,10 @@ function maintain(
   const cookies: CookiePlan = newId || behind ? { kind: "set", withId: newId, cookie } : KEEP;
   const entry = loaded.entry;
   if (entry === undefined || deps.memory.peek(loaded.id) !== entry) return { cookies };
-  if (!isSaved(entry) && !entry.writing) {
-    // An earlier write failed: try again after the response.
-    return { cookies, background: land(planFor(loaded.id, entry), entry, deps, trace, true).then(nothing, nothing) };
+  if (!isSaved(entry)) {
+    // An earlier write failed (or is still running, then this does nothing): write it after the response.
+    const background = deps.writes.flush(loaded.id, deps, trace, true);
+    return { cookies, ...(background !== undefined ? { background } : {}) };
   }
   if (loaded.refreshDue) return { cookies, background: refresh(loaded.id, entry, deps, trace) };
   return { cookies };

@@ -10,7 +10,6 @@ export function savedEntry(json: string, version = 1, extra: Partial<MemoryEntry
     confirmedAt: Date.now(),
     expiresAt: Date.now() + 3_600_000,
     refreshedAt: Date.now(),
-    writing: false,
     ...extra,
   };
 }
