@@ -4,7 +4,7 @@ import { useSession } from "@hono/session";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { CookieStore, MemoryStore, sessionMiddleware } from "hono-sessions";
 import { seal, unseal } from "../src/sealing/codec.js";
-import { deriveKeys, type SessionKeys } from "../src/sealing/keys.js";
+import { deriveKeys, KeyRing, type SessionKeys } from "../src/sealing/keys.js";
 import { MemoryTier } from "../src/tiers/memory-tier.js";
 import { Secret } from "../src/config/secret.js";
 import { session, type SessionOptions } from "../src/index.js";
@@ -232,7 +232,7 @@ bench.post("/codec", async (c) => {
   const sealed = await seal(k, ID, 1, json);
   for (let i = 0; i < n; i++) {
     if (op === "seal") await seal(k, ID, 1, json);
-    else await unseal(k, ID, sealed);
+    else await unseal(new KeyRing(k), ID, sealed);
   }
   return c.json({ ok: n });
 });

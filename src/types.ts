@@ -33,6 +33,13 @@ export interface Session<T extends SessionData = SessionData> {
    * `set`/`delete` are kept on top. Use it for every read-modify-write of one key (a counter, a cart).
    */
   update(fn: (data: T) => T | void): Promise<T>;
+  /**
+   * Ties the session to a user (at login; `undefined` unties it). Saved with the session, sealed, and, on a
+   * store that keeps user indexes, indexed for `sessions()` and `revokeAll()`.
+   */
+  setUser(userId: string | undefined): Promise<void>;
+  /** The user the session is tied to, if any. */
+  getUser(): Promise<string | undefined>;
 }
 
 /** Where warnings and errors go. Messages never carry a secret, a session id or session data. */
@@ -88,4 +95,6 @@ export interface SessionCookie {
   version: number;
   /** Tells two different writes of one version apart; "" with version 0. */
   tag: string;
+  /** Signed with a previous secret: the response signs the cookies again with the current one. */
+  signedWithPrevious?: boolean;
 }

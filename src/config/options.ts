@@ -22,7 +22,13 @@ export interface SessionCookieOptions {
    */
   path?: string;
   /**
-   * `Domain` attribute, to share the session with subdomains.
+   * `Partitioned` attribute (CHIPS: a cookie kept per top-level site, for an app embedded in another
+   * site's page). Needs `secure: true`.
+   * @default false
+   */
+  partitioned?: boolean;
+  /**
+   * `Domain` attribute, to share the session with subdomains. Not allowed with a `__Host-` cookie name.
    * @default none: a host-only cookie
    * @example "example.com"
    */
@@ -55,6 +61,14 @@ export interface SessionOptions {
    */
   secret?: string;
   /**
+   * Secrets used before the current one, newest first: what they sealed and signed still opens (and is
+   * sealed and signed again with the current secret on its next write; sessions move to the current
+   * secret's store keys then). Remove a secret to end the sessions only it can open.
+   * @default the `SESSION_PREVIOUS_SECRETS` binding (a JSON array of strings), else none
+   * @example previousSecrets: [env.OLD_SESSION_SECRET]
+   */
+  previousSecrets?: string[];
+  /**
    * Namespaces the store's keys (and names the Redis credential bindings).
    * @default `EXT_SESSION_MGT.instanceName`, else `"sessions"`
    */
@@ -79,12 +93,22 @@ export interface SessionOptions {
    */
   timeout?: number;
   /**
-   * Name of the session cookie.
+   * Name of the session cookie (the version cookie is named after it, with `_v`). A `__Host-` name (the
+   * browser then binds the cookie to this host, HTTPS only) needs `secure: true`, path `/` and no domain; a
+   * `__Secure-` name needs `secure: true`.
    * @default the `SESSION_COOKIE_NAME` binding, else `"JSESSIONID"` (as in the application router)
+   * @example "__Host-session"
    */
   cookieName?: string;
   /** Cookie attributes; see `SessionCookieOptions`. */
   cookie?: SessionCookieOptions;
+  /**
+   * The largest session, in bytes of JSON. A change past it is not saved (`commit()` rejects with
+   * `SessionTooLargeError`; otherwise it is logged and reported, and the session keeps its last saved
+   * version); a stored session that would open past it is refused while it is inflated.
+   * @default 131072 (128 KiB)
+   */
+  maxSessionBytes?: number;
   /**
    * Upper bound of the per-isolate memory tier, in bytes (an estimate: 4 bytes per character of session
    * JSON plus a fixed overhead per entry).

@@ -27,10 +27,13 @@ export interface SessionConfig {
   instanceName: string;
   storageType: string;
   secret: Secret;
+  /** Previous secrets, newest first. */
+  previousSecrets: Secret[];
   store: StoreSource;
   timeoutMinutes: number;
   cookieName: string;
   cookie: Required<Omit<SessionCookieOptions, "domain">> & { domain: string | undefined };
+  maxSessionBytes: number;
   memoryMaxBytes: number;
   ttlRefreshFraction: number;
   onStoreUnavailable: StoreUnavailablePolicy;
@@ -66,6 +69,7 @@ export function parseConfig(bindings: Bindings, options: SessionOptions = {}): S
     instanceName,
     storageType,
     secret: new Secret(secret),
+    previousSecrets: previousSecrets(options.previousSecrets, bindings["SESSION_PREVIOUS_SECRETS"], secret),
     store: storeSource(options, ext?.externalStoreFilePath, storageType, instanceName, bindings),
     timeoutMinutes: positiveNumber(
       options.timeout !== undefined ? "options.timeout" : "SESSION_TIMEOUT",
@@ -76,7 +80,12 @@ export function parseConfig(bindings: Bindings, options: SessionOptions = {}): S
       options.cookieName !== undefined ? "options.cookieName" : "SESSION_COOKIE_NAME",
       options.cookieName ?? bindings["SESSION_COOKIE_NAME"] ?? "JSESSIONID",
     ),
-    cookie: cookieAttributes(options.cookie ?? {}),
+    cookie: cookieAttributes(
+      options.cookie ?? {},
+      options.cookieName !== undefined ? "options.cookieName" : "SESSION_COOKIE_NAME",
+      String(options.cookieName ?? bindings["SESSION_COOKIE_NAME"] ?? "JSESSIONID"),
+    ),
+    maxSessionBytes: positiveNumber("options.maxSessionBytes", options.maxSessionBytes ?? 128 * 1024, "bytes"),
     memoryMaxBytes: positiveNumber("options.memoryMaxBytes", options.memoryMaxBytes ?? 8 * 1024 * 1024, "bytes"),
     ttlRefreshFraction: fraction("options.ttlRefreshFraction", options.ttlRefreshFraction ?? 0.25),
     onStoreUnavailable: oneOf("options.onStoreUnavailable", options.onStoreUnavailable ?? "reject", [
@@ -101,6 +110,28 @@ export function parseConfig(bindings: Bindings, options: SessionOptions = {}): S
     onStaleRead: oneOf("options.onStaleRead", options.onStaleRead ?? "serve", ["serve", "reject"] as const),
     awaitWrites: bool("options.awaitWrites", options.awaitWrites ?? false),
   };
+}
+
+/** Previous secrets from the option, or else the binding (a JSON array); each checked like the secret. */
+function previousSecrets(inCode: unknown, binding: unknown, current: string): Secret[] {
+  let property = "options.previousSecrets";
+  let list = inCode;
+  if (list === undefined && binding !== undefined && binding !== "") {
+    property = "SESSION_PREVIOUS_SECRETS";
+    try {
+      list = typeof binding === "string" ? JSON.parse(binding) : binding;
+    } catch {
+      // The parser's message would quote the secrets.
+      throw new SessionConfigError(property, "must be a JSON array of strings");
+    }
+  }
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) throw new SessionConfigError(property, "must be an array of strings");
+  return list.map((value, i) => {
+    const secret = checkSecret(`${property}[${i}]`, value);
+    if (secret === current) throw new SessionConfigError(`${property}[${i}]`, "is the current secret");
+    return new Secret(secret);
+  });
 }
 
 /** A store given in code wins; then the custom store the configuration names; then Redis. */
@@ -175,15 +206,18 @@ function cookieName(property: string, value: unknown): string {
   return value;
 }
 
-function cookieAttributes(cookie: SessionCookieOptions): SessionConfig["cookie"] {
+function cookieAttributes(cookie: SessionCookieOptions, nameProperty: string, name: string): SessionConfig["cookie"] {
   const sameSite = oneOf("options.cookie.sameSite", cookie.sameSite ?? "Lax", ["Strict", "Lax", "None"] as const);
-  const secure = cookie.secure ?? true;
-  if (typeof secure !== "boolean") throw new SessionConfigError("options.cookie.secure", "must be a boolean");
+  const secure = bool("options.cookie.secure", cookie.secure ?? true);
+  const partitioned = bool("options.cookie.partitioned", cookie.partitioned ?? false);
   if (sameSite === "None" && !secure) {
     throw new SessionConfigError(
       "options.cookie.sameSite",
       'can be "None" only with secure: true (browsers drop it otherwise)',
     );
+  }
+  if (partitioned && !secure) {
+    throw new SessionConfigError("options.cookie.partitioned", "needs secure: true (browsers drop it otherwise)");
   }
   const path = cookie.path ?? "/";
   if (typeof path !== "string" || !path.startsWith("/"))
@@ -192,5 +226,12 @@ function cookieAttributes(cookie: SessionCookieOptions): SessionConfig["cookie"]
   if (domain !== undefined && (typeof domain !== "string" || !/^[A-Za-z0-9.-]+$/.test(domain))) {
     throw new SessionConfigError("options.cookie.domain", "must be a host name");
   }
-  return { secure, sameSite, path, domain };
+  // The browser enforces the prefixes' rules by dropping the cookie: say so now, not in production.
+  if (/^__Host-/i.test(name) && (!secure || path !== "/" || domain !== undefined)) {
+    throw new SessionConfigError(nameProperty, 'starts with "__Host-": it needs secure: true, path "/" and no domain');
+  }
+  if (/^__Secure-/i.test(name) && !secure) {
+    throw new SessionConfigError(nameProperty, 'starts with "__Secure-": it needs secure: true');
+  }
+  return { secure, sameSite, path, domain, partitioned };
 }

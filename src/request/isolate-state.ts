@@ -3,7 +3,7 @@ import { bundledStore } from "hono-edge-session/custom-store";
 import type { SessionOptions } from "../config/options.js";
 import { parseConfig, type SessionConfig } from "../config/parse-config.js";
 import { storeFromBundle } from "../custom-store/bundled-store.js";
-import { deriveKeys } from "../sealing/keys.js";
+import { deriveKeyRing } from "../sealing/keys.js";
 import { GuardedStore } from "../stores/guarded-store.js";
 import type { UserCustomStore } from "../stores/types.js";
 import type { LoadDeps } from "../tiers/load.js";
@@ -30,9 +30,10 @@ export async function createIsolateState(
   options: SessionOptions,
 ): Promise<IsolateState> {
   const config = parseConfig(bindings, options);
-  const keys = await deriveKeys(config.secret);
+  const ring = await deriveKeyRing(config.secret, config.previousSecrets);
   const store = new GuardedStore(chooseStore(config), config.storeTimeoutMs, config.versionedWrites);
-  const tier = new StoreTier(keys, store, config.logger, config.timeoutMinutes);
+  // The envelope around the data adds well under a kilobyte.
+  const tier = new StoreTier(ring, store, config.logger, config.timeoutMinutes, config.maxSessionBytes + 1024);
   const memory = new MemoryTier(config.memoryMaxBytes, (count) =>
     config.logger.error(
       `hono-edge-session: memory tier full of sessions the store does not hold yet; dropped ${count} (raise memoryMaxBytes or fix the store)`,
@@ -40,7 +41,7 @@ export async function createIsolateState(
   );
   return {
     config,
-    cookies: new SessionCookies(config, keys.cookie),
+    cookies: new SessionCookies(config, ring),
     tiers: {
       memory,
       writes: new WriteQueue(),

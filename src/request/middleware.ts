@@ -67,7 +67,7 @@ export function session<T extends SessionData = SessionData>(
       load: async () => loadSession(await cookies.read(c), tiers, trace),
       commit: (change) => commitChange(change, tiers, trace),
       update: (loaded, fn) => updateSession(loaded, fn, tiers, trace),
-      regenerate: (loaded, data) => regenerateSession(loaded, data, tiers, trace),
+      regenerate: (loaded, data, user) => regenerateSession(loaded, data, user, tiers, trace),
       destroy: (loaded) => destroySession(loaded, tiers, trace),
       fresh: () => fresh(undefined, false),
     });

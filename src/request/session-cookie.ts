@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { deleteCookie, getCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
 import type { SessionConfig } from "../config/parse-config.js";
 import { equalStrings } from "../sealing/constant-time.js";
+import type { KeyRing } from "../sealing/keys.js";
 import { SESSION_ID_PATTERN, WRITE_TAG_PATTERN } from "../sealing/session-id.js";
 import type { CookiePlan } from "../tiers/save.js";
 import type { SessionCookie } from "../types.js";
@@ -18,22 +19,28 @@ const ID_VALUE = new RegExp(`^${SESSION_ID_PATTERN}$`);
 const VERSION_VALUE = new RegExp(`^(${SESSION_ID_PATTERN})\\.(\\d{1,10})\\.(${WRITE_TAG_PATTERN})$`);
 const MAX_VERSION = 0xffff_ffff;
 
+/** A verified cookie value, and whether a previous secret signed it. */
+interface Verified<T> {
+  value: T;
+  previous: boolean;
+}
+
 /**
  * Signed cookie values this isolate has already verified, by the id they name. A request that brings the
  * same value again (the common case) is matched in constant time instead of paying for an HMAC.
  */
 class VerifiedValues<T> {
-  readonly #byId = new Map<string, { raw: string; value: T }>();
+  readonly #byId = new Map<string, { raw: string; verified: Verified<T> }>();
   constructor(readonly maxEntries = 10_000) {}
 
-  get(raw: string): T | undefined {
+  get(raw: string): Verified<T> | undefined {
     const known = this.#byId.get(raw.slice(0, raw.indexOf(".")));
-    return known !== undefined && equalStrings(known.raw, raw) ? known.value : undefined;
+    return known !== undefined && equalStrings(known.raw, raw) ? known.verified : undefined;
   }
 
-  remember(raw: string, id: string, value: T): void {
+  remember(raw: string, id: string, verified: Verified<T>): void {
     this.#byId.delete(id);
-    this.#byId.set(id, { raw, value });
+    this.#byId.set(id, { raw, verified });
     if (this.#byId.size > this.maxEntries) this.#byId.delete(this.#byId.keys().next().value!);
   }
 }
@@ -46,7 +53,7 @@ export class SessionCookies {
 
   constructor(
     readonly config: Pick<SessionConfig, "cookieName" | "cookie">,
-    readonly key: Uint8Array<ArrayBuffer>,
+    readonly ring: KeyRing,
   ) {
     this.versionName = `${config.cookieName}_v`;
   }
@@ -64,14 +71,17 @@ export class SessionCookies {
         ? undefined
         : { id: match[1]!, value: { id: match[1]!, version: number, tag: match[3]! } };
     });
+    const signedWithPrevious = id.previous || version?.previous === true;
     // A version cookie of another id (left by a request that answered after a regenerate) says nothing.
-    return version !== undefined && version.id === id
-      ? { id, version: version.version, tag: version.tag }
-      : { id, version: 0, tag: "" };
+    return version !== undefined && version.value.id === id.value
+      ? { id: id.value, version: version.value.version, tag: version.value.tag, signedWithPrevious }
+      : { id: id.value, version: 0, tag: "", signedWithPrevious };
   }
 
   async write(c: Context, plan: CookiePlan): Promise<void> {
-    const attributes = { ...this.config.cookie, httpOnly: true };
+    const { domain, ...rest } = this.config.cookie;
+    const attributes = { ...rest, ...(domain !== undefined ? { domain } : {}), httpOnly: true };
+    const key = this.ring.current.cookie;
     switch (plan.kind) {
       case "keep":
         return;
@@ -81,28 +91,33 @@ export class SessionCookies {
         return;
       case "set": {
         const { id, version, tag } = plan.cookie;
-        if (plan.withId) await setSignedCookie(c, this.config.cookieName, id, this.key, attributes);
-        await setSignedCookie(c, this.versionName, `${id}.${version}.${tag}`, this.key, attributes);
+        if (plan.withId) await setSignedCookie(c, this.config.cookieName, id, key, attributes);
+        await setSignedCookie(c, this.versionName, `${id}.${version}.${tag}`, key, attributes);
         return;
       }
     }
   }
 
+  /** The cookie's value if one of the ring's secrets signed it (the current one tried first). */
   async #verified<T>(
     c: Context,
     name: string,
     cache: VerifiedValues<T>,
     parse: (value: string) => { id: string; value: T } | undefined,
-  ): Promise<T | undefined> {
+  ): Promise<Verified<T> | undefined> {
     const raw = getCookie(c, name);
     if (raw === undefined) return undefined;
     const known = cache.get(raw);
     if (known !== undefined) return known;
-    const value = await getSignedCookie(c, this.key, name);
-    if (typeof value !== "string") return undefined;
-    const parsed = parse(value);
-    if (parsed === undefined) return undefined;
-    cache.remember(raw, parsed.id, parsed.value);
-    return parsed.value;
+    for (const [i, keys] of this.ring.all.entries()) {
+      const value = await getSignedCookie(c, keys.cookie, name);
+      if (typeof value !== "string") continue;
+      const parsed = parse(value);
+      if (parsed === undefined) return undefined;
+      const verified = { value: parsed.value, previous: i > 0 };
+      cache.remember(raw, parsed.id, verified);
+      return verified;
+    }
+    return undefined;
   }
 }

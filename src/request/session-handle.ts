@@ -10,7 +10,7 @@ export interface SessionOperations {
   load(): Promise<LoadedSession>;
   commit(change: SessionChange): Promise<LoadedSession | undefined>;
   update(loaded: LoadedSession, fn: (data: SessionData) => SessionData | void): Promise<LoadedSession>;
-  regenerate(loaded: LoadedSession, data: SessionData): Promise<LoadedSession>;
+  regenerate(loaded: LoadedSession, data: SessionData, user: string | undefined): Promise<LoadedSession>;
   destroy(loaded: LoadedSession): Promise<void>;
   /** A new, empty session (after `destroy()`). */
   fresh(): LoadedSession;
@@ -25,6 +25,7 @@ export class SessionHandle<T extends SessionData> {
   #loading: Promise<void> | undefined;
   #loaded: LoadedSession | undefined;
   #data: WorkingCopy | undefined;
+  #user: string | undefined;
   /** The browser does not know this id yet (a new session, or regenerated here): the id cookie must be sent. */
   #newId = false;
   /** Destroyed in this request: unless something is written after, the cookies are cleared. */
@@ -47,7 +48,7 @@ export class SessionHandle<T extends SessionData> {
       const data = await this.#ready();
       const loaded = this.#loaded!;
       if (loaded.readOnly) throw new Error("this session's id was retired by a regenerate; it cannot be regenerated");
-      this.#adopt(await this.operations.regenerate(loaded, data.current()));
+      this.#adopt(await this.operations.regenerate(loaded, data.current(), this.#user));
       this.#newId = true;
       this.#ended = false;
     },
@@ -59,6 +60,7 @@ export class SessionHandle<T extends SessionData> {
       await this.operations.destroy(loaded);
       this.#loaded = this.operations.fresh();
       this.#data = new WorkingCopy({});
+      this.#user = undefined;
       this.#newId = false;
       this.#ended = true;
     },
@@ -73,11 +75,24 @@ export class SessionHandle<T extends SessionData> {
       if (loaded.readOnly) throw new Error("this session's id was retired by a regenerate; it takes no writes");
       // This request's own set/delete so far are kept on top of the updated data.
       const pending = diff(JSON.parse(loaded.json) as SessionData, this.#data!.current());
+      const user = this.#user;
       const saved = await this.operations.update(loaded, fn as (data: SessionData) => SessionData | void);
       this.#adopt(saved);
+      this.#user = user;
       for (const [key, value] of Object.entries(pending.set)) this.#data!.set(key, value);
       for (const key of pending.deleted) this.#data!.delete(key);
       return JSON.parse(saved.json) as T;
+    },
+    setUser: async (userId) => {
+      await this.#ready();
+      if (userId !== undefined && (typeof userId !== "string" || userId === "")) {
+        throw new TypeError("setUser() takes a non-empty string, or undefined to untie the session");
+      }
+      this.#user = userId;
+    },
+    getUser: async () => {
+      await this.#ready();
+      return this.#user;
     },
   };
 
@@ -86,22 +101,25 @@ export class SessionHandle<T extends SessionData> {
     const loaded = this.#loaded;
     if (loaded === undefined) return { kind: "untouched" };
     const json = this.#data!.changedJson(loaded.json);
-    if (loaded.readOnly) return { kind: "read-only", loaded, modified: json !== undefined };
-    if (json === undefined || (loaded.isNew && json === "{}")) {
+    const userChanged = this.#user !== loaded.user;
+    if (loaded.readOnly) return { kind: "read-only", loaded, modified: json !== undefined || userChanged };
+    if ((json === undefined && !userChanged) || (loaded.isNew && (json ?? "{}") === "{}" && !userChanged)) {
       return { kind: "unchanged", loaded, newId: this.#newId, ended: this.#ended };
     }
-    return { kind: "changed", loaded, json, newId: this.#newId };
+    return { kind: "changed", loaded, json: json ?? loaded.json, user: this.#user, newId: this.#newId };
   }
 
   /** The session as the store now holds it becomes this request's base (and its data). */
   #adopt(saved: LoadedSession): void {
     this.#loaded = saved;
+    this.#user = saved.user;
     this.#data = new WorkingCopy(sharedData(saved.json, saved.entry));
   }
 
   async #ready(): Promise<WorkingCopy> {
     await (this.#loading ??= this.operations.load().then((loaded) => {
       this.#loaded = loaded;
+      this.#user = loaded.user;
       this.#newId = loaded.isNew;
       this.#data = new WorkingCopy(sharedData(loaded.json, loaded.entry));
     }));

@@ -1,7 +1,6 @@
 import { decodeBase64Url, encodeBase64Url } from "./base64url.js";
-import { equalBytes } from "./constant-time.js";
 import { SealError } from "../errors.js";
-import type { SessionKeys } from "./keys.js";
+import type { KeyRing, SessionKeys } from "./keys.js";
 
 /*
  * Sealed session format (then base64url, unpadded):
@@ -9,7 +8,7 @@ import type { SessionKeys } from "./keys.js";
  *   offset  size  field
  *   0       1     format version (1)
  *   1       1     flags: bit 0 set = plaintext was compressed with deflate-raw
- *   2       4     key id (derived from the secret; room for secret rotation)
+ *   2       4     key id (derived from the secret: says which secret of the key ring opens it)
  *   6       4     session version, uint32 big-endian
  *   10      12    AES-GCM IV (random)
  *   22      n+16  AES-256-GCM ciphertext and tag
@@ -62,8 +61,20 @@ export async function seal(keys: SessionKeys, sessionId: string, version: number
   return encodeBase64Url(out);
 }
 
-/** Opens a blob sealed for `sessionId`; any mismatch or damage throws a `SealError`. */
-export async function unseal(keys: SessionKeys, sessionId: string, sealed: string): Promise<Unsealed> {
+/**
+ * Opens a blob sealed for `sessionId` with one of the ring's keys (the key id in the header says which);
+ * any mismatch or damage throws a `SealError`. A blob whose plaintext would exceed `maxBytes` is refused,
+ * while it inflates: a small blob cannot make the isolate inflate megabytes.
+ */
+export async function unseal(
+  ring: KeyRing,
+  sessionId: string,
+  sealed: string,
+  maxBytes: number = Number.MAX_SAFE_INTEGER,
+): Promise<Unsealed> {
+  if (sealed.length > ((maxBytes + HEADER_BYTES + TAG_BYTES) * 4) / 3 + 4) {
+    throw new SealError(`sealed session is larger than the maximum of ${maxBytes} bytes`);
+  }
   let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = decodeBase64Url(sealed);
@@ -73,9 +84,8 @@ export async function unseal(keys: SessionKeys, sessionId: string, sealed: strin
   if (bytes.length < HEADER_BYTES + TAG_BYTES) throw new SealError("sealed session is truncated");
   const header = bytes.subarray(0, HEADER_BYTES);
   if (header[0] !== FORMAT_VERSION) throw new SealError(`unknown sealed format version ${header[0]}`);
-  if (!equalBytes(header.subarray(2, 6), keys.keyId)) {
-    throw new SealError("sealed with another secret (key id does not match)");
-  }
+  const keys = ring.forKeyId(header.subarray(2, 6));
+  if (keys === undefined) throw new SealError("sealed with another secret (key id does not match)");
   let body: Uint8Array<ArrayBuffer>;
   try {
     body = new Uint8Array(
@@ -89,7 +99,9 @@ export async function unseal(keys: SessionKeys, sessionId: string, sealed: strin
     throw new SealError("sealed session failed authentication (tampered, truncated, or not this session's)");
   }
   if ((header[1]! & FLAG_COMPRESSED) !== 0) {
-    body = await transform(body, new DecompressionStream("deflate-raw"));
+    body = await inflate(body, maxBytes);
+  } else if (body.length > maxBytes) {
+    throw new SealError(`sealed session is larger than the maximum of ${maxBytes} bytes`);
   }
   const version = new DataView(header.buffer, header.byteOffset).getUint32(6);
   return { version, plaintext: new TextDecoder().decode(body) };
@@ -103,10 +115,36 @@ function aad(header: Uint8Array, sessionId: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-async function transform(
-  input: Uint8Array<ArrayBuffer>,
-  stream: CompressionStream | DecompressionStream,
-): Promise<Uint8Array<ArrayBuffer>> {
+async function transform(input: Uint8Array<ArrayBuffer>, stream: CompressionStream): Promise<Uint8Array<ArrayBuffer>> {
   const output = new Blob([input]).stream().pipeThrough(stream);
   return new Uint8Array(await new Response(output).arrayBuffer());
+}
+
+/** Inflates chunk by chunk and stops (refusing the blob) as soon as the output passes `maxBytes`. */
+async function inflate(input: Uint8Array<ArrayBuffer>, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
+  const reader = new Blob([input]).stream().pipeThrough(new DecompressionStream("deflate-raw")).getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      length += value.length;
+      if (length > maxBytes) {
+        await reader.cancel();
+        throw new SealError(`sealed session inflates past the maximum of ${maxBytes} bytes`);
+      }
+      chunks.push(value);
+    }
+  } catch (error) {
+    if (error instanceof SealError) throw error;
+    throw new SealError("sealed session does not inflate (damaged)");
+  }
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
 }

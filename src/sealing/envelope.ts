@@ -1,52 +1,66 @@
 import { SealError } from "../errors.js";
 import { unseal } from "./codec.js";
-import type { SessionKeys } from "./keys.js";
+import type { KeyRing } from "./keys.js";
 
 /** What a sealed blob holds besides its version (which the codec keeps in the authenticated header). */
 export type Envelope =
-  /** A live session: its data, and the tag of the write that produced this version. */
-  | { kind: "data"; json: string; tag: string; createdAt: number; writtenAt: number }
+  /** A live session: its data, the tag of the write that produced this version, and its user, if tied to one. */
+  | { kind: "data"; json: string; tag: string; createdAt: number; writtenAt: number; user?: string | undefined }
   /** A destroyed session: kept for the session's lifetime so no request can write it back. */
   | { kind: "tombstone"; createdAt: number; writtenAt: number }
   /**
    * A regenerated session's old id. It never names the new id. Until `graceUntil`, requests with the old
    * id that were in flight may finish (read only); after it the old id is as dead as a destroyed one.
    */
-  | { kind: "retired"; createdAt: number; writtenAt: number; graceUntil: number };
+  | { kind: "retired"; createdAt: number; writtenAt: number; graceUntil: number }
+  /** The session moved to the store key of the current secret (after a secret rotation). */
+  | { kind: "moved"; createdAt: number; writtenAt: number };
 
 /** The plaintext that gets sealed: a small JSON object around the data (or the marker). */
 export function wrap(envelope: Envelope): string {
   const head = `{"c":${envelope.createdAt},"w":${envelope.writtenAt}`;
   switch (envelope.kind) {
-    case "data":
-      return `${head},"t":${JSON.stringify(envelope.tag)},"d":${envelope.json}}`;
+    case "data": {
+      const user = envelope.user === undefined ? "" : `,"u":${JSON.stringify(envelope.user)}`;
+      return `${head},"t":${JSON.stringify(envelope.tag)}${user},"d":${envelope.json}}`;
+    }
     case "tombstone":
       return `${head},"x":1}`;
     case "retired":
       return `${head},"g":${envelope.graceUntil}}`;
+    case "moved":
+      return `${head},"m":1}`;
   }
 }
 
 export type OpenedEnvelope = Envelope & { version: number };
 
-export async function openEnvelope(keys: SessionKeys, sessionId: string, sealed: string): Promise<OpenedEnvelope> {
-  const { version, plaintext } = await unseal(keys, sessionId, sealed);
+/** Opens a sealed envelope; `maxBytes` bounds its plaintext (see `unseal`). */
+export async function openEnvelope(
+  ring: KeyRing,
+  sessionId: string,
+  sealed: string,
+  maxBytes?: number,
+): Promise<OpenedEnvelope> {
+  const { version, plaintext } = await unseal(ring, sessionId, sealed, maxBytes);
   let parsed: unknown;
   try {
     parsed = JSON.parse(plaintext);
   } catch {
     throw new SealError("sealed session holds no valid JSON");
   }
-  const { c, w, d, t, x, g } = (parsed ?? {}) as Record<string, unknown>;
+  const { c, w, d, t, u, x, g, m } = (parsed ?? {}) as Record<string, unknown>;
   if (typeof c === "number" && typeof w === "number") {
     if (x === 1) return { kind: "tombstone", version, createdAt: c, writtenAt: w };
+    if (m === 1) return { kind: "moved", version, createdAt: c, writtenAt: w };
     if (typeof g === "number") return { kind: "retired", version, createdAt: c, writtenAt: w, graceUntil: g };
     if (typeof t === "string" && typeof d === "object" && d !== null && !Array.isArray(d)) {
       // The data is the last member, as `wrap` writes it (the plaintext is authenticated, so the layout is
-      // ours): its JSON is the rest of the text, with no second JSON.stringify.
+      // ours, and no member before it can hold the text ',"d":'): its JSON is the rest of the text.
       const at = plaintext.indexOf(',"d":');
       const json = at > 0 && plaintext.endsWith("}") ? plaintext.slice(at + 5, -1) : JSON.stringify(d);
-      return { kind: "data", version, json, tag: t, createdAt: c, writtenAt: w };
+      const user = typeof u === "string" ? u : undefined;
+      return { kind: "data", version, json, tag: t, createdAt: c, writtenAt: w, user };
     }
   }
   throw new SealError("sealed session has an unknown layout");

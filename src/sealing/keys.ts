@@ -1,21 +1,49 @@
-import { encodeBase64Url } from "./base64url.js";
 import type { Secret } from "../config/secret.js";
+import { encodeBase64Url } from "./base64url.js";
+import { equalBytes } from "./constant-time.js";
 
-/** Every key the layer uses, each derived from `sessionSecret` for one purpose only. */
+/** Every key one secret gives, each derived for one purpose only. */
 export interface SessionKeys {
-  /** Names the secret inside sealed blobs, so a rotated secret is recognised instead of failing as tampering. */
+  /** Names the secret inside sealed blobs, so a blob of a previous secret is recognised and opened. */
   keyId: Uint8Array<ArrayBuffer>;
   /** AES-256-GCM key that seals session payloads. */
   payload: CryptoKey;
-  /** Raw HMAC-SHA-256 key for the signed cookie (hono/cookie takes raw key bytes). */
+  /** Raw HMAC-SHA-256 key for the signed cookies (hono/cookie takes raw key bytes). */
   cookie: Uint8Array<ArrayBuffer>;
   /** HMAC-SHA-256 key that turns a session id into its store key. */
   storeKey: CryptoKey;
+  /** HMAC-SHA-256 key that turns a session id into the opaque handle a user's session list shows. */
+  handle: CryptoKey;
+  /** HMAC-SHA-256 key that turns a user id into the key of that user's session index. */
+  user: CryptoKey;
+}
+
+/**
+ * The current secret's keys, which seal, sign and name everything new, and the previous secrets' keys,
+ * which still open, verify and find what they made until they are removed.
+ */
+export class KeyRing {
+  constructor(
+    readonly current: SessionKeys,
+    readonly previous: readonly SessionKeys[] = [],
+  ) {}
+
+  /** Every secret's keys, the current first. */
+  get all(): readonly SessionKeys[] {
+    return [this.current, ...this.previous];
+  }
+
+  /** The keys whose key id is `keyId` (compared in constant time), if the ring has them. */
+  forKeyId(keyId: Uint8Array): SessionKeys | undefined {
+    let found: SessionKeys | undefined;
+    for (const keys of this.all) if (equalBytes(keys.keyId, keyId)) found ??= keys;
+    return found;
+  }
 }
 
 const SALT = new TextEncoder().encode("hono-edge-session/hkdf-salt/v1");
 
-/** HKDF-SHA-256, one `info` per purpose. Called once per isolate (the runtime keeps the result). */
+/** HKDF-SHA-256, one `info` per purpose. Called once per isolate and secret (the isolate keeps the result). */
 export async function deriveKeys(secret: Secret): Promise<SessionKeys> {
   const master = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret.reveal()), "HKDF", false, [
     "deriveBits",
@@ -28,21 +56,44 @@ export async function deriveKeys(secret: Secret): Promise<SessionKeys> {
         length,
       ),
     );
-  const [keyId, payloadBytes, cookie, storeKeyBytes] = await Promise.all([
+  const hmac = async (purpose: string) =>
+    crypto.subtle.importKey("raw", await bits(purpose, 256), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const [keyId, payloadBytes, cookie, storeKey, handle, user] = await Promise.all([
     bits("key-id/v1", 32),
     bits("payload-encryption/v1", 256),
     bits("cookie-signing/v1", 256),
-    bits("store-key/v1", 256),
+    hmac("store-key/v1"),
+    hmac("session-handle/v1"),
+    hmac("user-index/v1"),
   ]);
-  const [payload, storeKey] = await Promise.all([
-    crypto.subtle.importKey("raw", payloadBytes, { name: "AES-GCM" }, false, ["encrypt", "decrypt"]),
-    crypto.subtle.importKey("raw", storeKeyBytes, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]),
+  const payload = await crypto.subtle.importKey("raw", payloadBytes, { name: "AES-GCM" }, false, [
+    "encrypt",
+    "decrypt",
   ]);
-  return { keyId, payload, cookie, storeKey };
+  return { keyId, payload, cookie, storeKey, handle, user };
+}
+
+/** The ring of the current secret and the previous ones. */
+export async function deriveKeyRing(current: Secret, previous: readonly Secret[] = []): Promise<KeyRing> {
+  const [first, ...rest] = await Promise.all([current, ...previous].map(deriveKeys));
+  return new KeyRing(first!, rest);
+}
+
+async function mac(key: CryptoKey, text: string): Promise<string> {
+  return encodeBase64Url(new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(text))));
 }
 
 /** The store key of a session: a keyed hash, so a dump of the store holds no id that a cookie could carry. */
-export async function storeKeyOf(keys: SessionKeys, sessionId: string): Promise<string> {
-  const mac = await crypto.subtle.sign("HMAC", keys.storeKey, new TextEncoder().encode(sessionId));
-  return encodeBase64Url(new Uint8Array(mac));
+export function storeKeyOf(keys: SessionKeys, sessionId: string): Promise<string> {
+  return mac(keys.storeKey, sessionId);
+}
+
+/** The opaque, stable handle of a session in its user's list: it cannot be turned back into the id. */
+export async function handleOf(keys: SessionKeys, sessionId: string): Promise<string> {
+  return (await mac(keys.handle, sessionId)).slice(0, 22);
+}
+
+/** The key of a user's session index: a keyed hash of the user id. */
+export function userKeyOf(keys: SessionKeys, userId: string): Promise<string> {
+  return mac(keys.user, userId);
 }

@@ -24,6 +24,8 @@ export function planFor(id: string, entry: MemoryEntry): WritePlan {
     floor: entry.version - 1,
     tag: entry.tag,
     createdAt: entry.createdAt,
+    user: entry.user,
+    at: entry.at,
     restoreUntil: entry.expiresAt,
   };
 }
@@ -35,6 +37,8 @@ export function landedEntry(landed: Landed, timeoutMinutes: number): MemoryEntry
   return {
     ...stored,
     createdAt: landed.createdAt,
+    user: landed.user,
+    at: 0,
     stored,
     confirmedAt: now,
     expiresAt: landed.writtenAt + timeoutMinutes * 60_000,

@@ -16,6 +16,10 @@ export interface LoadedSession {
   version: number;
   tag: string;
   createdAt: number;
+  /** The user the session is tied to, if any. */
+  user: string | undefined;
+  /** Which secret's store key holds it (0: the current one). */
+  at: number;
   /** Above every version seen (this isolate's, the cookie's, the store's): a change is saved as this version. */
   nextVersion: number;
   /** What the store holds: the base a change of this request is merged from. */
@@ -110,7 +114,13 @@ async function fromStore(
       : undefined;
   let read: StoredSession | typeof UNCHANGED;
   try {
-    read = await tier.read(cookie.id, entry?.stored.version ?? 0, refresh, trace);
+    read =
+      entry === undefined
+        ? await tier.find(cookie.id, trace)
+        : await tier.read(cookie.id, entry.stored.version, refresh, trace, entry.at);
+    // Moved to the current secret's store key since this isolate last looked (a rotation): read it there.
+    if (read !== UNCHANGED && read.kind === "moved" && read.at !== 0)
+      read = await tier.read(cookie.id, 0, undefined, trace);
   } catch (error) {
     return unavailable(cookie, entry, error, deps, trace);
   }
@@ -127,7 +137,8 @@ async function fromStore(
       return fromEntry(cookie, entry!, refreshDue(entry!, deps));
     }
     // The store still holds what this isolate knows, but the cookie names a newer write.
-    state = { kind: "data", ...entry!.stored, createdAt: entry!.createdAt, expiresAt: entry!.expiresAt };
+    const { createdAt, expiresAt, user, at } = entry!;
+    state = { kind: "data", ...entry!.stored, createdAt, expiresAt, user, at };
   } else {
     state = read;
   }
@@ -177,6 +188,7 @@ async function settle(
       return fresh(cookie, deps.writer.merges);
     case "tombstone":
     case "tampered":
+    case "moved": // under the current key: no marker of this kind stands there
       memory.delete(cookie.id);
       return fresh(cookie, true);
     case "data": {
@@ -200,6 +212,8 @@ async function settle(
       const fromStore: MemoryEntry = {
         ...stored,
         createdAt: state.createdAt,
+        user: state.user,
+        at: state.at,
         stored,
         confirmedAt: Date.now(),
         expiresAt: state.expiresAt,
@@ -348,6 +362,8 @@ function fromEntry(cookie: SessionCookie, entry: MemoryEntry, refreshDue: boolea
     version: entry.version,
     tag: entry.tag,
     createdAt: entry.createdAt,
+    user: entry.user,
+    at: entry.at,
     nextVersion: Math.max(entry.version, entry.stored.version, cookie.version) + 1,
     base: entry.stored,
     entry,
@@ -366,6 +382,8 @@ export function fresh(cookie: SessionCookie | undefined, deadCookie: boolean): L
     version: 0,
     tag: "",
     createdAt: Date.now(),
+    user: undefined,
+    at: 0,
     nextVersion: 1,
     base: NOTHING_STORED,
     entry: undefined,

@@ -17,6 +17,10 @@ export interface MemoryEntry {
   /** The session data as JSON. */
   json: string;
   createdAt: number;
+  /** The user the session is tied to (for "your sessions" and "log out everywhere"), if any. */
+  user: string | undefined;
+  /** Which secret's store key holds the session: 0, the current one, unless not written since a rotation. */
+  at: number;
   /** `json` parsed once, when a request first reads it; shared read-only by the requests of this version. */
   parsed?: SessionData;
   /** What the store was last seen to hold: this entry itself once saved, else the base of its change. */

@@ -16,7 +16,8 @@ export type SessionChange =
   | { kind: "read-only"; loaded: LoadedSession; modified: boolean }
   /** `newId`: the id is new to the browser (regenerated); `ended`: destroyed, and nothing written after. */
   | { kind: "unchanged"; loaded: LoadedSession; newId: boolean; ended: boolean }
-  | { kind: "changed"; loaded: LoadedSession; json: string; newId: boolean };
+  /** `user`: the session's user after the request (`setUser`), which counts as a change when it differs. */
+  | { kind: "changed"; loaded: LoadedSession; json: string; user: string | undefined; newId: boolean };
 
 /** The Set-Cookie a response carries. */
 export type CookiePlan =
@@ -61,7 +62,7 @@ export async function saveChange(change: SessionChange, deps: SaveDeps, trace: R
     case "unchanged":
       return maintain(change.loaded, change.newId, change.ended, deps, trace);
     case "changed":
-      return await write(change.loaded, change.json, change.newId, deps, trace);
+      return await write(change, deps, trace);
   }
 }
 
@@ -72,7 +73,7 @@ export async function commitChange(
   trace: RequestTrace,
 ): Promise<LoadedSession | undefined> {
   if (change.kind !== "changed") return undefined;
-  const entry = pendingEntry(change.loaded, change.json, deps);
+  const entry = pendingEntry(change, deps);
   deps.memory.set(change.loaded.id, entry);
   const outcome = await land(planFor(change.loaded.id, entry), entry, deps, trace, false);
   return adopt(change.loaded, outcome);
@@ -92,6 +93,8 @@ export async function updateSession(
     floor: loaded.nextVersion - 1,
     tag: newWriteTag(),
     createdAt: loaded.createdAt,
+    user: loaded.user,
+    at: loaded.at,
     restoreUntil: loaded.entry?.expiresAt ?? 0,
   };
   return adopt(loaded, await land(plan, undefined, deps, trace, false));
@@ -105,6 +108,7 @@ export async function updateSession(
 export async function regenerateSession(
   loaded: LoadedSession,
   data: SessionData,
+  user: string | undefined,
   deps: SaveDeps,
   trace: RequestTrace,
 ): Promise<LoadedSession> {
@@ -117,6 +121,8 @@ export async function regenerateSession(
     floor: 0,
     tag: newWriteTag(),
     createdAt: loaded.createdAt,
+    user,
+    at: 0,
     restoreUntil: 0,
   };
   const graceUntil = now + deps.regenerateGraceSeconds * 1000;
@@ -146,7 +152,7 @@ async function endId(
   trace: RequestTrace,
 ): Promise<void> {
   try {
-    await deps.writer.end(loaded.id, loaded.base.version, marker, trace);
+    await deps.writer.end(loaded.id, loaded.base.version, marker, trace, loaded.at);
   } catch (error) {
     deps.report.onEvent({
       type: "store-failure",
@@ -189,9 +195,12 @@ function adopt(loaded: LoadedSession, outcome: WriteOutcome & { entry?: MemoryEn
  * meanwhile), the change is applied onto that one, per top-level key, exactly as compare-and-set merges
  * onto the store: the queue writes only the newest entry, which then holds both changes.
  */
-function pendingEntry(loaded: LoadedSession, json: string, deps: SaveDeps): MemoryEntry {
+function pendingEntry(change: Extract<SessionChange, { kind: "changed" }>, deps: SaveDeps): MemoryEntry {
+  const { loaded } = change;
   const now = Date.now();
   const current = deps.memory.peek(loaded.id);
+  let json = change.json;
+  let user = change.user;
   let onto = loaded.entry;
   if (current !== undefined && current !== loaded.entry && current.retiredUntil === undefined && !loaded.isNew) {
     const mine = JSON.parse(loaded.json) as SessionData;
@@ -200,6 +209,7 @@ function pendingEntry(loaded: LoadedSession, json: string, deps: SaveDeps): Memo
     const overwritten = overwrittenKeys(patch, mine, theirs);
     if (overwritten > 0) deps.report.onEvent({ type: "write-overwrite", keys: overwritten });
     json = JSON.stringify(apply(patch, theirs));
+    if (user === loaded.user) user = current.user;
     onto = current;
   }
   return {
@@ -207,6 +217,8 @@ function pendingEntry(loaded: LoadedSession, json: string, deps: SaveDeps): Memo
     tag: newWriteTag(),
     json,
     createdAt: loaded.createdAt,
+    user,
+    at: onto?.at ?? loaded.at,
     stored: onto?.stored ?? loaded.base,
     confirmedAt: onto?.confirmedAt ?? now,
     // The write sets the store's expiry to this: until then, a store found empty lost the session.
@@ -216,15 +228,14 @@ function pendingEntry(loaded: LoadedSession, json: string, deps: SaveDeps): Memo
 }
 
 async function write(
-  loaded: LoadedSession,
-  json: string,
-  newId: boolean,
+  change: Extract<SessionChange, { kind: "changed" }>,
   deps: SaveDeps,
   trace: RequestTrace,
 ): Promise<AfterHandler> {
-  const entry = pendingEntry(loaded, json, deps);
+  const { loaded, newId } = change;
+  const entry = pendingEntry(change, deps);
   deps.memory.set(loaded.id, entry);
-  const withId = newId || loaded.isNew;
+  const withId = newId || loaded.isNew || loaded.cookie?.signedWithPrevious === true;
   if (!deps.awaitWrites) {
     trace.deferredWrite = true;
     const background = deps.writes.flush(loaded.id, deps, trace, true);

@@ -1,44 +1,52 @@
 import { SealError } from "../errors.js";
 import { seal } from "../sealing/codec.js";
 import { openEnvelope, wrap, type Envelope } from "../sealing/envelope.js";
-import { storeKeyOf, type SessionKeys } from "../sealing/keys.js";
+import { storeKeyOf, type KeyRing } from "../sealing/keys.js";
 import type { GuardedStore } from "../stores/guarded-store.js";
 import type { StoredVersion } from "../stores/types.js";
 import type { RequestTrace } from "../trace.js";
 import type { SessionLogger } from "../types.js";
 
-/** A session as the store holds it, opened and checked. */
+/** A session as the store holds it, opened and checked; `at` is the secret whose store key holds it (0: current). */
 export type StoredSession =
   /** Nothing (never written, expired, or removed). */
-  | { kind: "nothing"; version: 0 }
+  | { kind: "nothing"; version: 0; at: number }
   | {
       kind: "data";
       version: number;
       tag: string;
       json: string;
       createdAt: number;
+      user: string | undefined;
       /** When the store's copy expires: as the store tells, else at least `timeout` after it was written. */
       expiresAt: number;
+      at: number;
     }
-  | { kind: "tombstone"; version: number }
-  | { kind: "retired"; version: number; graceUntil: number }
+  | { kind: "tombstone"; version: number; at: number }
+  | { kind: "retired"; version: number; graceUntil: number; at: number }
+  /** Moved to the current secret's store key (after a rotation): look there. */
+  | { kind: "moved"; version: number; at: number }
   /** A value that does not open, or whose stored version disagrees with the sealed one. */
-  | { kind: "tampered"; version: number };
+  | { kind: "tampered"; version: number; at: number };
 
 /** The conditional read found the version the caller knows. */
 export const UNCHANGED = "unchanged";
 
 /**
  * Sealed sessions in the store, by session id: the only place where sealing meets the store. It decides
- * nothing about sessions; the writers and the loader do.
+ * nothing about sessions; the writers and the loader do. Everything is sealed with the current secret;
+ * `at` says under which secret's store key a session lives (0, the current one, unless it has not been
+ * written since a rotation).
  */
 export class StoreTier {
   constructor(
-    readonly keys: SessionKeys,
+    readonly ring: KeyRing,
     readonly store: GuardedStore,
     readonly logger: SessionLogger,
     /** The idle timeout: how long a written session lives in the store. */
     readonly timeoutMinutes: number,
+    /** The largest session plaintext a stored blob may open to. */
+    readonly maxBytes: number,
   ) {}
 
   /**
@@ -51,21 +59,35 @@ export class StoreTier {
     knownVersion: number,
     refreshMinutes: number | undefined,
     trace: RequestTrace,
+    at = 0,
   ): Promise<StoredSession | typeof UNCHANGED> {
-    const key = await storeKeyOf(this.keys, id);
+    const key = await this.#key(id, at);
     if (this.store.revalidating) {
       const stored = await trace.store(() => this.store.getIfChanged(key, knownVersion, refreshMinutes));
-      return stored === null ? UNCHANGED : await this.#open(id, stored, trace);
+      return stored === null ? UNCHANGED : await this.#open(id, stored, at, trace);
     }
     const sealed = await trace.store(() => this.store.get(key));
     return sealed === null
-      ? { kind: "nothing", version: 0 }
-      : await this.#open(id, { version: -1, session: sealed }, trace);
+      ? { kind: "nothing", version: 0, at }
+      : await this.#open(id, { version: -1, session: sealed }, at, trace);
   }
 
   /**
-   * Compare-and-set: stores `envelope` as `version` if the store holds `expected`. Answers `null` when
-   * written (also when a lost response's retry finds this very write in place), else what stands there.
+   * A miss: the current secret's store key, then (only if nothing is there) each previous secret's, so a
+   * session not written since a rotation is still found: one extra read per previous secret, at most.
+   */
+  async find(id: string, trace: RequestTrace): Promise<StoredSession> {
+    let found: StoredSession | typeof UNCHANGED = { kind: "nothing", version: 0, at: 0 };
+    for (let at = 0; at < this.ring.all.length && found !== UNCHANGED && found.kind === "nothing"; at++) {
+      found = await this.read(id, 0, undefined, trace, at);
+    }
+    return found === UNCHANGED ? { kind: "nothing", version: 0, at: 0 } : found;
+  }
+
+  /**
+   * Compare-and-set at the store key of secret `at`: stores `envelope` as `version` if the store holds
+   * `expected`. Answers `null` when written (also when a lost response's retry finds this very write in
+   * place), else what stands there.
    */
   async compareAndSet(
     id: string,
@@ -74,44 +96,49 @@ export class StoreTier {
     envelope: Envelope,
     ttlMinutes: number,
     trace: RequestTrace,
+    at = 0,
   ): Promise<StoredSession | null> {
-    const sealed = await trace.sealing(() => seal(this.keys, id, version, wrap(envelope)));
-    const key = await storeKeyOf(this.keys, id);
+    const sealed = await trace.sealing(() => seal(this.ring.current, id, version, wrap(envelope)));
+    const key = await this.#key(id, at);
     const conflict = await trace.store(() => this.store.setIfVersion(key, expected, version, sealed, ttlMinutes));
     // The client retries a call whose response was lost; the first attempt may have landed. The sealed value
     // is unique (a fresh IV each time), so finding it in place means this write landed.
     if (conflict === null || conflict.session === sealed) return null;
-    return await this.#open(id, conflict, trace);
+    return await this.#open(id, conflict, at, trace);
   }
 
-  /** Last writer wins: stores `envelope` as `version`, whatever is there. */
+  /** Last writer wins: stores `envelope` as `version` under the current secret's key, whatever is there. */
   async put(id: string, version: number, envelope: Envelope, ttlMinutes: number, trace: RequestTrace): Promise<void> {
-    const sealed = await trace.sealing(() => seal(this.keys, id, version, wrap(envelope)));
-    const key = await storeKeyOf(this.keys, id);
+    const sealed = await trace.sealing(() => seal(this.ring.current, id, version, wrap(envelope)));
+    const key = await this.#key(id, 0);
     await trace.store(() => this.store.set(key, sealed, ttlMinutes));
   }
 
-  async remove(id: string, trace: RequestTrace): Promise<void> {
-    const key = await storeKeyOf(this.keys, id);
+  async remove(id: string, trace: RequestTrace, at = 0): Promise<void> {
+    const key = await this.#key(id, at);
     await trace.store(() => this.store.destroy(key));
   }
 
   /** Pushes the expiry forward (stores without conditional reads; a conditional store does it in `read`). */
-  async refresh(id: string, ttlMinutes: number, trace: RequestTrace): Promise<void> {
-    const key = await storeKeyOf(this.keys, id);
+  async refresh(id: string, ttlMinutes: number, trace: RequestTrace, at = 0): Promise<void> {
+    const key = await this.#key(id, at);
     await trace.store(() => this.store.resetTimer(key, ttlMinutes));
   }
 
+  #key(id: string, at: number): Promise<string> {
+    return storeKeyOf(this.ring.all[at] ?? this.ring.current, id);
+  }
+
   /** Opens a stored value; `stored.version` is the store's claim (-1: it makes none), checked against the seal. */
-  async #open(id: string, stored: StoredVersion, trace: RequestTrace): Promise<StoredSession> {
-    if (stored.session === null) return { kind: "nothing", version: 0 };
+  async #open(id: string, stored: StoredVersion, at: number, trace: RequestTrace): Promise<StoredSession> {
+    if (stored.session === null) return { kind: "nothing", version: 0, at };
     let envelope;
     try {
-      envelope = await trace.unsealing(() => openEnvelope(this.keys, id, stored.session!));
+      envelope = await trace.unsealing(() => openEnvelope(this.ring, id, stored.session!, this.maxBytes));
     } catch (error) {
       if (!(error instanceof SealError)) throw error;
       this.logger.warn(`hono-edge-session: stored session rejected (${error.message})`);
-      return { kind: "tampered", version: Math.max(stored.version, 0) };
+      return { kind: "tampered", version: Math.max(stored.version, 0), at };
     }
     if (stored.version >= 0 && stored.version !== envelope.version) {
       // The version compare-and-set compares sits beside the sealed value, unauthenticated: a value whose
@@ -119,25 +146,28 @@ export class StoreTier {
       this.logger.warn(
         `hono-edge-session: stored session rejected (the store's version ${stored.version} is not the sealed version ${envelope.version})`,
       );
-      return { kind: "tampered", version: stored.version };
+      return { kind: "tampered", version: stored.version, at };
     }
+    const version = envelope.version;
     switch (envelope.kind) {
       case "data":
         return {
           kind: "data",
-          version: envelope.version,
+          version,
           tag: envelope.tag,
           json: envelope.json,
           createdAt: envelope.createdAt,
+          user: envelope.user,
           expiresAt:
             stored.ttlMs !== undefined && stored.ttlMs > 0
               ? Date.now() + stored.ttlMs
               : envelope.writtenAt + this.timeoutMinutes * 60_000,
+          at,
         };
-      case "tombstone":
-        return { kind: "tombstone", version: envelope.version };
       case "retired":
-        return { kind: "retired", version: envelope.version, graceUntil: envelope.graceUntil };
+        return { kind: "retired", version, graceUntil: envelope.graceUntil, at };
+      default:
+        return { kind: envelope.kind, version, at };
     }
   }
 }

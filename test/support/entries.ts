@@ -6,6 +6,8 @@ export function savedEntry(json: string, version = 1, extra: Partial<MemoryEntry
   return {
     ...stored,
     createdAt: 0,
+    user: undefined,
+    at: 0,
     stored,
     confirmedAt: Date.now(),
     expiresAt: Date.now() + 3_600_000,

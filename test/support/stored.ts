@@ -1,5 +1,5 @@
 import { openEnvelope } from "../../src/sealing/envelope.js";
-import { deriveKeys, storeKeyOf, type SessionKeys } from "../../src/sealing/keys.js";
+import { deriveKeys, KeyRing, storeKeyOf, type SessionKeys } from "../../src/sealing/keys.js";
 import { Secret } from "../../src/config/secret.js";
 
 /**
@@ -20,7 +20,7 @@ export class StoreReader {
 
   /** The sealed blob opened: its sealed version and what it holds. */
   async open(sessionId: string, sealed: string): Promise<{ version: number; kind: string; data?: unknown }> {
-    const envelope = await openEnvelope(this.keys, sessionId, sealed);
+    const envelope = await openEnvelope(new KeyRing(this.keys), sessionId, sealed);
     return {
       version: envelope.version,
       kind: envelope.kind,

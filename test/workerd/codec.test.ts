@@ -2,14 +2,16 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { decodeBase64Url, encodeBase64Url } from "../../src/sealing/base64url.js";
 import { seal, unseal } from "../../src/sealing/codec.js";
 import { SealError } from "../../src/errors.js";
-import { deriveKeys, storeKeyOf, type SessionKeys } from "../../src/sealing/keys.js";
+import { deriveKeys, KeyRing, storeKeyOf, type SessionKeys } from "../../src/sealing/keys.js";
 import { Secret } from "../../src/config/secret.js";
 import { SECRET } from "../support/workerd.js";
 import { largeSession, smallSession } from "../support/sessions.js";
 
 let keys: SessionKeys;
+let ring: KeyRing;
 beforeAll(async () => {
   keys = await deriveKeys(new Secret(SECRET));
+  ring = new KeyRing(keys);
 });
 
 const ID = "A".repeat(24);
@@ -29,7 +31,7 @@ describe("seal / unseal", () => {
   ])("round-trips a %s session", async (_, data) => {
     const json = JSON.stringify(data);
     const sealed = await seal(keys, ID, 7, json);
-    expect(await unseal(keys, ID, sealed)).toEqual({ version: 7, plaintext: json });
+    expect(await unseal(ring, ID, sealed)).toEqual({ version: 7, plaintext: json });
   });
 
   it("compresses large sessions well below their JSON size", async () => {
@@ -54,37 +56,63 @@ describe("seal / unseal", () => {
     const sealed = await seal(keys, ID, 3, JSON.stringify(smallSession()));
     const length = decodeBase64Url(sealed).length;
     for (const index of [1, 7, 12, 30, length - 1]) {
-      await expect(unseal(keys, ID, flipBit(sealed, index))).rejects.toBeInstanceOf(SealError);
+      await expect(unseal(ring, ID, flipBit(sealed, index))).rejects.toBeInstanceOf(SealError);
     }
   });
 
   it("rejects a truncated blob", async () => {
     const sealed = await seal(keys, ID, 3, JSON.stringify(largeSession()));
     for (const cut of [10, sealed.length / 2, sealed.length - 3]) {
-      await expect(unseal(keys, ID, sealed.slice(0, Math.floor(cut)))).rejects.toBeInstanceOf(SealError);
+      await expect(unseal(ring, ID, sealed.slice(0, Math.floor(cut)))).rejects.toBeInstanceOf(SealError);
     }
   });
 
   it("rejects a blob moved to another session's key", async () => {
     const sealed = await seal(keys, ID, 3, "{}");
-    await expect(unseal(keys, OTHER_ID, sealed)).rejects.toThrow(/failed authentication/);
+    await expect(unseal(ring, OTHER_ID, sealed)).rejects.toThrow(/failed authentication/);
   });
 
   it("rejects an old version replayed as a newer one", async () => {
     const sealed = await seal(keys, ID, 3, JSON.stringify({ role: "user" }));
     const bytes = decodeBase64Url(sealed);
     new DataView(bytes.buffer).setUint32(6, 4);
-    await expect(unseal(keys, ID, encodeBase64Url(bytes))).rejects.toThrow(/failed authentication/);
+    await expect(unseal(ring, ID, encodeBase64Url(bytes))).rejects.toThrow(/failed authentication/);
   });
 
   it("names a blob sealed with another secret, an unknown format and garbage", async () => {
     const otherKeys = await deriveKeys(new Secret("another-secret-".padEnd(70, "y")));
     const sealed = await seal(otherKeys, ID, 1, "{}");
-    await expect(unseal(keys, ID, sealed)).rejects.toThrow(/another secret/);
+    await expect(unseal(ring, ID, sealed)).rejects.toThrow(/another secret/);
     const bytes = decodeBase64Url(await seal(keys, ID, 1, "{}"));
     bytes[0] = 9;
-    await expect(unseal(keys, ID, encodeBase64Url(bytes))).rejects.toThrow(/unknown sealed format version 9/);
-    await expect(unseal(keys, ID, "not base64!")).rejects.toThrow(/not base64url/);
+    await expect(unseal(ring, ID, encodeBase64Url(bytes))).rejects.toThrow(/unknown sealed format version 9/);
+    await expect(unseal(ring, ID, "not base64!")).rejects.toThrow(/not base64url/);
+  });
+});
+
+describe("secret rotation", () => {
+  it("opens what a previous secret sealed, and nothing the ring does not hold", async () => {
+    const old = await deriveKeys(new Secret("o".repeat(64)));
+    const sealed = await seal(old, ID, 3, "{}");
+    expect(await unseal(new KeyRing(keys, [old]), ID, sealed)).toEqual({ version: 3, plaintext: "{}" });
+    await expect(unseal(new KeyRing(keys), ID, sealed)).rejects.toThrow(/another secret/);
+  });
+});
+
+describe("size limits", () => {
+  it("refuses, while inflating, a small blob that would inflate past the maximum", async () => {
+    const bomb = JSON.stringify({ pad: "x".repeat(5_000_000) });
+    const sealed = await seal(keys, ID, 1, bomb);
+    expect(sealed.length).toBeLessThan(20_000); // 5 MB of repeated text seals small
+    await expect(unseal(ring, ID, sealed, 100_000)).rejects.toThrow(/inflates past the maximum of 100000 bytes/);
+    expect((await unseal(ring, ID, sealed, 6_000_000)).plaintext).toBe(bomb);
+  });
+
+  it("refuses a blob larger than the maximum before opening it", async () => {
+    const random = encodeBase64Url(crypto.getRandomValues(new Uint8Array(60_000)));
+    const sealed = await seal(keys, ID, 1, JSON.stringify({ random }));
+    await expect(unseal(ring, ID, sealed, 50_000)).rejects.toBeInstanceOf(SealError);
+    await expect(unseal(ring, ID, sealed, 50_000)).rejects.toThrow(/larger than the maximum/);
   });
 });
 

@@ -34,7 +34,7 @@ describe("EXT_SESSION_MGT", () => {
     expect(config.secret.reveal()).toBe(SECRET);
     expect(config.timeoutMinutes).toBe(15);
     expect(config.cookieName).toBe("JSESSIONID");
-    expect(config.cookie).toEqual({ secure: true, sameSite: "Lax", path: "/", domain: undefined });
+    expect(config.cookie).toEqual({ secure: true, sameSite: "Lax", path: "/", domain: undefined, partitioned: false });
     expect(redisOf(config)?.url).toBe("https://example.upstash.io");
     expect(config.store.kind).toBe("redis");
   });

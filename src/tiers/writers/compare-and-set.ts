@@ -1,6 +1,6 @@
 import type { RequestTrace } from "../../trace.js";
 import type { SessionData, SessionEvent } from "../../types.js";
-import { overwrittenKeys } from "../merge.js";
+import { diff, overwrittenKeys } from "../merge.js";
 import type { StoreTier } from "../store-tier.js";
 import { applyChange, type Marker, type SessionWriter, type WriteOutcome, type WritePlan } from "./session-writer.js";
 
@@ -32,32 +32,51 @@ export class CompareAndSetWriter implements SessionWriter {
   ) {}
 
   async write(plan: WritePlan, trace: RequestTrace): Promise<WriteOutcome> {
+    if (plan.at === 0) return await this.#write(plan, trace);
+    // A session not written since a secret rotation lives under a previous secret's store key: the change
+    // lands under the current secret's key (where nothing stands yet, unless another isolate moved it first),
+    // then the old key is marked "moved", so it is never left as a second copy.
+    const moved = await this.#write(
+      {
+        ...plan,
+        at: 0,
+        base: { version: 0, tag: "", json: plan.base.json },
+        floor: Math.max(plan.floor, plan.base.version),
+      },
+      trace,
+    );
+    if (moved.kind === "written") return await this.#markMoved(plan, moved, trace);
+    return moved;
+  }
+
+  async #write(plan: WritePlan, trace: RequestTrace): Promise<WriteOutcome> {
     const own = JSON.parse(plan.base.json) as SessionData;
     let current = own;
     let currentJson = plan.base.json;
-    let at = { version: plan.base.version, tag: plan.base.tag, createdAt: plan.createdAt };
+    let at = { version: plan.base.version, tag: plan.base.tag, createdAt: plan.createdAt, user: plan.user };
     let floor = plan.floor;
     let overwrites = 0;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const json = JSON.stringify(applyChange(plan, current));
-      if (attempt > 1 && plan.change.kind === "patch" && json === currentJson) {
+      if (attempt > 1 && plan.change.kind === "patch" && json === currentJson && at.user === plan.user) {
         // The store already holds everything this change sets: nothing to write.
         return { kind: "written", landed: { ...at, json, writtenAt: Date.now() }, attempts: attempt };
       }
       const version = Math.max(at.version, floor) + 1;
       const writtenAt = Date.now();
-      const createdAt = at.createdAt;
+      const { createdAt } = at;
       const conflict = await this.tier.compareAndSet(
         plan.id,
         at.version,
         version,
-        { kind: "data", json, tag: plan.tag, createdAt, writtenAt },
+        { kind: "data", json, tag: plan.tag, createdAt, writtenAt, user: plan.user },
         this.ttl.dataMinutes,
         trace,
       );
       if (conflict === null) {
         if (overwrites > 0) this.onEvent({ type: "write-overwrite", keys: overwrites });
-        return { kind: "written", landed: { version, tag: plan.tag, json, createdAt, writtenAt }, attempts: attempt };
+        const landed = { version, tag: plan.tag, json, createdAt, writtenAt, user: plan.user };
+        return { kind: "written", landed, attempts: attempt };
       }
       this.onEvent({ type: "write-conflict", attempt });
       switch (conflict.kind) {
@@ -66,16 +85,17 @@ export class CompareAndSetWriter implements SessionWriter {
         case "retired":
           return { kind: "dropped", reason: "regenerated" };
         case "tampered":
+        case "moved": // a marker only ever stands under a previous secret's key, never where this writes
           return { kind: "dropped", reason: "tampered" };
         case "nothing":
           if (Date.now() >= plan.restoreUntil) return { kind: "dropped", reason: "expired" };
           // The store lost a session this isolate knows to be live (a flushed Redis): write it again.
-          at = { version: 0, tag: "", createdAt: at.createdAt };
+          at = { ...at, version: 0, tag: "" };
           break;
         case "data":
           current = JSON.parse(conflict.json) as SessionData;
           currentJson = conflict.json;
-          at = { version: conflict.version, tag: conflict.tag, createdAt: conflict.createdAt };
+          at = { version: conflict.version, tag: conflict.tag, createdAt: conflict.createdAt, user: conflict.user };
           if (plan.change.kind === "patch") overwrites = overwrittenKeys(plan.change.patch, own, current);
           break;
       }
@@ -85,13 +105,58 @@ export class CompareAndSetWriter implements SessionWriter {
     return { kind: "dropped", reason: "conflicts" };
   }
 
-  async end(id: string, knownVersion: number, marker: Marker, trace: RequestTrace): Promise<void> {
+  /**
+   * Marks the old key "moved". An isolate that did not know of the move may have written there since: its
+   * change is carried over to the new key first, so nothing written under the old key is lost.
+   */
+  async #markMoved(plan: WritePlan, moved: Extract<WriteOutcome, { kind: "written" }>, trace: RequestTrace) {
+    let landed = moved.landed;
+    let expected = plan.base.version;
+    let seen = plan.base.json;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const marker = { kind: "moved", createdAt: plan.createdAt, writtenAt: Date.now() } as const;
+      const conflict = await this.tier.compareAndSet(
+        plan.id,
+        expected,
+        expected + 1,
+        marker,
+        this.ttl.markerMinutes,
+        trace,
+        plan.at,
+      );
+      if (conflict === null || conflict.kind !== "data") return { ...moved, landed };
+      const carried = await this.#write(
+        {
+          ...plan,
+          at: 0,
+          base: { version: landed.version, tag: landed.tag, json: landed.json },
+          change: {
+            kind: "patch",
+            patch: diff(JSON.parse(seen) as SessionData, JSON.parse(conflict.json) as SessionData),
+          },
+          floor: Math.max(landed.version, conflict.version),
+        },
+        trace,
+      );
+      if (carried.kind !== "written") return carried;
+      landed = carried.landed;
+      expected = conflict.version;
+      seen = conflict.json;
+    }
+    return { ...moved, landed };
+  }
+
+  async end(id: string, knownVersion: number, marker: Marker, trace: RequestTrace, at = 0): Promise<void> {
     let expected = knownVersion;
     let version = expected + 1;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const conflict = await this.tier.compareAndSet(id, expected, version, marker, this.ttl.markerMinutes, trace);
+      const conflict = await this.tier.compareAndSet(id, expected, version, marker, this.ttl.markerMinutes, trace, at);
       if (conflict === null || conflict.kind === "tombstone") return;
       if (marker.kind === "retired" && conflict.kind === "retired") return;
+      if (conflict.kind === "moved") {
+        // Moved to the current secret's key after this isolate last looked: end it there.
+        return await this.end(id, 0, marker, trace, 0);
+      }
       expected = conflict.version;
       version = Math.max(version, conflict.version) + 1;
     }

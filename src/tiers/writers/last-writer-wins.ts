@@ -1,7 +1,7 @@
 import type { RequestTrace } from "../../trace.js";
 import type { SessionData } from "../../types.js";
 import type { StoreTier } from "../store-tier.js";
-import { applyChange, type SessionWriter, type WriteOutcome, type WritePlan } from "./session-writer.js";
+import { applyChange, type Marker, type SessionWriter, type WriteOutcome, type WritePlan } from "./session-writer.js";
 
 /**
  * For stores without compare-and-set (the application router's interface as it is): each change is
@@ -19,16 +19,20 @@ export class LastWriterWinsWriter implements SessionWriter {
     const json = JSON.stringify(applyChange(plan, JSON.parse(plan.base.json) as SessionData));
     const version = Math.max(plan.base.version, plan.floor) + 1;
     const writtenAt = Date.now();
-    const envelope = { kind: "data", json, tag: plan.tag, createdAt: plan.createdAt, writtenAt } as const;
-    await this.tier.put(plan.id, version, envelope, this.dataMinutes, trace);
-    return {
-      kind: "written",
-      landed: { version, tag: plan.tag, json, createdAt: plan.createdAt, writtenAt },
-      attempts: 1,
-    };
+    const { tag, createdAt, user } = plan;
+    await this.tier.put(
+      plan.id,
+      version,
+      { kind: "data", json, tag, createdAt, writtenAt, user },
+      this.dataMinutes,
+      trace,
+    );
+    // Written under the current secret's key: the copy under a previous secret's key goes.
+    if (plan.at !== 0) await this.tier.remove(plan.id, trace, plan.at);
+    return { kind: "written", landed: { version, tag, json, createdAt, writtenAt, user }, attempts: 1 };
   }
 
-  async end(id: string, _knownVersion: number, _marker: unknown, trace: RequestTrace): Promise<void> {
-    await this.tier.remove(id, trace);
+  async end(id: string, _knownVersion: number, _marker: Marker, trace: RequestTrace, at = 0): Promise<void> {
+    await this.tier.remove(id, trace, at);
   }
 }

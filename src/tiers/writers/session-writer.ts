@@ -15,6 +15,10 @@ export interface WritePlan {
   floor: number;
   tag: string;
   createdAt: number;
+  /** The session's user, written with it (the last writer's stands). */
+  user: string | undefined;
+  /** Which secret's store key holds the session now: a write moves it to the current one (0). */
+  at: number;
   /**
    * The store lost the session (nothing stored) while this isolate knew it live until this time: the
    * write restores it. Past it, nothing stored means expired, and the write is dropped (never a revival).
@@ -29,6 +33,7 @@ export interface Landed {
   json: string;
   createdAt: number;
   writtenAt: number;
+  user: string | undefined;
 }
 
 export type WriteOutcome =
@@ -45,8 +50,8 @@ export interface SessionWriter {
   /** Whether concurrent writes merge (and markers are final), or the last writer wins. */
   readonly merges: boolean;
   write(plan: WritePlan, trace: RequestTrace): Promise<WriteOutcome>;
-  /** Ends an id with a marker (`knownVersion`: what this isolate last saw there). */
-  end(id: string, knownVersion: number, marker: Marker, trace: RequestTrace): Promise<void>;
+  /** Ends an id with a marker (`knownVersion`: what this isolate last saw there; `at`: whose store key). */
+  end(id: string, knownVersion: number, marker: Marker, trace: RequestTrace, at?: number): Promise<void>;
 }
 
 /** The data a plan's change makes of `current`. */
