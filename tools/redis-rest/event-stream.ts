@@ -39,6 +39,8 @@ export async function streamEvents(options: {
   const send = (action: () => void) => later(() => (res.destroyed || res.writableEnded ? undefined : action()));
   let monitorStarted = false;
 
+  // The client may have left while the connection opened: then its "close" has already been emitted.
+  if (res.destroyed || res.socket === null || res.socket.destroyed) connection.destroy();
   res.once("close", () => connection.destroy());
   connection.onClose(() => send(() => res.end()));
   connection.onUnsolicited = (reply) => {

@@ -23,18 +23,21 @@ export type { FaultSpec, PendingFault, RecordedCommand } from "./controls.js";
  *   base64` except a command's own `OK`, HGETALL as the flat array Redis sent, errors inside arrays kept as
  *   `{"error"}` objects, integers exact;
  * - `/subscribe/<channel>`, `/psubscribe/<pattern>` and `/monitor` as Server-Sent Events (`event-stream.ts`);
+ *   as plain commands, SUBSCRIBE, MONITOR and the like (which answer more or less than once) are refused;
  * - a fresh `upstash-sync-token` header on every reply; 405 for methods other than GET, HEAD, POST, PUT.
  * Each HTTP request runs on a Redis connection of its own (`connection-pool.ts`): SELECT, WATCH, MULTI or
  * CLIENT SETNAME never reach another request, a blocking command blocks only its own request, and a
  * `/multi-exec` is one MULTI/EXEC on one connection. Redis being down answers 502 with an error body, as a
  * gateway whose backend is gone does, and the next request after it is back succeeds.
  *
- * Not faithful: Upstash refuses some commands this gateway runs, since redis-server runs them (blocking
- * commands, WATCH/UNWATCH, SELECT, the CONNECTION group but PING and ECHO, per Upstash's compatibility
- * table); its own error texts for requests it rejects (a malformed body, an unsupported command) are not
- * documented, so the gateway's are its own; it knows no read-only tokens, ACL REST tokens,
- * `Upstash-Response-Format: resp2`, request-size or rate limits, CORS, and has none of Upstash's extensions
- * (JSON, search, vector commands beyond what the redis-server in use supports).
+ * Not faithful, or not known to be: Upstash's REST API refuses commands this gateway runs because
+ * redis-server runs them (blocking commands, WATCH/UNWATCH/DISCARD, SELECT, the CONNECTION group but PING
+ * and ECHO, per its compatibility table). What Upstash sends for an error nested in an array, and whether
+ * its events end with a blank line, is not documented: the choices here (`{"error"}` objects, standard
+ * Server-Sent Events) are ones the client reads correctly. Error texts for what the gateway rejects itself
+ * (a malformed body, a refused command, a discarded transaction's cause) are its own. It has no read-only
+ * or ACL tokens, `Upstash-Response-Format: resp2`, request-size or rate limits, CORS headers, and no
+ * Upstash-only commands beyond what the redis-server in use supports.
  *
  * For tests and local development it adds, under `/__gateway/` (`controls.ts`): a simulated distance to the
  * store (`delayMs`: half of it before the command reaches Redis, half before the answer leaves, as a real
@@ -176,6 +179,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const abandon = () => {
       if (!res.writableFinished) connection.destroy();
     };
+    if (clientGone(res)) abandon();
     res.once("close", abandon);
     let reusable = false;
     try {
@@ -231,6 +235,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       pool.close();
     },
   };
+}
+
+/** The HTTP client closed its connection (possibly before a listener for "close" was in place). */
+function clientGone(res: ServerResponse): boolean {
+  return res.destroyed || res.socket === null || res.socket.destroyed;
 }
 
 function bearerToken(req: IncomingMessage, url: URL): string | null {
