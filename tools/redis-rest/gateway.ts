@@ -1,198 +1,256 @@
-import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import Redis from "ioredis";
+import { leavesConnectionDirty, runPipeline, runSingle, runTransaction, type RunResult } from "./command-runner.js";
+import { ConnectionPool } from "./connection-pool.js";
+import { GatewayControls, type FaultSpec, type PendingFault } from "./controls.js";
+import { streamEvents } from "./event-stream.js";
+import { RedisUnavailableError, type RedisTarget } from "./redis-connection.js";
+import { toJson } from "./reply-encoding.js";
+import { BodyTooLargeError, parseRequest, readBody, type Command, type ParsedRequest } from "./request-parsing.js";
+
+export type { FaultSpec, PendingFault, RecordedCommand } from "./controls.js";
 
 /**
- * A local stand-in for Upstash's Redis REST API over a real redis-server, faithful to what the
- * `@upstash/redis` client relies on:
+ * A local stand-in for Upstash's Redis REST API over a real redis-server, for tests and for developing apps
+ * with the real `@upstash/redis` client. Faithful to https://upstash.com/docs/redis/features/restapi and to
+ * what the client (1.39) reads:
  * - `POST /` (one command as a JSON array), `POST /pipeline` and `POST /multi-exec` (arrays of commands),
- *   and the path form `/<command>/<arg>/…` (a POST body becomes the last argument);
- * - `Authorization: Bearer <token>` (or `?_token=`), else 401 `{"error":"Unauthorized"}`;
- * - replies `{"result":…}` / `{"error":…}`; a failed single command is HTTP 400, a pipeline answers 200 with
- *   one object per command; an aborted transaction is 400;
- * - with `Upstash-Encoding: base64`, every string in a reply is base64 except the status reply `OK`;
- * - a fresh `upstash-sync-token` header on every reply.
- * Redis being down answers 502 with an error body, as a gateway whose backend is gone does.
+ *   the path form `/<command>/<arg>/…` (a body becomes the next argument, query parameters follow);
+ * - `Authorization: Bearer <token>` or `?_token=`, else 401 `{"error":"Unauthorized"}`;
+ * - `{"result":…}` / `{"error":…}`; a failed single command is HTTP 400; a pipeline or transaction answers
+ *   200 with one such object per command, and 400 with a single error when a transaction is discarded;
+ * - raw replies, encoded as Upstash does (`reply-encoding.ts`): base64 strings with `Upstash-Encoding:
+ *   base64` except a command's own `OK`, HGETALL as the flat array Redis sent, errors inside arrays kept as
+ *   `{"error"}` objects, integers exact;
+ * - `/subscribe/<channel>`, `/psubscribe/<pattern>` and `/monitor` as Server-Sent Events (`event-stream.ts`);
+ *   as plain commands, SUBSCRIBE, MONITOR and the like (which answer more or less than once) are refused;
+ * - a fresh `upstash-sync-token` header on every reply; 405 for methods other than GET, HEAD, POST, PUT.
+ * Each HTTP request runs on a Redis connection of its own (`connection-pool.ts`): SELECT, WATCH, MULTI or
+ * CLIENT SETNAME never reach another request, a blocking command blocks only its own request, and a
+ * `/multi-exec` is one MULTI/EXEC on one connection. Redis being down answers 502 with an error body, as a
+ * gateway whose backend is gone does, and the next request after it is back succeeds.
  *
- * With `recordCommands`, `GET /__gateway/commands` lists the commands run so far (`?prefix=` keeps those with
- * an argument starting with it) so tests can count store calls where they really happen.
+ * Not faithful, or not known to be: Upstash's REST API refuses commands this gateway runs because
+ * redis-server runs them (blocking commands, WATCH/UNWATCH/DISCARD, SELECT, the CONNECTION group but PING
+ * and ECHO, per its compatibility table). What Upstash sends for an error nested in an array, and whether
+ * its events end with a blank line, is not documented: the choices here (`{"error"}` objects, standard
+ * Server-Sent Events) are ones the client reads correctly. Error texts for what the gateway rejects itself
+ * (a malformed body, a refused command, a discarded transaction's cause) are its own. It has no read-only
+ * or ACL tokens, `Upstash-Response-Format: resp2`, request-size or rate limits, CORS headers, and no
+ * Upstash-only commands beyond what the redis-server in use supports.
+ *
+ * For tests and local development it adds, under `/__gateway/` (`controls.ts`): a simulated distance to the
+ * store (`delayMs`: half of it before the command reaches Redis, half before the answer leaves, as a real
+ * round trip), drop-after-apply faults, and, with `recordCommands`, the log of commands run so far.
  */
 export interface Gateway {
   readonly url: string;
   readonly token: string;
+  /** The simulated distance to the store, per HTTP call (ms). */
+  readonly delayMs: number;
+  setDelay(ms: number): void;
+  /** Makes the next `times` requests carrying one of these commands run them and then lose their response. */
+  injectFault(fault: FaultSpec): void;
+  clearFaults(): void;
+  pendingFaults(): PendingFault[];
   stop(): Promise<void>;
 }
 
 export interface GatewayOptions {
   redisPort: number;
   redisHost?: string;
+  /** For a redis-server that requires AUTH. */
+  redisPassword?: string;
+  redisUsername?: string;
   token: string;
   port?: number;
   host?: string;
   recordCommands?: boolean;
+  /** Simulated distance to the store per HTTP call, e.g. 20–80 ms for a store in another region. */
+  delayMs?: number;
 }
-
-export interface RecordedCommand {
-  command: string;
-  args: string[];
-  /** Which HTTP request carried it: commands of one pipeline share it. */
-  request: number;
-  /** The error Redis answered, if it did (e.g. NOSCRIPT before the client falls back from EVALSHA to EVAL). */
-  error?: string;
-}
-
-type Reply = string | number | null | Reply[];
-type Command = Array<string | number | boolean>;
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT"]);
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  const redis = new Redis({
-    port: options.redisPort,
+  const target: RedisTarget = {
     host: options.redisHost ?? "127.0.0.1",
-    // Fail fast while redis is down (like a real gateway), and reconnect quickly when it is back.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => 100,
-  });
-  redis.on("error", () => {});
-  if (redis.status !== "ready") await once(redis, "ready");
-  const recorded: RecordedCommand[] = [];
+    port: options.redisPort,
+    ...(options.redisPassword !== undefined ? { password: options.redisPassword } : {}),
+    ...(options.redisUsername !== undefined ? { username: options.redisUsername } : {}),
+  };
+  const pool = new ConnectionPool(target);
+  const controls = new GatewayControls(options.delayMs ?? 0, options.recordCommands ?? false);
   let requests = 0;
   let syncToken = 0;
 
   const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => send(res, 500, { error: `ERR gateway: ${String(error)}` }));
+    handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) send(res, 500, { error: `ERR gateway: ${String(error)}` });
+      else res.destroy();
+    });
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://gateway");
-    const auth = req.headers.authorization;
-    const token = auth?.startsWith("Bearer ") ? auth.slice(7) : url.searchParams.get("_token");
-    if (token !== options.token) return send(res, 401, { error: "Unauthorized" });
-    const base64 = String(req.headers["upstash-encoding"] ?? "").toLowerCase() === "base64";
-    const body = await readBody(req);
-    const requestNumber = ++requests;
-    const record = (commands: Command[]): RecordedCommand[] => {
-      const entries = commands.map(([name, ...args]) => ({
-        command: String(name).toUpperCase(),
-        args: args.map(String),
-        request: requestNumber,
-      }));
-      if (options.recordCommands) recorded.push(...entries);
-      return entries;
+    const method = (req.method ?? "GET").toUpperCase();
+    let body: Buffer;
+    try {
+      body = await readBody(req, MAX_BODY_BYTES);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) return send(res, 413, { error: `ERR ${error.message}` });
+      throw error;
+    }
+    const authorized = bearerToken(req, url) === options.token;
+
+    if (url.pathname.startsWith("/__gateway/")) {
+      if (!authorized) return send(res, 401, { error: "Unauthorized" });
+      return send(res, ...controls.handle(method, url.pathname.slice("/__gateway/".length), url.searchParams, body));
+    }
+
+    // The simulated distance: the request reaches Redis after half of it, the answer the client after the rest.
+    const outbound = Math.floor(controls.delayMs / 2);
+    const inbound = controls.delayMs - outbound;
+    await sleep(outbound);
+    const answer = async (status: number, payload: unknown) => {
+      await sleep(inbound);
+      send(res, status, payload);
     };
 
-    if (url.pathname === "/__gateway/commands" && options.recordCommands) {
-      const prefix = url.searchParams.get("prefix") ?? "";
-      return send(res, 200, {
-        result: recorded.filter((c) => prefix === "" || c.args.some((a) => a.startsWith(prefix))),
-      });
-    }
+    if (!authorized) return answer(401, { error: "Unauthorized" });
+    if (!METHODS.has(method)) return answer(405, { error: "Method Not Allowed" });
+    const request = parseRequest(url, body);
+    if (request.kind === "invalid") return answer(400, { error: request.error });
+    const requestNumber = ++requests;
 
-    if (req.method === "POST" && (url.pathname === "/pipeline" || url.pathname === "/multi-exec")) {
-      const commands = parseCommands(body, true);
-      if (commands === undefined) return send(res, 400, { error: "ERR failed to parse pipeline request" });
-      const entries = record(commands);
-      if (redis.status !== "ready") return send(res, 502, { error: "ERR redis is unavailable" });
-      const batch = url.pathname === "/pipeline" ? redis.pipeline() : redis.multi();
-      for (const [name, ...args] of commands) batch.callBuffer(String(name), ...args.map(String));
-      let results: Array<[Error | null, unknown]> | null;
-      try {
-        results = await batch.exec();
-      } catch (error) {
-        return send(res, 400, { error: errorText(error) });
+    if (request.kind === "stream") {
+      controls.record(requestNumber, [[request.stream.toUpperCase(), ...request.names]]);
+      if (request.stream !== "monitor" && request.names.length === 0) {
+        return answer(400, { error: `ERR wrong number of arguments for '${request.stream}' command` });
       }
-      if (results === null) return send(res, 400, { error: "ERR transaction aborted" });
-      results.forEach(([error], i) => {
-        if (error) entries[i]!.error = errorText(error);
-      });
-      return send(
-        res,
-        200,
-        results.map(([error, value]) => (error ? { error: errorText(error) } : { result: toReply(value, base64) })),
-      );
+      try {
+        await streamEvents({
+          kind: request.stream,
+          names: request.names,
+          target,
+          res,
+          headers: { "upstash-sync-token": String(++syncToken) },
+          returnDelayMs: inbound,
+        });
+      } catch (error) {
+        if (error instanceof RedisUnavailableError) return answer(502, { error: `ERR ${error.message}` });
+        throw error;
+      }
+      return;
     }
 
-    let command: Command | undefined;
-    if (url.pathname === "/") {
-      command = req.method === "POST" ? parseCommands(body, false)?.[0] : undefined;
-    } else {
-      command = url.pathname.split("/").slice(1).map(decodeURIComponent);
-      if (req.method === "POST" && body.length > 0) command.push(body.toString("utf8"));
-    }
-    if (command === undefined || command.length === 0) return send(res, 400, { error: "ERR failed to parse command" });
-    const [entry] = record([command]);
-    if (redis.status !== "ready") return send(res, 502, { error: "ERR redis is unavailable" });
+    const entries = controls.record(requestNumber, request.commands);
+    const drop = controls.claimFault(request.commands);
+    const result = await run(request, res, base64Requested(req));
+    result.errors.forEach((error, i) => {
+      if (error !== undefined) entries[i]!.error = error;
+    });
+    if (!drop) return answer(result.status, result.body);
+    // Drop-after-apply: the commands ran; the response is lost on its way back.
+    await sleep(inbound);
+    res.socket?.destroy();
+  }
+
+  /** Runs the request's commands on a connection of its own; 502 when Redis cannot be reached or drops it. */
+  async function run(
+    request: Extract<ParsedRequest, { commands: Command[] }>,
+    res: ServerResponse,
+    base64: boolean,
+  ): Promise<RunResult> {
+    const unavailable = (error: RedisUnavailableError): RunResult => ({
+      status: 502,
+      body: { error: `ERR ${error.message}` },
+      errors: [],
+    });
+    let connection;
     try {
-      const [name, ...args] = command;
-      const value = await redis.callBuffer(String(name), ...args.map(String));
-      return send(res, 200, { result: toReply(value, base64) });
+      connection = await pool.acquire();
     } catch (error) {
-      entry!.error = errorText(error);
-      return send(res, 400, { error: errorText(error) });
+      if (error instanceof RedisUnavailableError) return unavailable(error);
+      throw error;
+    }
+    // A client that gives up (or times out) mid-command frees its connection: a blocked BLPOP ends with it.
+    const abandon = () => {
+      if (!res.writableFinished) connection.destroy();
+    };
+    if (clientGone(res)) abandon();
+    res.once("close", abandon);
+    let reusable = false;
+    try {
+      const { commands } = request;
+      const result =
+        request.kind === "pipeline"
+          ? await runPipeline(connection, commands, base64)
+          : request.kind === "transaction"
+            ? await runTransaction(connection, commands, base64)
+            : await runSingle(connection, commands[0]!, base64);
+      reusable = !leavesConnectionDirty(commands);
+      return result;
+    } catch (error) {
+      if (error instanceof RedisUnavailableError) return unavailable(error);
+      throw error;
+    } finally {
+      res.off("close", abandon);
+      pool.release(connection, reusable);
     }
   }
 
   function send(res: ServerResponse, status: number, payload: unknown): void {
+    if (res.destroyed || res.headersSent) return;
     res.writeHead(status, {
       "Content-Type": "application/json",
       "upstash-sync-token": String(++syncToken),
     });
-    res.end(JSON.stringify(payload));
+    res.end(toJson(payload));
   }
 
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve));
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://${options.host ?? "127.0.0.1"}:${port}`,
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
     token: options.token,
+    get delayMs() {
+      return controls.delayMs;
+    },
+    setDelay: (ms) => controls.setDelay(ms),
+    injectFault: (fault) => controls.injectFault(fault),
+    clearFaults: () => controls.clearFaults(),
+    pendingFaults: () => controls.pendingFaults(),
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      redis.disconnect();
+      pool.close();
     },
   };
 }
 
-function parseCommands(body: Buffer, many: boolean): Command[] | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString("utf8"));
-  } catch {
-    return undefined;
-  }
-  const isCommand = (value: unknown): value is Command =>
-    Array.isArray(value) && value.length > 0 && value.every((a) => ["string", "number", "boolean"].includes(typeof a));
-  if (many) return Array.isArray(parsed) && parsed.length > 0 && parsed.every(isCommand) ? parsed : undefined;
-  return isCommand(parsed) ? [parsed] : undefined;
+/** The HTTP client closed its connection (possibly before a listener for "close" was in place). */
+function clientGone(res: ServerResponse): boolean {
+  return res.destroyed || res.socket === null || res.socket.destroyed;
 }
 
-/**
- * ioredis (callBuffer) gives Buffers for strings, numbers for integers, arrays, and null. With base64 on,
- * every string becomes base64 of its raw bytes, except the status reply `OK`, as the client expects.
- */
-function toReply(value: unknown, base64: boolean): Reply {
-  if (value === null || value === undefined) return null;
-  if (typeof value === "number") return value;
-  if (Array.isArray(value)) return value.map((item) => toReply(item, base64));
-  const bytes = Buffer.isBuffer(value) ? value : Buffer.from(String(value));
-  if (bytes.length === 2 && bytes.toString() === "OK") return "OK";
-  return base64 ? bytes.toString("base64") : bytes.toString("utf8");
+function bearerToken(req: IncomingMessage, url: URL): string | null {
+  const auth = req.headers.authorization;
+  return auth?.startsWith("Bearer ") ? auth.slice("Bearer ".length) : url.searchParams.get("_token");
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+function base64Requested(req: IncomingMessage): boolean {
+  return String(req.headers["upstash-encoding"] ?? "").toLowerCase() === "base64";
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error("request body too large");
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
-import Redis from "ioredis";
+import { isStatus, RedisConnection } from "./redis-connection.js";
 
 /** A private redis-server on a free loopback port, without persistence. `stop()` and `start()` simulate an outage. */
 export interface RedisServer {
@@ -82,22 +82,17 @@ export async function freePort(): Promise<number> {
 async function waitForPing(port: number): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const client = new Redis({
-      port,
-      host: "127.0.0.1",
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    client.on("error", () => {});
+    let connection: RedisConnection | undefined;
     try {
-      await client.connect();
-      if ((await client.ping()) === "PONG") return;
+      connection = await RedisConnection.open({ host: "127.0.0.1", port });
+      const reply = await connection.send(["PING"]);
+      if (isStatus(reply, "PONG")) return;
+      throw new Error(`PING answered ${String(reply)}`);
     } catch (error) {
       if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer: ${String(error)}`);
       await new Promise((r) => setTimeout(r, 50));
     } finally {
-      client.disconnect();
+      connection?.destroy();
     }
   }
 }
