@@ -1,8 +1,13 @@
 import { HTTPException } from "hono/http-exception";
 
+/*
+ * Every error of the package has a stable `code` a caller can switch on (the message may change).
+ */
+
 /** A configuration value breaks a rule. The message names the property and the rule, never a secret. */
 export class SessionConfigError extends Error {
   override readonly name = "SessionConfigError";
+  readonly code = "ERR_SESSION_CONFIG";
   constructor(
     readonly property: string,
     rule: string,
@@ -14,6 +19,7 @@ export class SessionConfigError extends Error {
 /** A sealed blob did not open: wrong key, tampered bytes, moved to another session, or an unknown format. */
 export class SealError extends Error {
   override readonly name = "SealError";
+  readonly code = "ERR_SESSION_SEAL";
 }
 
 /**
@@ -23,6 +29,7 @@ export class SealError extends Error {
  */
 export class SessionUnavailableError extends HTTPException {
   override readonly name = "SessionUnavailableError";
+  readonly code = "ERR_SESSION_UNAVAILABLE";
   constructor(cause: unknown) {
     super(503, {
       cause,
@@ -40,6 +47,34 @@ export class SessionUnavailableError extends HTTPException {
  */
 export class StoreMisconfiguredError extends Error {
   override readonly name = "StoreMisconfiguredError";
+  readonly code = "ERR_STORE_MISCONFIGURED";
+}
+
+/** A change of the session is larger than `maxSessionBytes`: it is not saved (the last saved version stands). */
+export class SessionTooLargeError extends Error {
+  override readonly name = "SessionTooLargeError";
+  readonly code = "ERR_SESSION_TOO_LARGE";
+  constructor(
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(`the session is ${bytes} bytes of JSON, more than maxSessionBytes (${maxBytes}); the change is not saved`);
+  }
+}
+
+/** Session data JSON cannot hold (a BigInt, a cycle, nesting too deep): the change is not saved. */
+export class SessionDataError extends Error {
+  override readonly name = "SessionDataError";
+  readonly code = "ERR_SESSION_DATA";
+  constructor(cause: unknown) {
+    super(`session data cannot be saved as JSON (${describeError(cause)}); the change is not saved`, { cause });
+  }
+}
+
+/** A change that did not reach the store: dropped (destroyed, regenerated, expired…) or refused. */
+export class SessionNotSavedError extends Error {
+  override readonly name = "SessionNotSavedError";
+  readonly code = "ERR_SESSION_NOT_SAVED";
 }
 
 const CROSS_REQUEST_IO = "Cannot perform I/O on behalf of a different request";

@@ -14,7 +14,15 @@ export type { DropReason, Session, SessionData, SessionEvent, SessionLogger } fr
 export type { SameSite, SessionCookieOptions, SessionOptions, StoreUnavailablePolicy } from "./config/options.js";
 export { parseConfig, type SessionConfig, type StoreSource } from "./config/parse-config.js";
 export { bindingPrefix, MIN_SECRET_LENGTH, type ExtSessionMgt } from "./config/ext-session-mgt.js";
-export { SessionConfigError, SealError, SessionUnavailableError, StoreMisconfiguredError } from "./errors.js";
+export {
+  SealError,
+  SessionConfigError,
+  SessionDataError,
+  SessionNotSavedError,
+  SessionTooLargeError,
+  SessionUnavailableError,
+  StoreMisconfiguredError,
+} from "./errors.js";
 export { StoreTimeoutError } from "./stores/guarded-store.js";
 export type {
   RedisStoreContext,

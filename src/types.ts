@@ -83,6 +83,8 @@ export type SessionEvent =
   | { type: "write-overwrite"; keys: number }
   /** A write was given up, for `reason`; the user's cookie is left as the store decides. */
   | { type: "write-dropped"; reason: DropReason }
+  /** A change was not saved: larger than `maxSessionBytes`, or data JSON cannot hold. The last saved version stands. */
+  | { type: "write-rejected"; reason: "too-large" | "unserialisable" }
   /** The store stayed behind the version the cookie names after the wait (`served`: what it had was served). */
   | { type: "stale-read"; storedVersion: number; cookieVersion: number; waitedMs: number; served: boolean }
   /** A store call failed (`misconfigured`: for a reason waiting will not fix). */

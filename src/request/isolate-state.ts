@@ -50,6 +50,7 @@ export async function createIsolateState(
       report: config,
       timeoutMinutes: config.timeoutMinutes,
       awaitWrites: config.awaitWrites,
+      maxSessionBytes: config.maxSessionBytes,
       regenerateGraceSeconds: config.regenerateGraceSeconds,
       policy: {
         maxStalenessMs: config.maxStalenessMs,
@@ -66,12 +67,13 @@ export async function createIsolateState(
 
 /** Compare-and-set when the store can (and the options allow), else last-writer-wins: decided once. */
 function chooseWriter(store: GuardedStore, tier: StoreTier, config: SessionConfig): SessionWriter {
-  if (!store.versioned) return new LastWriterWinsWriter(tier, config.timeoutMinutes);
+  if (!store.versioned) return new LastWriterWinsWriter(tier, config.timeoutMinutes, config.maxSessionBytes);
   // Markers outlive any copy of the session an isolate could still hold as live (at most one timeout).
   return new CompareAndSetWriter(
     tier,
     { dataMinutes: config.timeoutMinutes, markerMinutes: 2 * config.timeoutMinutes },
     config.onEvent,
+    config.maxSessionBytes,
   );
 }
 

@@ -59,7 +59,7 @@ export function session<T extends SessionData = SessionData>(
       console.error(`hono-edge-session: ${error instanceof SessionConfigError ? error.message : describeError(error)}`);
       return c.text("Internal Server Error", 500);
     }
-    const { config, cookies, tiers } = state;
+    const { cookies, tiers } = state;
     const trace = new RequestTrace();
 
     // Cookie → memory tier → store, on the handler's first use of the session.
@@ -75,17 +75,8 @@ export function session<T extends SessionData = SessionData>(
 
     await next();
 
-    let change;
-    try {
-      change = handle.change();
-    } catch (error) {
-      config.logger.error(
-        `hono-edge-session: session data is not JSON-serialisable, not saved (${describeError(error)})`,
-      );
-      return;
-    }
     // Memory tier and cookies now; the store write after the response (see saveChange).
-    const after = await saveChange(change, tiers, trace);
+    const after = await saveChange(handle.change(), tiers, trace);
     await cookies.write(c, after.cookies);
     if (after.background !== undefined) inBackground(c, after.background);
   };

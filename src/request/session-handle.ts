@@ -2,6 +2,7 @@ import type { LoadedSession } from "../tiers/load.js";
 import { diff } from "../tiers/merge.js";
 import type { MemoryEntry } from "../tiers/memory-tier.js";
 import type { SessionChange } from "../tiers/save.js";
+import { SessionDataError } from "../errors.js";
 import type { Session, SessionData } from "../types.js";
 import { WorkingCopy } from "./working-copy.js";
 
@@ -100,7 +101,13 @@ export class SessionHandle<T extends SessionData> {
   change(): SessionChange {
     const loaded = this.#loaded;
     if (loaded === undefined) return { kind: "untouched" };
-    const json = this.#data!.changedJson(loaded.json);
+    let json: string | undefined;
+    try {
+      json = this.#data!.changedJson(loaded.json);
+    } catch (error) {
+      // A BigInt, a cycle, or nesting deeper than JSON.stringify can go: an error of its own, not a store failure.
+      return { kind: "rejected", loaded, error: new SessionDataError(error) };
+    }
     const userChanged = this.#user !== loaded.user;
     if (loaded.readOnly) return { kind: "read-only", loaded, modified: json !== undefined || userChanged };
     if ((json === undefined && !userChanged) || (loaded.isNew && (json ?? "{}") === "{}" && !userChanged)) {

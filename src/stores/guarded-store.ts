@@ -4,6 +4,7 @@ import { isRevalidatingStore, isVersionedStore, type StoredVersion, type UserCus
 /** A store call that did not settle within the bounded wait. */
 export class StoreTimeoutError extends Error {
   override readonly name = "StoreTimeoutError";
+  readonly code = "ERR_STORE_TIMEOUT";
 }
 
 /**

@@ -1,4 +1,4 @@
-import { storeFailureLine, StoreMisconfiguredError } from "../errors.js";
+import { SessionTooLargeError, storeFailureLine, StoreMisconfiguredError } from "../errors.js";
 import type { RequestTrace } from "../trace.js";
 import type { Reporting } from "../types.js";
 import { diff } from "./merge.js";
@@ -103,6 +103,7 @@ export async function land(
     // what it was made from), so its own write expects this version instead of conflicting with it.
     current.stored = entry.stored;
     current.confirmedAt = entry.confirmedAt;
+    memory.set(plan.id, current); // accounted again, on its new base
   }
   report.onEvent({
     type: "write",

@@ -43,6 +43,8 @@ export function isSaved(entry: MemoryEntry): boolean {
 interface Slot {
   entry: MemoryEntry;
   bytes: number;
+  /** Counted against the bound of unsaved bytes (the store did not hold it when it was set). */
+  unsaved: boolean;
 }
 
 /** The constant covers the Map slot and the entry objects. */
@@ -52,18 +54,26 @@ const BYTES_PER_JSON_CHAR = 4;
 
 /**
  * The per-isolate first tier: an LRU map bounded by an estimate of the bytes it holds. An entry lives only
- * as long as the store's copy was last seen to live (a hit never extends it). Map iteration order is
+ * as long as the store's copy was last seen to live (a hit never extends it). One entry may take at most
+ * an eighth of the bound (so one huge session cannot flush the others), and changes the store does not
+ * hold yet at most a quarter (so a failing store cannot fill the tier with them). Map iteration order is
  * insertion order, so re-inserting on a hit keeps the least recently used entry first.
  */
 export class MemoryTier {
   readonly #slots = new Map<string, Slot>();
   #bytes = 0;
+  #unsavedBytes = 0;
+  readonly maxEntryBytes: number;
+  readonly maxUnsavedBytes: number;
 
   constructor(
     readonly maxBytes: number,
     readonly onDropUnsaved: (count: number) => void = () => {},
     readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.maxEntryBytes = maxBytes / 8;
+    this.maxUnsavedBytes = maxBytes / 4;
+  }
 
   get bytes(): number {
     return this.#bytes;
@@ -71,6 +81,10 @@ export class MemoryTier {
 
   get size(): number {
     return this.#slots.size;
+  }
+
+  get unsavedBytes(): number {
+    return this.#unsavedBytes;
   }
 
   /** The live entry, counted as a use. */
@@ -91,15 +105,22 @@ export class MemoryTier {
     return this.#slots.get(id)?.entry;
   }
 
-  /** Returns false when the entry alone is larger than the bound and so is not kept. */
+  /**
+   * Returns false when the entry is not kept: larger than one entry may be, or unsaved with the bound of
+   * unsaved bytes reached. The entry it would replace then stays.
+   */
   set(id: string, entry: MemoryEntry): boolean {
     const old = this.#slots.get(id);
-    if (old !== undefined) this.#remove(id, old);
+    const unsaved = !isSaved(entry);
     const unsavedBase = entry.stored.json === entry.json ? 0 : entry.stored.json.length;
     const bytes = OVERHEAD_BYTES + 2 * id.length + BYTES_PER_JSON_CHAR * entry.json.length + 2 * unsavedBase;
-    if (bytes > this.maxBytes) return false;
-    this.#slots.set(id, { entry, bytes });
+    if (bytes > this.maxEntryBytes) return false;
+    const unsavedElsewhere = this.#unsavedBytes - (old?.unsaved ? old.bytes : 0);
+    if (unsaved && unsavedElsewhere + bytes > this.maxUnsavedBytes) return false;
+    if (old !== undefined) this.#remove(id, old);
+    this.#slots.set(id, { entry, bytes, unsaved });
     this.#bytes += bytes;
+    if (unsaved) this.#unsavedBytes += bytes;
     this.#evict();
     return true;
   }
@@ -112,6 +133,7 @@ export class MemoryTier {
   #remove(id: string, slot: Slot): void {
     this.#slots.delete(id);
     this.#bytes -= slot.bytes;
+    if (slot.unsaved) this.#unsavedBytes -= slot.bytes;
   }
 
   /** Least recently used first, but an entry the store does not hold yet only when nothing else is left. */

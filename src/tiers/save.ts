@@ -1,4 +1,10 @@
-import { storeFailureLine, StoreMisconfiguredError } from "../errors.js";
+import {
+  SessionDataError,
+  SessionNotSavedError,
+  SessionTooLargeError,
+  storeFailureLine,
+  StoreMisconfiguredError,
+} from "../errors.js";
 import { newSessionId, newWriteTag } from "../sealing/session-id.js";
 import type { RequestTrace } from "../trace.js";
 import type { SessionCookie, SessionData } from "../types.js";
@@ -17,7 +23,9 @@ export type SessionChange =
   /** `newId`: the id is new to the browser (regenerated); `ended`: destroyed, and nothing written after. */
   | { kind: "unchanged"; loaded: LoadedSession; newId: boolean; ended: boolean }
   /** `user`: the session's user after the request (`setUser`), which counts as a change when it differs. */
-  | { kind: "changed"; loaded: LoadedSession; json: string; user: string | undefined; newId: boolean };
+  | { kind: "changed"; loaded: LoadedSession; json: string; user: string | undefined; newId: boolean }
+  /** A change that cannot be saved (see `SessionDataError`, `SessionTooLargeError`). */
+  | { kind: "rejected"; loaded: LoadedSession; error: SessionDataError | SessionTooLargeError };
 
 /** The Set-Cookie a response carries. */
 export type CookiePlan =
@@ -34,6 +42,7 @@ export interface AfterHandler {
 
 export interface SaveDeps extends LandDeps {
   tier: StoreTier;
+  maxSessionBytes: number;
   /** Wait for every write before the response (instead of writing after it). */
   awaitWrites: boolean;
   regenerateGraceSeconds: number;
@@ -48,6 +57,7 @@ const CLEAR: CookiePlan = { kind: "clear" };
  * unchanged one costs nothing but, sometimes, a retried write or an expiry refresh after the response.
  */
 export async function saveChange(change: SessionChange, deps: SaveDeps, trace: RequestTrace): Promise<AfterHandler> {
+  change = withinLimits(change, deps);
   switch (change.kind) {
     case "untouched":
       return { cookies: KEEP };
@@ -63,7 +73,30 @@ export async function saveChange(change: SessionChange, deps: SaveDeps, trace: R
       return maintain(change.loaded, change.newId, change.ended, deps, trace);
     case "changed":
       return await write(change, deps, trace);
+    case "rejected":
+      reject(change.error, deps);
+      return { cookies: change.loaded.deadCookie ? CLEAR : KEEP };
   }
+}
+
+/** A change past `maxSessionBytes` is refused: it never reaches memory or the store. */
+function withinLimits(change: SessionChange, deps: SaveDeps): SessionChange {
+  if (change.kind !== "changed") return change;
+  const bytes = jsonBytes(change.json, deps.maxSessionBytes);
+  if (bytes <= deps.maxSessionBytes) return change;
+  return { kind: "rejected", loaded: change.loaded, error: new SessionTooLargeError(bytes, deps.maxSessionBytes) };
+}
+
+/** UTF-8 bytes of `json`, counted exactly only when its length leaves any doubt about the limit. */
+export function jsonBytes(json: string, limit: number): number {
+  if (json.length > limit || json.length * 3 <= limit) return json.length;
+  return new TextEncoder().encode(json).length;
+}
+
+function reject(error: SessionDataError | SessionTooLargeError, deps: SaveDeps): void {
+  const reason = error instanceof SessionTooLargeError ? "too-large" : "unserialisable";
+  deps.report.onEvent({ type: "write-rejected", reason });
+  deps.report.logger.error(`hono-edge-session: ${error.message}`);
 }
 
 /** `commit()`: writes the change now and answers the session as it landed (merged, perhaps). */
@@ -72,9 +105,14 @@ export async function commitChange(
   deps: SaveDeps,
   trace: RequestTrace,
 ): Promise<LoadedSession | undefined> {
+  change = withinLimits(change, deps);
+  if (change.kind === "rejected") {
+    reject(change.error, deps);
+    throw change.error;
+  }
   if (change.kind !== "changed") return undefined;
   const entry = pendingEntry(change, deps);
-  deps.memory.set(change.loaded.id, entry);
+  deps.memory.set(change.loaded.id, entry); // kept while it is written, if the tier can
   const outcome = await land(planFor(change.loaded.id, entry), entry, deps, trace, false);
   return adopt(change.loaded, outcome);
 }
@@ -172,7 +210,7 @@ async function endId(
 /** The session as a write left it: the landed version, or an error saying why it did not land. */
 function adopt(loaded: LoadedSession, outcome: WriteOutcome & { entry?: MemoryEntry }): LoadedSession {
   if (outcome.kind === "dropped" || outcome.entry === undefined) {
-    throw new Error(`the session was not saved: ${outcome.kind === "dropped" ? outcome.reason : "unknown"}`);
+    throw new SessionNotSavedError(`the session was not saved: ${outcome.kind === "dropped" ? outcome.reason : "unknown"}`);
   }
   const entry = outcome.entry;
   return {
@@ -234,9 +272,10 @@ async function write(
 ): Promise<AfterHandler> {
   const { loaded, newId } = change;
   const entry = pendingEntry(change, deps);
-  deps.memory.set(loaded.id, entry);
+  // An entry the tier cannot hold (too large for one entry, or too many unsaved bytes) is written now.
+  const kept = deps.memory.set(loaded.id, entry);
   const withId = newId || loaded.isNew || loaded.cookie?.signedWithPrevious === true;
-  if (!deps.awaitWrites) {
+  if (!deps.awaitWrites && kept) {
     trace.deferredWrite = true;
     const background = deps.writes.flush(loaded.id, deps, trace, true);
     return {
@@ -249,7 +288,9 @@ async function write(
   try {
     outcome = await land(plan, entry, deps, trace, false);
   } catch {
-    // Logged; the change stays in this isolate's memory, and the cookie names it.
+    // Logged. Kept in memory, the change is written again later, and the cookie names it; not kept, it is
+    // lost, and the cookie keeps naming the last saved version.
+    if (!kept) return { cookies: KEEP };
     return { cookies: { kind: "set", withId, cookie: { id: loaded.id, version: entry.version, tag: entry.tag } } };
   }
   if (outcome.kind === "dropped") {

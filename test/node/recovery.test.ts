@@ -89,6 +89,10 @@ describe("reference worker", () => {
       expect((await w.fetch(browser, "/session", { method: "PUT", json: bad })).status).toBe(400);
     }
     expect(await w.json(browser, "/session")).toEqual({ a: 1, b: 2 });
+    // A body is bounded before it is read: 150 MB never reaches the isolate's memory.
+    const huge = await w.fetch(browser, "/session", { method: "PUT", json: { pad: "x".repeat(1_000_000) } });
+    expect(huge.status).toBe(413);
+    expect(await w.json(browser, "/session")).toEqual({ a: 1, b: 2 });
     expect((await w.fetch(browser, "/session", { method: "DELETE" })).status).toBe(204);
     expect(await w.json(browser, "/session")).toEqual({});
   });

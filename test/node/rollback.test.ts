@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { SessionEvent } from "../../src/index.js";
 import { startApp, useIsolates } from "../support/isolates.js";
-import { BrowserJar, SECRET } from "../support/node.js";
+import { BrowserJar, SECRET, waitFor } from "../support/node.js";
 import { StoreReader } from "../support/stored.js";
 
 /*
@@ -10,15 +10,25 @@ import { StoreReader } from "../support/stored.js";
  */
 const isolates = useIsolates();
 
+/** The stored value once its version is `version` (writes land after the response). */
+async function storedAt(key: string, version: number): Promise<string> {
+  let value: string | null = null;
+  await waitFor(
+    async () => (value = await isolates.stack.client.get(key))?.startsWith(`${version}.`) === true,
+    `version ${version} in the store`,
+  );
+  return value!;
+}
+
 async function twoVersions(options: Record<string, unknown>) {
   const app = await startApp(isolates, 2, options);
   const browser = new BrowserJar();
   await app[0]!.json(browser, "/session", { method: "PUT", json: { role: "admin" } });
   const reader = await StoreReader.forSecret(SECRET);
   const key = `${app.instance}:${await reader.storeKey(browser.id!)}`;
-  const versionOne = (await isolates.stack.client.get(key))!;
+  const versionOne = await storedAt(key, 1);
   await app[0]!.json(browser, "/session", { method: "PUT", json: { role: "user" } }); // the role is removed
-  await new Promise((resolve) => setTimeout(resolve, 100)); // the write lands after the response
+  await storedAt(key, 2);
   return { app, browser, key, versionOne, reader };
 }
 

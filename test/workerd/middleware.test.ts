@@ -150,7 +150,7 @@ describe("write path", () => {
     const { app: a, logger, instance } = flakyApp("bigint");
     const browser = new Browser(a);
     expect((await browser.fetch("/bigint", { method: "POST" })).status).toBe(200);
-    expect(logger.lines.join("\n")).toMatch(/not JSON-serialisable/);
+    expect(logger.lines.join("\n")).toMatch(/session data cannot be saved as JSON/);
     expect(await commandsFor(instance)).toEqual([]);
   });
 

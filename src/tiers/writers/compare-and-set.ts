@@ -2,7 +2,7 @@ import type { RequestTrace } from "../../trace.js";
 import type { SessionData, SessionEvent } from "../../types.js";
 import { diff, overwrittenKeys } from "../merge.js";
 import type { StoreTier } from "../store-tier.js";
-import { applyChange, type Marker, type SessionWriter, type WriteOutcome, type WritePlan } from "./session-writer.js";
+import { changedJson, type Marker, type SessionWriter, type WriteOutcome, type WritePlan } from "./session-writer.js";
 
 /**
  * Conflicts after which a write gives up. Each conflict means another request's write landed in between,
@@ -29,6 +29,7 @@ export class CompareAndSetWriter implements SessionWriter {
     readonly tier: StoreTier,
     readonly ttl: { dataMinutes: number; markerMinutes: number },
     readonly onEvent: (event: SessionEvent) => void,
+    readonly maxBytes: number,
   ) {}
 
   async write(plan: WritePlan, trace: RequestTrace): Promise<WriteOutcome> {
@@ -57,7 +58,7 @@ export class CompareAndSetWriter implements SessionWriter {
     let floor = plan.floor;
     let overwrites = 0;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const json = JSON.stringify(applyChange(plan, current));
+      const json = changedJson(plan, current, this.maxBytes);
       if (attempt > 1 && plan.change.kind === "patch" && json === currentJson && at.user === plan.user) {
         // The store already holds everything this change sets: nothing to write.
         return { kind: "written", landed: { ...at, json, writtenAt: Date.now() }, attempts: attempt };

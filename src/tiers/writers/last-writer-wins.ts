@@ -1,7 +1,7 @@
 import type { RequestTrace } from "../../trace.js";
 import type { SessionData } from "../../types.js";
 import type { StoreTier } from "../store-tier.js";
-import { applyChange, type Marker, type SessionWriter, type WriteOutcome, type WritePlan } from "./session-writer.js";
+import { changedJson, type Marker, type SessionWriter, type WriteOutcome, type WritePlan } from "./session-writer.js";
 
 /**
  * For stores without compare-and-set (the application router's interface as it is): each change is
@@ -13,10 +13,11 @@ export class LastWriterWinsWriter implements SessionWriter {
   constructor(
     readonly tier: StoreTier,
     readonly dataMinutes: number,
+    readonly maxBytes: number,
   ) {}
 
   async write(plan: WritePlan, trace: RequestTrace): Promise<WriteOutcome> {
-    const json = JSON.stringify(applyChange(plan, JSON.parse(plan.base.json) as SessionData));
+    const json = changedJson(plan, JSON.parse(plan.base.json) as SessionData, this.maxBytes);
     const version = Math.max(plan.base.version, plan.floor) + 1;
     const writtenAt = Date.now();
     const { tag, createdAt, user } = plan;

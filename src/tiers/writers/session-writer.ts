@@ -1,3 +1,4 @@
+import { SessionTooLargeError } from "../../errors.js";
 import type { Envelope } from "../../sealing/envelope.js";
 import type { RequestTrace } from "../../trace.js";
 import type { DropReason, SessionData } from "../../types.js";
@@ -52,6 +53,16 @@ export interface SessionWriter {
   write(plan: WritePlan, trace: RequestTrace): Promise<WriteOutcome>;
   /** Ends an id with a marker (`knownVersion`: what this isolate last saw there; `at`: whose store key). */
   end(id: string, knownVersion: number, marker: Marker, trace: RequestTrace, at?: number): Promise<void>;
+}
+
+/** The JSON a plan's change makes of `current`; past `maxBytes` it is refused (`SessionTooLargeError`). */
+export function changedJson(plan: WritePlan, current: SessionData, maxBytes: number): string {
+  const json = JSON.stringify(applyChange(plan, current));
+  if (json.length > maxBytes) {
+    const bytes = new TextEncoder().encode(json).length;
+    if (bytes > maxBytes) throw new SessionTooLargeError(bytes, maxBytes);
+  }
+  return json;
 }
 
 /** The data a plan's change makes of `current`. */
