@@ -31,14 +31,14 @@ export function planFor(id: string, entry: MemoryEntry): WritePlan {
 }
 
 /** The memory entry of a version that landed: the store holds exactly it, as of now. */
-export function landedEntry(landed: Landed, timeoutMinutes: number): MemoryEntry {
+export function landedEntry(landed: Landed, timeoutMinutes: number, at = 0): MemoryEntry {
   const stored = { version: landed.version, tag: landed.tag, json: landed.json };
   const now = Date.now();
   return {
     ...stored,
     createdAt: landed.createdAt,
     user: landed.user,
-    at: 0,
+    at,
     stored,
     confirmedAt: now,
     expiresAt: landed.writtenAt + timeoutMinutes * 60_000,
@@ -85,7 +85,7 @@ export async function land(
     report.logger.warn(`hono-edge-session: write dropped: ${DROPPED[outcome.reason]}`);
     return outcome;
   }
-  const entry = landedEntry(outcome.landed, deps.timeoutMinutes);
+  const entry = landedEntry(outcome.landed, deps.timeoutMinutes, outcome.at ?? 0);
   // Another entry of this session may have come since: a newer local change (its own write merges this
   // one's result), a newer saved version, or a retired id. Only an older saved one gives way.
   const newer =

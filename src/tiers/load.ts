@@ -118,9 +118,8 @@ async function fromStore(
       entry === undefined
         ? await tier.find(cookie.id, trace)
         : await tier.read(cookie.id, entry.stored.version, refresh, trace, entry.at);
-    // Moved to the current secret's store key since this isolate last looked (a rotation): read it there.
-    if (read !== UNCHANGED && read.kind === "moved" && read.at !== 0)
-      read = await tier.read(cookie.id, 0, undefined, trace);
+    // Moved to another secret's store key since this isolate last looked (a rotation): read it there.
+    if (read !== UNCHANGED && read.kind === "moved") read = await tier.findMoved(cookie.id, read.at, trace);
   } catch (error) {
     return unavailable(cookie, entry, error, deps, trace);
   }
@@ -188,7 +187,7 @@ async function settle(
       return fresh(cookie, deps.writer.merges);
     case "tombstone":
     case "tampered":
-    case "moved": // under the current key: no marker of this kind stands there
+    case "moved": // followed in fromStore; one left here leads nowhere
       memory.delete(cookie.id);
       return fresh(cookie, true);
     case "data": {

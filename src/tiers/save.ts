@@ -210,7 +210,9 @@ async function endId(
 /** The session as a write left it: the landed version, or an error saying why it did not land. */
 function adopt(loaded: LoadedSession, outcome: WriteOutcome & { entry?: MemoryEntry }): LoadedSession {
   if (outcome.kind === "dropped" || outcome.entry === undefined) {
-    throw new SessionNotSavedError(`the session was not saved: ${outcome.kind === "dropped" ? outcome.reason : "unknown"}`);
+    throw new SessionNotSavedError(
+      `the session was not saved: ${outcome.kind === "dropped" ? outcome.reason : "unknown"}`,
+    );
   }
   const entry = outcome.entry;
   return {
@@ -312,7 +314,9 @@ function maintain(
   const cookie = { id: loaded.id, version: loaded.version, tag: loaded.tag };
   const behind =
     loaded.cookie === undefined || loaded.cookie.version !== cookie.version || loaded.cookie.tag !== cookie.tag;
-  const cookies: CookiePlan = newId || behind ? { kind: "set", withId: newId, cookie } : KEEP;
+  // Signed with a previous secret: both cookies are signed again with the current one.
+  const resign = loaded.cookie?.signedWithPrevious === true;
+  const cookies: CookiePlan = newId || behind || resign ? { kind: "set", withId: newId || resign, cookie } : KEEP;
   const entry = loaded.entry;
   if (entry === undefined || deps.memory.peek(loaded.id) !== entry) return { cookies };
   if (!isSaved(entry)) {

@@ -85,6 +85,19 @@ export class StoreTier {
   }
 
   /**
+   * A session marked "moved" under the key of secret `from`: where it went (the first key of the ring,
+   * other than `from`, that holds anything), or nothing.
+   */
+  async findMoved(id: string, from: number, trace: RequestTrace): Promise<StoredSession> {
+    for (let at = 0; at < this.ring.all.length; at++) {
+      if (at === from) continue;
+      const found = await this.read(id, 0, undefined, trace, at);
+      if (found !== UNCHANGED && found.kind !== "nothing" && found.kind !== "moved") return found;
+    }
+    return { kind: "nothing", version: 0, at: from };
+  }
+
+  /**
    * Compare-and-set at the store key of secret `at`: stores `envelope` as `version` if the store holds
    * `expected`. Answers `null` when written (also when a lost response's retry finds this very write in
    * place), else what stands there.

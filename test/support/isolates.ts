@@ -50,8 +50,9 @@ export async function startApp(
   isolates: IsolatesOfFile,
   count: number,
   options: Record<string, unknown> = {},
+  /** An app already running under this instanceName: new isolates of it, with other options. */
+  instance = `app-${process.pid}-${++apps}`,
 ): Promise<AppIsolates> {
-  const instance = `app-${process.pid}-${++apps}`;
   const bindings = bindingsFor(instance, isolates.stack.gateway, { SESSION_TEST_OPTIONS: JSON.stringify(options) });
   const spawn = () => isolates.start(bindings, "test/fixtures/concurrency-worker.ts");
   const started = await Promise.all(Array.from({ length: count }, spawn));

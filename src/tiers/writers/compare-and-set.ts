@@ -46,7 +46,8 @@ export class CompareAndSetWriter implements SessionWriter {
       },
       trace,
     );
-    if (moved.kind === "written") return await this.#markMoved(plan, moved, trace);
+    // Landed elsewhere (it followed a "moved" marker to where the session is): written in place, not moved.
+    if (moved.kind === "written" && (moved.at ?? 0) === 0) return await this.#markMoved(plan, moved, trace);
     return moved;
   }
 
@@ -56,6 +57,8 @@ export class CompareAndSetWriter implements SessionWriter {
     let currentJson = plan.base.json;
     let at = { version: plan.base.version, tag: plan.base.tag, createdAt: plan.createdAt, user: plan.user };
     let floor = plan.floor;
+    /** The secret whose store key this writes under: the current one, unless the session is found elsewhere. */
+    let target = 0;
     let overwrites = 0;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const json = changedJson(plan, current, this.maxBytes);
@@ -73,20 +76,28 @@ export class CompareAndSetWriter implements SessionWriter {
         { kind: "data", json, tag: plan.tag, createdAt, writtenAt, user: plan.user },
         this.ttl.dataMinutes,
         trace,
+        target,
       );
       if (conflict === null) {
         if (overwrites > 0) this.onEvent({ type: "write-overwrite", keys: overwrites });
         const landed = { version, tag: plan.tag, json, createdAt, writtenAt, user: plan.user };
-        return { kind: "written", landed, attempts: attempt };
+        return { kind: "written", landed, attempts: attempt, at: target };
       }
       this.onEvent({ type: "write-conflict", attempt });
-      switch (conflict.kind) {
+      let found = conflict;
+      if (found.kind === "moved") {
+        // An isolate with another current secret moved the session (a rotation still rolling out): write
+        // where it now is, instead of moving it back and forth.
+        found = await this.tier.findMoved(plan.id, found.at, trace);
+        target = found.at;
+      }
+      switch (found.kind) {
         case "tombstone":
           return { kind: "dropped", reason: "destroyed" };
         case "retired":
           return { kind: "dropped", reason: "regenerated" };
         case "tampered":
-        case "moved": // a marker only ever stands under a previous secret's key, never where this writes
+        case "moved":
           return { kind: "dropped", reason: "tampered" };
         case "nothing":
           if (Date.now() >= plan.restoreUntil) return { kind: "dropped", reason: "expired" };
@@ -94,13 +105,13 @@ export class CompareAndSetWriter implements SessionWriter {
           at = { ...at, version: 0, tag: "" };
           break;
         case "data":
-          current = JSON.parse(conflict.json) as SessionData;
-          currentJson = conflict.json;
-          at = { version: conflict.version, tag: conflict.tag, createdAt: conflict.createdAt, user: conflict.user };
+          current = JSON.parse(found.json) as SessionData;
+          currentJson = found.json;
+          at = { version: found.version, tag: found.tag, createdAt: found.createdAt, user: found.user };
           if (plan.change.kind === "patch") overwrites = overwrittenKeys(plan.change.patch, own, current);
           break;
       }
-      floor = Math.max(floor, version);
+      floor = Math.max(floor, version, found.version);
       if (attempt > 1) await backOff(attempt);
     }
     return { kind: "dropped", reason: "conflicts" };

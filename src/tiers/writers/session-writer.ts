@@ -38,7 +38,8 @@ export interface Landed {
 }
 
 export type WriteOutcome =
-  { kind: "written"; landed: Landed; attempts: number } | { kind: "dropped"; reason: DropReason };
+  /** `at`: the secret whose store key it landed under (0, the current one, unless found elsewhere). */
+  { kind: "written"; landed: Landed; attempts: number; at?: number } | { kind: "dropped"; reason: DropReason };
 
 /** A marker that ends an id: destroyed, or retired by regenerate. */
 export type Marker = Extract<Envelope, { kind: "tombstone" | "retired" }>;
