@@ -3,13 +3,11 @@ import type { RequestTrace } from "../trace.js";
 import type { Reporting } from "../types.js";
 import { diff } from "./merge.js";
 import { isSaved, type MemoryEntry, type MemoryTier } from "./memory-tier.js";
-import type { WriteQueue } from "./write-queue.js";
 import type { Landed, SessionWriter, WriteOutcome, WritePlan } from "./writers/session-writer.js";
 
 /** What landing a write needs. */
 export interface LandDeps {
   memory: MemoryTier;
-  writes: WriteQueue;
   writer: SessionWriter;
   report: Reporting;
   timeoutMinutes: number;

@@ -6,6 +6,7 @@ import type { SessionCookie } from "../types.js";
 import { land, planFor, type LandDeps } from "./land.js";
 import { isSaved, NOTHING_STORED, type MemoryEntry, type StoredState } from "./memory-tier.js";
 import { UNCHANGED, type StoredSession, type StoreTier } from "./store-tier.js";
+import type { WriteQueue } from "./write-queue.js";
 
 /** The session a request starts from. */
 export interface LoadedSession {
@@ -53,6 +54,8 @@ export interface LoadPolicy {
 export interface LoadDeps extends LandDeps {
   tier: StoreTier;
   policy: LoadPolicy;
+  /** The isolate's write queue: while it writes a session, that session's entry is served without a re-read. */
+  writes: WriteQueue;
 }
 
 /**

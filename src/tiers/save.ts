@@ -13,6 +13,7 @@ import type { LoadedSession } from "./load.js";
 import { apply, diff, overwrittenKeys } from "./merge.js";
 import { isSaved, NOTHING_STORED, type MemoryEntry } from "./memory-tier.js";
 import { UNCHANGED, type StoreTier } from "./store-tier.js";
+import type { WriteQueue } from "./write-queue.js";
 import type { WriteOutcome } from "./writers/session-writer.js";
 
 /** What a request did to its session, decided once the handler has returned. */
@@ -46,6 +47,8 @@ export interface SaveDeps extends LandDeps {
   /** Wait for every write before the response (instead of writing after it). */
   awaitWrites: boolean;
   regenerateGraceSeconds: number;
+  /** The isolate's write queue: a change is written after the response through it. */
+  writes: WriteQueue;
 }
 
 const KEEP: CookiePlan = { kind: "keep" };

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { Redis, type RedisConfigNodejs } from "@upstash/redis";
 import IORedis from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -121,6 +122,50 @@ describe("Upstash REST gateway, driven by the real @upstash/redis client", () =>
     expect(await res.json()).toEqual({ result: ["T0s=", "eQ=="] });
     const top = await call("/", ["SET", "g:ok", "z"], { "Upstash-Encoding": "base64" });
     expect(await top.json()).toEqual({ result: "OK" });
+  });
+
+  it("reads a stored value OK back as OK, alone and inside an array (where it is base64-encoded)", async () => {
+    expect(await redis.set("g:ok-value", "OK")).toBe("OK");
+    expect(await redis.get("g:ok-value")).toBe("OK");
+    expect(await redis.mget("g:ok-value", "g:missing")).toEqual(["OK", null]);
+    const res = await call("/", ["MGET", "g:ok-value"], { "Upstash-Encoding": "base64" });
+    expect(await res.json()).toEqual({ result: ["T0s="] });
+  });
+
+  it("returns values spanning many socket reads byte for byte, several in one reply", async () => {
+    const values = [randomBytes(3 * 1024 * 1024 + 7), randomBytes(512 * 1024), randomBytes(2 * 1024 * 1024)];
+    await stack.client.mset("g:big:0", values[0]!, "g:big:1", values[1]!, "g:big:2", values[2]!);
+    const res = await call(
+      "/pipeline",
+      [
+        ["GET", "g:big:0"],
+        ["MGET", "g:big:1", "g:big:2"],
+      ],
+      { "Upstash-Encoding": "base64" },
+    );
+    const [single, multi] = (await res.json()) as [{ result: string }, { result: string[] }];
+    expect(Buffer.from(single.result, "base64").equals(values[0]!)).toBe(true);
+    // Compared as booleans: a deep equality of megabytes, byte by byte, would take seconds.
+    expect(multi.result.map((v, i) => Buffer.from(v, "base64").equals(values[i + 1]!))).toEqual([true, true]);
+  });
+
+  it("refuses HELLO 3 with 400 (Upstash's REST API speaks RESP2), alone, in a pipeline and in a transaction", async () => {
+    const single = await call("/", ["HELLO", "3"]);
+    expect(single.status).toBe(400);
+    expect(((await single.json()) as { error: string }).error).toMatch(/RESP3 is not supported.*speaks RESP2/);
+    await expect(plainClient().exec(["HELLO", "3"])).rejects.toThrow(/RESP2/);
+    const pipeline = await call("/pipeline", [["HELLO", "3"], ["PING"]]);
+    expect(await pipeline.json()).toEqual([{ error: expect.stringMatching(/RESP2/) }, { result: "PONG" }]);
+    const tx = await call("/multi-exec", [
+      ["SET", "g:resp3", "x"],
+      ["HELLO", "3"],
+    ]);
+    expect(tx.status).toBe(400);
+    expect(((await tx.json()) as { error: string }).error).toMatch(/RESP2/);
+    expect(await stack.client.exists("g:resp3")).toBe(0);
+    // RESP2 is still there to be asked for.
+    const hello = (await plainClient().exec(["HELLO", "2"])) as unknown[];
+    expect(hello[hello.indexOf("proto") + 1]).toBe(2);
   });
 
   it("runs explicit pipelines and transactions, with per-command errors", async () => {

@@ -1,4 +1,5 @@
 import { execFile, spawn } from "node:child_process";
+import { connect } from "node:net";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -54,6 +55,7 @@ beforeAll(async () => {
         "hono-edge-session": `file:../hono-edge-session-${version}.tgz`,
         hono: versionOf("hono"),
         "@hono/node-server": versionOf("@hono/node-server"),
+        "@upstash/redis": versionOf("@upstash/redis"),
         wrangler: versionOf("wrangler"),
         typescript: versionOf("typescript"),
         "@cloudflare/workers-types": versionOf("@cloudflare/workers-types"),
@@ -92,6 +94,18 @@ app.get("/", async (c) => c.json(await c.var.session.get()));
 export default app;
 export { SessionStoreObject } from "hono-edge-session/durable-object";
 `;
+
+/** Whether something listens on the port (a refused connection is a port nobody holds). */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
 
 /** Bytes of a bundle, as uploaded and as gzipped. */
 async function bundleSize(path: string): Promise<{ kib: number; gzipKib: number }> {
@@ -192,6 +206,67 @@ serve({ fetch: app.fetch, port: Number(process.env.PORT) }, () => console.log("l
       expect(await stack.client.keys("install-test:*")).toHaveLength(1);
     } finally {
       server.kill();
+    }
+  }, 60_000);
+
+  it("runs the hono-edge-session-redis-rest command for the real @upstash/redis client, and stops it with its redis-server on Ctrl-C", async () => {
+    const port = await freePort();
+    const token = "install-test-token";
+    // The link npm made: runs only if the built file kept its shebang and was made executable.
+    const command = spawn(
+      join(project, "node_modules/.bin/hono-edge-session-redis-rest"),
+      ["--port", String(port), "--token", token],
+      {
+        cwd: project,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let output = "";
+    command.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    command.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    let spawnFailed = false;
+    command.once("error", (error) => {
+      spawnFailed = true;
+      output += String(error);
+    });
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      command.once("exit", (code, signal) => resolve([code, signal])),
+    );
+    try {
+      await waitFor(
+        async () => output.includes("Ctrl-C stops it.") || command.exitCode !== null || spawnFailed,
+        "the command to be ready",
+        15_000,
+      );
+      const ready = /private redis-server on 127\.0\.0\.1:(\d+); Upstash REST API on (\S+)/.exec(output);
+      expect(ready, output).not.toBeNull();
+      const [, redisPort, url] = ready!;
+      expect(url).toBe(`http://127.0.0.1:${port}`);
+
+      await files({
+        "upstash-client.mjs": `import { Redis } from "@upstash/redis";
+
+const redis = new Redis({ url: process.env.REST_URL, token: process.env.REST_TOKEN, enableTelemetry: false });
+const set = await redis.set("greeting", "héllo ✓");
+const get = await redis.get("greeting");
+const hset = await redis.hset("user:1", { name: "ada", visits: 7 });
+const hgetall = await redis.hgetall("user:1");
+console.log(JSON.stringify({ set, get, hset, hgetall }));
+`,
+      });
+      const { stdout } = await inProject(process.execPath, ["upstash-client.mjs"], {
+        REST_URL: url!,
+        REST_TOKEN: token,
+      });
+      expect(JSON.parse(stdout)).toEqual({ set: "OK", get: "héllo ✓", hset: 2, hgetall: { name: "ada", visits: 7 } });
+
+      command.kill("SIGINT");
+      expect(await exited).toEqual([0, null]);
+      expect(await accepts(Number(redisPort))).toBe(false); // its private redis-server went with it
+      expect(await accepts(port)).toBe(false);
+    } finally {
+      // SIGTERM, not SIGKILL: the command stops its redis-server on the way out.
+      if (command.exitCode === null && command.signalCode === null) command.kill("SIGTERM");
     }
   }, 60_000);
 

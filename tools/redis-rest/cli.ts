@@ -1,7 +1,9 @@
+#!/usr/bin/env node
 /**
- * `hono-edge-session-redis-rest` (today `npm run dev:redis`): Upstash's Redis REST API on this machine, over a
- * private redis-server it starts (or one already running), for developing and testing apps that use
- * `@upstash/redis`. Stops cleanly on Ctrl-C.
+ * `hono-edge-session-redis-rest`, the package's bin (built to dist/tools/redis-rest/cli.js; `npm run
+ * dev:redis` runs this source): Upstash's Redis REST API on this machine, over a private redis-server it
+ * starts (or one already running), for developing and testing apps that use `@upstash/redis`. Stops cleanly,
+ * with its redis-server, on Ctrl-C. Needs Node and redis-parser only, nothing from devDependencies.
  */
 import { parseArgs } from "node:util";
 import { startGateway, type Gateway } from "./gateway.js";

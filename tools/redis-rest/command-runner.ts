@@ -1,7 +1,6 @@
 import type { RedisConnection } from "./redis-connection.js";
 import { commandOutcome, type CommandOutcome } from "./reply-encoding.js";
 import { commandName, type Command } from "./request-parsing.js";
-import { RespError } from "./resp.js";
 
 export interface RunResult {
   status: number;
@@ -10,12 +9,18 @@ export interface RunResult {
   errors: Array<string | undefined>;
 }
 
+const RESP3_REFUSAL =
+  "NOPROTO RESP3 is not supported over REST: Upstash's REST API speaks RESP2 (use HELLO 2, or no HELLO)";
+
 /**
  * Commands whose replies do not come one per command, so they cannot run on a request's connection: the
  * Pub/Sub and MONITOR ones have their event-stream endpoints; replication streams and `CLIENT REPLY
  * OFF|SKIP` (commands that answer nothing) would leave every later reply matched to the wrong command.
  * Upstash's REST API does not run them either (its compatibility table lists Pub/Sub as PUBLISH and PUBSUB
  * only); the wording of the error here is the gateway's own.
+ *
+ * `HELLO 3` would switch the connection to RESP3, whose replies (maps, sets, pushes) the gateway does not
+ * parse. Upstash's REST API speaks RESP2 and offers no RESP3 either; `HELLO` or `HELLO 2` still run.
  */
 export function refusal(command: Command): string | undefined {
   const name = commandName(command);
@@ -33,6 +38,9 @@ export function refusal(command: Command): string | undefined {
       return `ERR ${name} is not supported over REST`;
     case "CLIENT":
       return String(command[1]).toUpperCase() === "REPLY" ? "ERR CLIENT REPLY is not supported over REST" : undefined;
+    case "HELLO":
+      // Redis reads the protocol version strictly: "3" is the only argument that switches to RESP3.
+      return String(command[1]) === "3" ? RESP3_REFUSAL : undefined;
     default:
       return undefined;
   }
@@ -86,17 +94,17 @@ export async function runTransaction(
   const replies = await connection.sendAll([["MULTI"], ...commands, ["EXEC"]]);
   const [multi, exec] = [replies[0]!, replies.at(-1)!];
   const queued = replies.slice(1, -1);
-  if (multi instanceof RespError) return discarded(multi.message);
-  if (exec instanceof RespError) {
+  if (multi instanceof Error) return discarded(multi.message);
+  if (exec instanceof Error) {
     // EXECABORT says only "because of previous errors": the queueing error says which.
-    const cause = queued.find((reply): reply is RespError => reply instanceof RespError);
+    const cause = queued.find((reply): reply is Error => reply instanceof Error);
     return discarded(cause?.message ?? exec.message);
   }
   if (!Array.isArray(exec)) return discarded("ERR transaction aborted");
   let next = 0;
   // A command refused at queueing without aborting (WATCH inside MULTI) has no slot in EXEC's reply.
   const outcomes = queued.map((reply) =>
-    reply instanceof RespError ? { error: reply.message } : commandOutcome(exec[next++] ?? null, base64),
+    reply instanceof Error ? { error: reply.message } : commandOutcome(exec[next++] ?? null, base64),
   );
   return { status: 200, body: outcomes, errors: outcomes.map((o) => ("error" in o ? o.error : undefined)) };
 }

@@ -1,4 +1,5 @@
-import { isStatus, RedisConnection, type RedisTarget } from "./redis-connection.js";
+import { RedisConnection, type RedisTarget } from "./redis-connection.js";
+import { isReplyText } from "./resp.js";
 
 /**
  * Connections for HTTP requests, one per request at a time, so nothing one request does to its connection
@@ -48,7 +49,7 @@ export class ConnectionPool {
     void (async () => {
       try {
         // RESET also logs the connection out: a password-protected server needs AUTH again.
-        if (!isStatus(await connection.send(["RESET"]), "RESET")) throw new Error("RESET refused (Redis < 6.2?)");
+        if (!isReplyText(await connection.send(["RESET"]), "RESET")) throw new Error("RESET refused (Redis < 6.2?)");
         await connection.authenticate(this.target);
         if (this.closed || !connection.open) throw new Error("closed meanwhile");
         this.idle.push(connection);

@@ -1,7 +1,7 @@
 import type { ServerResponse } from "node:http";
 import { RedisConnection, type RedisTarget } from "./redis-connection.js";
 import type { StreamKind } from "./request-parsing.js";
-import { RespError, RespStatus, type RespReply } from "./resp.js";
+import type { RespReply } from "./resp.js";
 
 /**
  * Upstash's streaming endpoints, as `@upstash/redis` consumes them (`redis.subscribe()` and `psubscribe()`):
@@ -45,10 +45,12 @@ export async function streamEvents(options: {
   connection.onClose(() => send(() => res.end()));
   connection.onUnsolicited = (reply) => {
     let line: string | undefined;
-    if (reply instanceof RespError) {
+    if (reply instanceof Error) {
       line = `error,${reply.message}`;
-    } else if (kind === "monitor" && reply instanceof RespStatus) {
-      line = monitorStarted ? reply.text : JSON.stringify(reply.text);
+    } else if (kind === "monitor" && Buffer.isBuffer(reply)) {
+      // MONITOR answers +OK, then one status reply per command Redis runs.
+      const text = reply.toString("utf8");
+      line = monitorStarted ? text : JSON.stringify(text);
       monitorStarted = true;
     } else if (Array.isArray(reply)) {
       line = reply.map(fieldText).join(",");
@@ -68,6 +70,7 @@ export async function streamEvents(options: {
   connection.sendUnanswered([kind.toUpperCase(), ...names]);
 }
 
+/** Channel names and messages are bytes, subscription counts integers (their digits). */
 function fieldText(field: RespReply): string {
   if (Buffer.isBuffer(field)) return field.toString("utf8");
   return String(field);

@@ -24,6 +24,7 @@ export type { FaultSpec, PendingFault, RecordedCommand } from "./controls.js";
  *   `{"error"}` objects, integers exact;
  * - `/subscribe/<channel>`, `/psubscribe/<pattern>` and `/monitor` as Server-Sent Events (`event-stream.ts`);
  *   as plain commands, SUBSCRIBE, MONITOR and the like (which answer more or less than once) are refused;
+ * - RESP2 only, as Upstash: `HELLO 3` is refused with 400 (`command-runner.ts`);
  * - a fresh `upstash-sync-token` header on every reply; 405 for methods other than GET, HEAD, POST, PUT.
  * Each HTTP request runs on a Redis connection of its own (`connection-pool.ts`): SELECT, WATCH, MULTI or
  * CLIENT SETNAME never reach another request, a blocking command blocks only its own request, and a
@@ -34,7 +35,9 @@ export type { FaultSpec, PendingFault, RecordedCommand } from "./controls.js";
  * redis-server runs them (blocking commands, WATCH/UNWATCH/DISCARD, SELECT, the CONNECTION group but PING
  * and ECHO, per its compatibility table). What Upstash sends for an error nested in an array, and whether
  * its events end with a blank line, is not documented: the choices here (`{"error"}` objects, standard
- * Server-Sent Events) are ones the client reads correctly. Error texts for what the gateway rejects itself
+ * Server-Sent Events) are ones the client reads correctly. In base64 mode a top-level bulk string "OK" (GET
+ * of a value "OK") is sent as "OK", like a status OK, not as "T0s=": redis-parser does not tell the two
+ * apart, and the client reads "OK" either way. Error texts for what the gateway rejects itself
  * (a malformed body, a refused command, a discarded transaction's cause) are its own. It has no read-only
  * or ACL tokens, `Upstash-Response-Format: resp2`, request-size or rate limits, CORS headers, and no
  * Upstash-only commands beyond what the redis-server in use supports.

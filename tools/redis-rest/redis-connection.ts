@@ -1,5 +1,5 @@
 import { connect, type Socket } from "node:net";
-import { encodeCommand, RespError, RespParser, RespStatus, type CommandArg, type RespReply } from "./resp.js";
+import { encodeCommand, replyParser, type CommandArg, type RespReply } from "./resp.js";
 
 export interface RedisTarget {
   host: string;
@@ -16,8 +16,8 @@ const CONNECT_TIMEOUT_MS = 2_000;
 
 /**
  * One TCP connection to redis-server. Commands may be written back to back (pipelined); replies are matched
- * to them in order. Replies nobody asked for (Pub/Sub messages, MONITOR lines, RESP3 pushes) go to
- * `onUnsolicited`, which is how the event streams read them.
+ * to them in order. Replies nobody asked for (Pub/Sub messages, MONITOR lines) go to `onUnsolicited`, which
+ * is how the event streams read them.
  */
 export class RedisConnection {
   private readonly pending: Array<{ resolve: (reply: RespReply) => void; reject: (error: Error) => void }> = [];
@@ -26,14 +26,21 @@ export class RedisConnection {
   onUnsolicited: ((reply: RespReply) => void) | undefined;
 
   private constructor(private readonly socket: Socket) {
-    const parser = new RespParser((reply, push) => {
-      const waiter = push ? undefined : this.pending.shift();
-      if (waiter !== undefined) waiter.resolve(reply);
-      else this.onUnsolicited?.(reply);
-    });
+    const parser = replyParser(
+      (reply) => {
+        const waiter = this.pending.shift();
+        if (waiter !== undefined) waiter.resolve(reply);
+        else this.onUnsolicited?.(reply);
+      },
+      (error) => {
+        // Not RESP2: every later reply would be misread, so nothing more is read from this connection.
+        this.closedError ??= new RedisUnavailableError(`unreadable reply from redis-server: ${error.message}`);
+        socket.destroy();
+      },
+    );
     socket.on("data", (chunk: Buffer) => {
       try {
-        parser.feed(chunk);
+        parser.execute(chunk);
       } catch (error) {
         socket.destroy(error instanceof Error ? error : new Error(String(error)));
       }
@@ -72,7 +79,7 @@ export class RedisConnection {
     if (target.password === undefined) return;
     const args = target.username === undefined ? [target.password] : [target.username, target.password];
     const reply = await this.send(["AUTH", ...args]);
-    if (reply instanceof RespError) {
+    if (reply instanceof Error) {
       this.destroy();
       throw new RedisUnavailableError(`redis-server refused the gateway's AUTH: ${reply.message}`);
     }
@@ -110,8 +117,4 @@ export class RedisConnection {
     this.closedError ??= new RedisUnavailableError("connection closed by the gateway");
     this.socket.destroy();
   }
-}
-
-export function isStatus(reply: RespReply, text: string): boolean {
-  return reply instanceof RespStatus && reply.text === text;
 }

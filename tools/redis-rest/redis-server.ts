@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
-import { isStatus, RedisConnection } from "./redis-connection.js";
+import { RedisConnection } from "./redis-connection.js";
+import { isReplyText } from "./resp.js";
 
 /** A private redis-server on a free loopback port, without persistence. `stop()` and `start()` simulate an outage. */
 export interface RedisServer {
@@ -86,7 +87,7 @@ async function waitForPing(port: number): Promise<void> {
     try {
       connection = await RedisConnection.open({ host: "127.0.0.1", port });
       const reply = await connection.send(["PING"]);
-      if (isStatus(reply, "PONG")) return;
+      if (isReplyText(reply, "PONG")) return;
       throw new Error(`PING answered ${String(reply)}`);
     } catch (error) {
       if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer: ${String(error)}`);

@@ -1,4 +1,4 @@
-import { RespError, RespStatus, type RespReply } from "./resp.js";
+import { integerValue, isReplyText, type RespReply } from "./resp.js";
 
 /**
  * How Upstash writes a Redis reply as JSON (https://upstash.com/docs/redis/features/restapi, "Response" and
@@ -9,7 +9,9 @@ import { RespError, RespStatus, type RespReply } from "./resp.js";
  * - with `Upstash-Encoding: base64` every string is base64 of its raw bytes, except the status reply `OK`
  *   of the command itself. The client mirrors this exactly: it keeps a top-level "OK" as it is but
  *   base64-decodes every string inside an array, so an `OK` inside an array (EXEC, EVAL, a Lua table) must be
- *   encoded ("T0s="); sent as "OK" it would decode as base64 to "8";
+ *   encoded ("T0s="); sent as "OK" it would decode as base64 to "8". redis-parser gives status replies and
+ *   bulk strings alike as bytes, so a top-level bulk string "OK" (GET of a value "OK") is left plain too:
+ *   the client reads "OK" either way, since it never base64-decodes a top-level "OK";
  * - without the header, strings are UTF-8 text (invalid bytes become U+FFFD, as Upstash documents).
  *
  * An error inside an array (an EXEC or EVAL reply that holds one) becomes `{"error": "<message>"}` in place,
@@ -20,17 +22,17 @@ export type JsonReply = string | number | bigint | null | JsonReply[] | { error:
 export type CommandOutcome = { result: JsonReply } | { error: string };
 
 export function commandOutcome(reply: RespReply, base64: boolean): CommandOutcome {
-  if (reply instanceof RespError) return { error: reply.message };
-  if (reply instanceof RespStatus && reply.text === "OK") return { result: "OK" };
+  if (reply instanceof Error) return { error: reply.message };
+  if (isReplyText(reply, "OK")) return { result: "OK" };
   return { result: nested(reply, base64) };
 }
 
 function nested(reply: RespReply, base64: boolean): JsonReply {
-  if (reply === null || typeof reply === "number" || typeof reply === "bigint") return reply;
+  if (reply === null) return null;
+  if (typeof reply === "string") return integerValue(reply);
   if (Array.isArray(reply)) return reply.map((item) => nested(item, base64));
-  if (reply instanceof RespError) return { error: reply.message };
-  const bytes = reply instanceof RespStatus ? Buffer.from(reply.text, "utf8") : reply;
-  return base64 ? bytes.toString("base64") : bytes.toString("utf8");
+  if (reply instanceof Error) return { error: reply.message };
+  return base64 ? reply.toString("base64") : reply.toString("utf8");
 }
 
 /** JSON.stringify, except that integers beyond 2^53 are written with all their digits, as Redis sent them. */
