@@ -1,0 +1,64 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { SessionEvent } from "../../src/index.js";
+import { startApp, useIsolates } from "../support/isolates.js";
+import { BrowserJar, SECRET, waitFor } from "../support/node.js";
+import { StoreReader } from "../support/stored.js";
+
+/*
+ * Writes after the response: with the store 40 ms away, a changed session answers before its write reaches
+ * the store, the write still lands, and a user's next request on another isolate waits for it.
+ */
+const isolates = useIsolates();
+afterEach(() => {
+  isolates.stack.gateway.setDelay(0);
+  isolates.stack.gateway.clearFaults();
+});
+
+async function storedVersion(instance: string, id: string): Promise<number> {
+  const reader = await StoreReader.forSecret(SECRET);
+  const value = await isolates.stack.client.get(`${instance}:${await reader.storeKey(id)}`);
+  return value === null ? 0 : Number(value.slice(0, value.indexOf(".")));
+}
+
+describe("writes after the response", () => {
+  it("answers before the store holds the change, lands it, and the next request on another isolate reads it", async () => {
+    const app = await startApp(isolates, 2);
+    const [a, b] = app;
+    const browser = new BrowserJar();
+    await a!.json(browser, "/session", { method: "PUT", json: { step: 1 } });
+    await waitFor(async () => (await storedVersion(app.instance, browser.id!)) === 1, "version 1 in the store");
+
+    isolates.stack.gateway.setDelay(40); // the store is now 40 ms away: 20 ms each way
+    for (let step = 2; step <= 4; step++) {
+      const isolate = step % 2 === 0 ? a! : b!;
+      expect(await isolate.json(browser, "/session", { method: "PUT", json: { step } })).toMatchObject({ step });
+      // The response came back before the write reached Redis (it leaves after the response, 20 ms away)...
+      expect(await storedVersion(app.instance, browser.id!)).toBe(step - 1);
+      // ...and the user's very next request, on the other isolate, still reads its own write.
+      const other = step % 2 === 0 ? b! : a!;
+      expect(await other.json(browser, "/session")).toMatchObject({ step });
+    }
+    // Every write landed.
+    await waitFor(async () => (await storedVersion(app.instance, browser.id!)) === 4, "version 4 in the store");
+    const events = (await a!.json(new BrowserJar(), "/events")) as SessionEvent[];
+    expect(events.filter((e) => e.type === "write" && e.deferred).length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe("idempotent compare-and-set", () => {
+  it("counts exactly when the store applied a write and its answer was lost (the client retries)", async () => {
+    const app = await startApp(isolates, 1);
+    const [a] = app;
+    const browser = new BrowserJar();
+    await a!.json(browser, "/session", { method: "PUT", json: { n: 0 } });
+    await waitFor(async () => (await storedVersion(app.instance, browser.id!)) === 1, "version 1 in the store");
+    // The next compare-and-set runs in Redis, then the gateway drops the connection before answering.
+    isolates.stack.gateway.injectFault({ command: ["EVALSHA", "EVAL"], times: 1 });
+    expect(await a!.json(browser, "/counter", { method: "POST" })).toEqual({ n: 1 });
+    expect(isolates.stack.gateway.pendingFaults()).toEqual([]); // the fault did strike
+    const fresh = await app.spawn();
+    expect(await fresh.json(browser, "/session")).toEqual({ n: 1 });
+    const events = (await a!.json(new BrowserJar(), "/events")) as SessionEvent[];
+    expect(events.filter((e) => e.type === "write-conflict")).toEqual([]); // found its own write, no merge
+  });
+});
