@@ -71,6 +71,17 @@ export class SessionDataError extends Error {
   }
 }
 
+/** Listing or revoking a user's sessions needs a store that keeps user indexes (see `IndexedStore`). */
+export class SessionIndexUnsupportedError extends Error {
+  override readonly name = "SessionIndexUnsupportedError";
+  readonly code = "ERR_SESSION_INDEX_UNSUPPORTED";
+  constructor() {
+    super(
+      "this store keeps no user index: sessions cannot be listed or revoked by user (the Redis, Durable Object and memory stores can; a custom store needs listIndex, see IndexedStore)",
+    );
+  }
+}
+
 /** A change that did not reach the store: dropped (destroyed, regenerated, expired…) or refused. */
 export class SessionNotSavedError extends Error {
   override readonly name = "SessionNotSavedError";

@@ -10,7 +10,7 @@
  * @module
  */
 export { session, type SessionEnv, type SessionVariables } from "./request/middleware.js";
-export type { DropReason, Session, SessionData, SessionEvent, SessionLogger } from "./types.js";
+export type { DropReason, Session, SessionData, SessionEvent, SessionInfo, SessionLogger } from "./types.js";
 export type { SameSite, SessionCookieOptions, SessionOptions, StoreUnavailablePolicy } from "./config/options.js";
 export { parseConfig, type SessionConfig, type StoreSource } from "./config/parse-config.js";
 export { bindingPrefix, MIN_SECRET_LENGTH, type ExtSessionMgt } from "./config/ext-session-mgt.js";
@@ -18,6 +18,7 @@ export {
   SealError,
   SessionConfigError,
   SessionDataError,
+  SessionIndexUnsupportedError,
   SessionNotSavedError,
   SessionTooLargeError,
   SessionUnavailableError,
@@ -27,11 +28,14 @@ export { StoreTimeoutError } from "./stores/guarded-store.js";
 export type {
   RedisStoreContext,
   RedisStoreFactory,
+  IndexChange,
+  IndexedStore,
+  IndexEntry,
   RevalidatingStore,
   StoredVersion,
   UserCustomStore,
   UserCustomStoreModule,
   VersionedStore,
 } from "./stores/types.js";
-export { isRevalidatingStore, isVersionedStore } from "./stores/types.js";
+export { isIndexedStore, isRevalidatingStore, isVersionedStore } from "./stores/types.js";
 export { MemoryStore } from "./stores/memory-store.js";

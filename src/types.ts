@@ -40,6 +40,27 @@ export interface Session<T extends SessionData = SessionData> {
   setUser(userId: string | undefined): Promise<void>;
   /** The user the session is tied to, if any. */
   getUser(): Promise<string | undefined>;
+  /**
+   * The live sessions of a user (by default the one this session is tied to): an opaque handle for each,
+   * never a session id. Needs a store that keeps user indexes (`SessionIndexUnsupportedError` otherwise).
+   */
+  listSessions(userId?: string): Promise<SessionInfo[]>;
+  /** Ends one session of a user, by the handle `listSessions()` gave: at once, on every isolate within the staleness bound. */
+  revokeSession(handle: string, userId?: string): Promise<boolean>;
+  /** Ends every session of a user ("log out everywhere"), or all but this one with `keepCurrent`. Answers how many. */
+  revokeAllSessions(options?: { userId?: string; keepCurrent?: boolean }): Promise<number>;
+}
+
+/** One of a user's sessions, as "your sessions" lists it. */
+export interface SessionInfo {
+  /** Opaque and stable; cannot be turned into the session id. */
+  handle: string;
+  createdAt: number;
+  /** When the session was last used, to within the store expiry's refresh interval. */
+  lastSeenAt: number;
+  expiresAt: number;
+  /** The session this request holds. */
+  current: boolean;
 }
 
 /** Where warnings and errors go. Messages never carry a secret, a session id or session data. */

@@ -4,6 +4,7 @@ import type { SessionOptions } from "../config/options.js";
 import { describeError, SessionConfigError } from "../errors.js";
 import { fresh, loadSession } from "../tiers/load.js";
 import { commitChange, destroySession, regenerateSession, saveChange, updateSession } from "../tiers/save.js";
+import { listSessions, revokeSessions } from "../tiers/user-sessions.js";
 import { RequestTrace } from "../trace.js";
 import type { Session, SessionData } from "../types.js";
 import { createIsolateState, type IsolateState } from "./isolate-state.js";
@@ -70,6 +71,8 @@ export function session<T extends SessionData = SessionData>(
       regenerate: (loaded, data, user) => regenerateSession(loaded, data, user, tiers, trace),
       destroy: (loaded) => destroySession(loaded, tiers, trace),
       fresh: () => fresh(undefined, false),
+      listSessions: (user, currentId) => listSessions(user, currentId, tiers, trace),
+      revoke: (user, which) => revokeSessions(user, which, tiers, trace),
     });
     c.set("session", handle.api);
 

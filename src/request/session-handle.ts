@@ -3,7 +3,7 @@ import { diff } from "../tiers/merge.js";
 import type { MemoryEntry } from "../tiers/memory-tier.js";
 import type { SessionChange } from "../tiers/save.js";
 import { SessionDataError } from "../errors.js";
-import type { Session, SessionData } from "../types.js";
+import type { Session, SessionData, SessionInfo } from "../types.js";
 import { WorkingCopy } from "./working-copy.js";
 
 /** What the handle asks of the tiers; each call returns the session as the store now holds it. */
@@ -15,6 +15,9 @@ export interface SessionOperations {
   destroy(loaded: LoadedSession): Promise<void>;
   /** A new, empty session (after `destroy()`). */
   fresh(): LoadedSession;
+  listSessions(user: string, currentId: string | undefined): Promise<SessionInfo[]>;
+  /** Ends the user's sessions `which` picks; answers the ids it ended. */
+  revoke(user: string, which: { handle?: string; keep?: string }): Promise<string[]>;
 }
 
 /**
@@ -59,11 +62,7 @@ export class SessionHandle<T extends SessionData> {
       // A retired id is already dead to writes; clearing its cookies could clear the browser's new id.
       if (loaded.readOnly) return;
       await this.operations.destroy(loaded);
-      this.#loaded = this.operations.fresh();
-      this.#data = new WorkingCopy({});
-      this.#user = undefined;
-      this.#newId = false;
-      this.#ended = true;
+      this.#end();
     },
     commit: async () => {
       const change = this.change();
@@ -95,7 +94,40 @@ export class SessionHandle<T extends SessionData> {
       await this.#ready();
       return this.#user;
     },
+    listSessions: async (userId) => {
+      await this.#ready();
+      const user = userId ?? this.#user;
+      if (user === undefined) return [];
+      return await this.operations.listSessions(user, this.#loaded!.isNew ? undefined : this.#loaded!.id);
+    },
+    revokeSession: async (handle, userId) => {
+      await this.#ready();
+      const user = userId ?? this.#user;
+      if (user === undefined) return false;
+      return this.#revoked(await this.operations.revoke(user, { handle })) > 0;
+    },
+    revokeAllSessions: async (options = {}) => {
+      await this.#ready();
+      const user = options.userId ?? this.#user;
+      if (user === undefined) return 0;
+      return this.#revoked(await this.operations.revoke(user, options.keepCurrent ? { keep: this.#loaded!.id } : {}));
+    },
   };
+
+  /** If this request's own session was among the revoked ones, it ends as with `destroy()`. */
+  #revoked(ids: string[]): number {
+    if (ids.includes(this.#loaded!.id)) this.#end();
+    return ids.length;
+  }
+
+  /** Destroyed: a new, empty session takes its place, and unless something is written the cookies go. */
+  #end(): void {
+    this.#loaded = this.operations.fresh();
+    this.#data = new WorkingCopy({});
+    this.#user = undefined;
+    this.#newId = false;
+    this.#ended = true;
+  }
 
   /** Compares the data with what was loaded (so in-place mutations of nested values count too). */
   change(): SessionChange {

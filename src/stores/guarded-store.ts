@@ -1,5 +1,13 @@
 import { diagnoseStoreError } from "../errors.js";
-import { isRevalidatingStore, isVersionedStore, type StoredVersion, type UserCustomStore } from "./types.js";
+import {
+  isIndexedStore,
+  isRevalidatingStore,
+  isVersionedStore,
+  type IndexChange,
+  type IndexEntry,
+  type StoredVersion,
+  type UserCustomStore,
+} from "./types.js";
 
 /** A store call that did not settle within the bounded wait. */
 export class StoreTimeoutError extends Error {
@@ -18,6 +26,8 @@ export class GuardedStore {
   readonly versioned: boolean;
   /** Whether reads can be conditional (see `RevalidatingStore`). */
   readonly revalidating: boolean;
+  /** Whether it keeps user indexes (see `IndexedStore`). */
+  readonly indexed: boolean;
 
   constructor(
     readonly store: UserCustomStore,
@@ -26,6 +36,7 @@ export class GuardedStore {
   ) {
     this.versioned = useVersions && isVersionedStore(store);
     this.revalidating = this.versioned && isRevalidatingStore(store);
+    this.indexed = this.versioned && isIndexedStore(store);
   }
 
   get(key: string): Promise<string | null> {
@@ -42,16 +53,34 @@ export class GuardedStore {
     version: number,
     sealed: string,
     timeoutMinutes: number,
+    index: IndexChange[] = [],
   ): Promise<StoredVersion | null> {
     const store = this.store;
     if (!isVersionedStore(store)) throw new TypeError("this store has no setIfVersion");
+    if (index.length > 0 && isIndexedStore(store)) {
+      return this.#call(() => store.setIfVersion(key, expectedVersion, version, sealed, timeoutMinutes, index));
+    }
     return this.#call(() => store.setIfVersion(key, expectedVersion, version, sealed, timeoutMinutes));
   }
 
-  getIfChanged(key: string, knownVersion: number, refreshMinutes?: number): Promise<StoredVersion | null> {
+  getIfChanged(
+    key: string,
+    knownVersion: number,
+    refreshMinutes?: number,
+    index: IndexChange[] = [],
+  ): Promise<StoredVersion | null> {
     const store = this.store;
     if (!isRevalidatingStore(store)) throw new TypeError("this store has no getIfChanged");
+    if (index.length > 0 && isIndexedStore(store)) {
+      return this.#call(() => store.getIfChanged(key, knownVersion, refreshMinutes, index));
+    }
     return this.#call(() => store.getIfChanged(key, knownVersion, refreshMinutes));
+  }
+
+  listIndex(userKey: string): Promise<IndexEntry[]> {
+    const store = this.store;
+    if (!isIndexedStore(store)) throw new TypeError("this store keeps no user index");
+    return this.#call(() => store.listIndex(userKey));
   }
 
   destroy(key: string): Promise<void> {

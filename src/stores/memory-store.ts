@@ -1,5 +1,5 @@
 import { minutesToMillis } from "./minutes.js";
-import type { RevalidatingStore, StoredVersion } from "./types.js";
+import type { IndexChange, IndexedStore, IndexEntry, StoredVersion } from "./types.js";
 
 interface Row {
   value: string;
@@ -8,18 +8,20 @@ interface Row {
 }
 
 /**
- * Sessions in a `Map`, with every capability the layer uses (compare-and-set, conditional reads). Each
- * instance is its own store. Made for tests (yours and this package's: merging, loading and backups need
+ * Sessions in a `Map`, with every capability the layer uses (compare-and-set, conditional reads, user
+ * indexes). Each instance is its own store. Made for tests (yours and this package's: merging, loading and backups need
  * no server) and for trying things on one isolate; it is not shared between isolates, so it is no
  * backup. It passes the store conformance suite.
  */
-export class MemoryStore implements RevalidatingStore {
+export class MemoryStore implements IndexedStore {
   readonly #rows = new Map<string, Row>();
+  readonly #indexes = new Map<string, Map<string, { entry: string; expiresAt: number }>>();
 
   constructor(readonly now: () => number = Date.now) {}
 
   async clear(): Promise<void> {
     this.#rows.clear();
+    this.#indexes.clear();
   }
 
   async destroy(sessionId: string): Promise<void> {
@@ -60,18 +62,53 @@ export class MemoryStore implements RevalidatingStore {
     version: number,
     session: string,
     timeout: number,
+    index: IndexChange[] = [],
   ): Promise<StoredVersion | null> {
     const row = this.#live(sessionId);
     if ((row?.version ?? 0) !== expectedVersion) return stored(row, this.now());
     this.#rows.set(sessionId, { value: session, version, expiresAt: this.#expiry(timeout) });
+    this.#apply(index);
     return null;
   }
 
-  async getIfChanged(sessionId: string, knownVersion: number, refreshTimeout?: number): Promise<StoredVersion | null> {
+  async getIfChanged(
+    sessionId: string,
+    knownVersion: number,
+    refreshTimeout?: number,
+    index: IndexChange[] = [],
+  ): Promise<StoredVersion | null> {
     const row = this.#live(sessionId);
     if (row === undefined || knownVersion <= 0 || row.version !== knownVersion) return stored(row, this.now());
-    if (refreshTimeout !== undefined) row.expiresAt = this.#expiry(refreshTimeout);
+    if (refreshTimeout !== undefined) {
+      row.expiresAt = this.#expiry(refreshTimeout);
+      this.#apply(index);
+    }
     return null;
+  }
+
+  async listIndex(userKey: string): Promise<IndexEntry[]> {
+    const index = this.#indexes.get(userKey);
+    if (index === undefined) return [];
+    const now = this.now();
+    for (const [handle, { expiresAt }] of index) if (expiresAt <= now) index.delete(handle);
+    if (index.size === 0) this.#indexes.delete(userKey);
+    return [...index].map(([handle, { entry, expiresAt }]) => ({ handle, entry, expiresAt }));
+  }
+
+  #apply(changes: IndexChange[]): void {
+    for (const { userKey, handle, op, entry, expiresAt } of changes) {
+      let index = this.#indexes.get(userKey);
+      if (op === "put") {
+        if (index === undefined) this.#indexes.set(userKey, (index = new Map()));
+        index.set(handle, { entry: entry!, expiresAt: expiresAt! });
+      } else if (op === "touch") {
+        const current = index?.get(handle);
+        if (current !== undefined) current.expiresAt = expiresAt!;
+      } else {
+        index?.delete(handle);
+        if (index?.size === 0) this.#indexes.delete(userKey);
+      }
+    }
   }
 
   #live(sessionId: string): Row | undefined {

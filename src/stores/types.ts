@@ -104,3 +104,56 @@ export interface RedisStoreFactory {
   readonly credentials?: { url: string; token: string };
   create(context: RedisStoreContext): UserCustomStore;
 }
+
+/** One change to a user's session index, made in the same atomic step as the session write it goes with. */
+export interface IndexChange {
+  /** The user's index (a keyed hash of the user id: the store never sees the id). */
+  userKey: string;
+  /** The session's opaque handle (a keyed hash of its id). */
+  handle: string;
+  /**
+   * `put`: add or replace the entry (opaque, sealed) expiring at `expiresAt`; `touch`: move an existing
+   * entry's expiry to `expiresAt`; `remove`: take it out.
+   */
+  op: "put" | "touch" | "remove";
+  entry?: string;
+  /** Milliseconds since the epoch. */
+  expiresAt?: number;
+}
+
+/** A live entry of a user's session index. */
+export interface IndexEntry {
+  handle: string;
+  entry: string;
+  expiresAt: number;
+}
+
+/**
+ * The optional user-index capability: "your sessions" and "log out everywhere". The store keeps, per
+ * user, the entries of that user's sessions, changed atomically with the session writes they go with
+ * (`index` on `setIfVersion`, and on `getIfChanged` when it refreshes), pruned as they expire, and
+ * expiring itself with its last entry. A store without it still keeps a session's user (sealed in the
+ * session), but sessions cannot be listed or revoked by user.
+ */
+export interface IndexedStore extends RevalidatingStore {
+  setIfVersion(
+    sessionId: string,
+    expectedVersion: number,
+    version: number,
+    session: string,
+    timeout: number,
+    index?: IndexChange[],
+  ): Promise<StoredVersion | null>;
+  getIfChanged(
+    sessionId: string,
+    knownVersion: number,
+    refreshTimeout?: number,
+    index?: IndexChange[],
+  ): Promise<StoredVersion | null>;
+  /** The user's live entries (expired ones are pruned, not returned). */
+  listIndex(userKey: string): Promise<IndexEntry[]>;
+}
+
+export function isIndexedStore(store: UserCustomStore): store is IndexedStore {
+  return isRevalidatingStore(store) && typeof (store as Partial<IndexedStore>).listIndex === "function";
+}

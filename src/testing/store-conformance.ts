@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
+  isIndexedStore,
   isRevalidatingStore,
+  type IndexedStore,
   isVersionedStore,
   type RevalidatingStore,
   type StoredVersion,
@@ -20,6 +22,8 @@ export interface StoreConformanceOptions {
   versioned?: boolean;
   /** Also check the optional conditional-read capability (`getIfChanged`, with `setIfVersion`), which the store then must have. */
   revalidating?: boolean;
+  /** Also check the optional user-index capability (`listIndex`, and `index` on the conditional calls). */
+  indexed?: boolean;
   /**
    * The store has namespaces (like the Redis and Durable Object stores): check that `length()` and
    * `clear()` stay inside one. The application router's interface has none, so this is off by default.
@@ -147,6 +151,7 @@ export function describeStoreConformance(name: string, options: StoreConformance
 
   if (options.versioned) describeCompareAndSet(name, fresh, timeout, timeoutMs);
   if (options.revalidating) describeConditionalReads(name, fresh, timeout, timeoutMs);
+  if (options.indexed) describeUserIndex(name, fresh, timeoutMs);
 }
 
 type Fresh = () => Promise<{ namespace: string; store: UserCustomStore }>;
@@ -222,6 +227,55 @@ function describeConditionalReads(name: string, fresh: Fresh, timeout: number, t
       await sleep(timeoutMs + 300);
       expect(await store.get("a")).toBe("one");
       expect(await store.get("b")).toBeNull();
+    });
+  });
+}
+
+function describeUserIndex(name: string, fresh: Fresh, timeoutMs: number): void {
+  const indexed = async (): Promise<IndexedStore> => {
+    const { store } = await fresh();
+    expect(isIndexedStore(store)).toBe(true);
+    return store as IndexedStore;
+  };
+  const later = (ms: number) => Date.now() + ms;
+  const put = (userKey: string, handle: string, expiresAt = later(60_000)) =>
+    ({ userKey, handle, op: "put", entry: `entry-of-${handle}`, expiresAt }) as const;
+
+  describe(`${name} keeps the user-index contract`, () => {
+    it("changes an index with the write it goes with, and only if that write lands", async () => {
+      const store = await indexed();
+      expect(await store.setIfVersion("s1", 0, 1, "one", 1, [put("u", "h1")])).toBeNull();
+      expect(await store.setIfVersion("s2", 0, 1, "two", 1, [put("u", "h2"), put("v", "h2")])).toBeNull();
+      expect(await store.setIfVersion("s1", 0, 2, "lost", 1, [put("u", "h3")])).not.toBeNull(); // a conflict
+      const listed = (await store.listIndex("u"))
+        .map(({ handle, entry }) => ({ handle, entry }))
+        .sort((a, b) => a.handle.localeCompare(b.handle));
+      expect(listed).toEqual([
+        { handle: "h1", entry: "entry-of-h1" },
+        { handle: "h2", entry: "entry-of-h2" },
+      ]);
+      expect((await store.listIndex("v")).map((e) => e.handle)).toEqual(["h2"]);
+      expect(await store.setIfVersion("s1", 1, 2, "x", 1, [{ userKey: "u", handle: "h1", op: "remove" }])).toBeNull();
+      expect((await store.listIndex("u")).map((e) => e.handle)).toEqual(["h2"]);
+      expect(await store.listIndex("nobody")).toEqual([]);
+    });
+
+    it("moves an entry's expiry when a refresh of the known version asks, and not otherwise", async () => {
+      const store = await indexed();
+      await store.setIfVersion("s", 0, 1, "one", 1, [put("u", "h", later(timeoutMs))]);
+      const touch = [{ userKey: "u", handle: "h", op: "touch", expiresAt: later(60_000) }] as const;
+      expect(await store.getIfChanged("s", 2, 1, [...touch])).not.toBeNull(); // another version: no refresh
+      expect((await store.listIndex("u"))[0]!.expiresAt).toBeLessThan(later(timeoutMs + 50));
+      expect(await store.getIfChanged("s", 1, 1, [...touch])).toBeNull();
+      expect((await store.listIndex("u"))[0]!.expiresAt).toBeGreaterThan(later(50_000));
+    });
+
+    it("prunes entries as they expire", async () => {
+      const store = await indexed();
+      await store.setIfVersion("a", 0, 1, "a", 1, [put("u", "short", later(timeoutMs))]);
+      await store.setIfVersion("b", 0, 1, "b", 1, [put("u", "long")]);
+      await sleep(timeoutMs + 300);
+      expect((await store.listIndex("u")).map((e) => e.handle)).toEqual(["long"]);
     });
   });
 }

@@ -30,7 +30,7 @@ export function planFor(id: string, entry: MemoryEntry): WritePlan {
 
 /** The memory entry of a version that landed: the store holds exactly it, as of now. */
 export function landedEntry(landed: Landed, timeoutMinutes: number, at = 0): MemoryEntry {
-  const stored = { version: landed.version, tag: landed.tag, json: landed.json };
+  const stored = { version: landed.version, tag: landed.tag, json: landed.json, user: landed.user };
   const now = Date.now();
   return {
     ...stored,

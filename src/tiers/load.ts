@@ -120,7 +120,7 @@ async function fromStore(
     read =
       entry === undefined
         ? await tier.find(cookie.id, trace)
-        : await tier.read(cookie.id, entry.stored.version, refresh, trace, entry.at);
+        : await tier.read(cookie.id, entry.stored.version, refresh, trace, entry.at, entry.stored.user);
     // Moved to another secret's store key since this isolate last looked (a rotation): read it there.
     if (read !== UNCHANGED && read.kind === "moved") read = await tier.findMoved(cookie.id, read.at, trace);
   } catch (error) {
@@ -210,7 +210,7 @@ async function settle(
         memory.delete(cookie.id);
         return fresh(cookie, true);
       }
-      const stored = { version: state.version, tag: state.tag, json: state.json };
+      const stored = { version: state.version, tag: state.tag, json: state.json, user: state.user };
       const fromStore: MemoryEntry = {
         ...stored,
         createdAt: state.createdAt,

@@ -5,6 +5,8 @@ export interface StoredState {
   version: number;
   tag: string;
   json: string;
+  /** The user the stored version is tied to (its user-index entry is theirs). */
+  user?: string | undefined;
 }
 
 export const NOTHING_STORED: StoredState = { version: 0, tag: "", json: "{}" };

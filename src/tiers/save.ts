@@ -193,7 +193,7 @@ async function endId(
   trace: RequestTrace,
 ): Promise<void> {
   try {
-    await deps.writer.end(loaded.id, loaded.base.version, marker, trace, loaded.at);
+    await deps.writer.end(loaded.id, loaded.base.version, marker, trace, loaded.at, loaded.base.user);
   } catch (error) {
     deps.report.onEvent({
       type: "store-failure",
@@ -342,7 +342,7 @@ async function refresh(id: string, entry: MemoryEntry, deps: SaveDeps, trace: Re
   entry.refreshedAt = now;
   try {
     if (deps.tier.store.revalidating) {
-      const read = await deps.tier.read(id, entry.version, deps.timeoutMinutes, trace);
+      const read = await deps.tier.read(id, entry.version, deps.timeoutMinutes, trace, entry.at, entry.stored.user);
       if (read !== UNCHANGED) {
         // Something else stands there now: the next request confirms against the store before it is served.
         entry.confirmedAt = 0;
@@ -350,7 +350,7 @@ async function refresh(id: string, entry: MemoryEntry, deps: SaveDeps, trace: Re
       }
       entry.confirmedAt = now;
     } else {
-      await deps.tier.refresh(id, deps.timeoutMinutes, trace);
+      await deps.tier.refresh(id, deps.timeoutMinutes, trace, entry.at);
     }
     entry.expiresAt = now + deps.timeoutMinutes * 60_000;
   } catch (error) {

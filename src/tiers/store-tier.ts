@@ -1,9 +1,9 @@
-import { SealError } from "../errors.js";
-import { seal } from "../sealing/codec.js";
+import { SealError, SessionIndexUnsupportedError } from "../errors.js";
+import { seal, unseal } from "../sealing/codec.js";
 import { openEnvelope, wrap, type Envelope } from "../sealing/envelope.js";
-import { storeKeyOf, type KeyRing } from "../sealing/keys.js";
+import { handleOf, storeKeyOf, userKeyOf, type KeyRing } from "../sealing/keys.js";
 import type { GuardedStore } from "../stores/guarded-store.js";
-import type { StoredVersion } from "../stores/types.js";
+import type { IndexChange, StoredVersion } from "../stores/types.js";
 import type { RequestTrace } from "../trace.js";
 import type { SessionLogger } from "../types.js";
 
@@ -28,6 +28,14 @@ export type StoredSession =
   | { kind: "moved"; version: number; at: number }
   /** A value that does not open, or whose stored version disagrees with the sealed one. */
   | { kind: "tampered"; version: number; at: number };
+
+/** A session of a user, as the user's index lists it. */
+export interface UserSession {
+  handle: string;
+  id: string;
+  createdAt: number;
+  expiresAt: number;
+}
 
 /** The conditional read found the version the caller knows. */
 export const UNCHANGED = "unchanged";
@@ -60,10 +68,14 @@ export class StoreTier {
     refreshMinutes: number | undefined,
     trace: RequestTrace,
     at = 0,
+    /** The session's user: a refresh pushes their index entry's expiry forward too. */
+    user?: string,
   ): Promise<StoredSession | typeof UNCHANGED> {
     const key = await this.#key(id, at);
     if (this.store.revalidating) {
-      const stored = await trace.store(() => this.store.getIfChanged(key, knownVersion, refreshMinutes));
+      const index =
+        refreshMinutes !== undefined && user !== undefined ? await this.#touch(id, user, refreshMinutes) : [];
+      const stored = await trace.store(() => this.store.getIfChanged(key, knownVersion, refreshMinutes, index));
       return stored === null ? UNCHANGED : await this.#open(id, stored, at, trace);
     }
     const sealed = await trace.store(() => this.store.get(key));
@@ -110,10 +122,15 @@ export class StoreTier {
     ttlMinutes: number,
     trace: RequestTrace,
     at = 0,
+    /** The user whose index holds the session now, if any: its entry moves with the write. */
+    previousUser?: string,
   ): Promise<StoredSession | null> {
     const sealed = await trace.sealing(() => seal(this.ring.current, id, version, wrap(envelope)));
     const key = await this.#key(id, at);
-    const conflict = await trace.store(() => this.store.setIfVersion(key, expected, version, sealed, ttlMinutes));
+    const index = await this.#indexFor(id, envelope, previousUser, ttlMinutes);
+    const conflict = await trace.store(() =>
+      this.store.setIfVersion(key, expected, version, sealed, ttlMinutes, index),
+    );
     // The client retries a call whose response was lost; the first attempt may have landed. The sealed value
     // is unique (a fresh IV each time), so finding it in place means this write landed.
     if (conflict === null || conflict.session === sealed) return null;
@@ -136,6 +153,67 @@ export class StoreTier {
   async refresh(id: string, ttlMinutes: number, trace: RequestTrace, at = 0): Promise<void> {
     const key = await this.#key(id, at);
     await trace.store(() => this.store.resetTimer(key, ttlMinutes));
+  }
+
+  /**
+   * A user's live sessions, from the indexes of every secret of the ring (an entry made before a rotation
+   * stays in the old secret's index until it expires): id, creation and expiry, by opaque handle.
+   */
+  async listUser(user: string, trace: RequestTrace): Promise<UserSession[]> {
+    if (!this.store.indexed) throw new SessionIndexUnsupportedError();
+    const byId = new Map<string, UserSession>();
+    for (const keys of this.ring.all) {
+      const entries = await trace.store(async () => this.store.listIndex(await userKeyOf(keys, user)));
+      for (const { handle, entry, expiresAt } of entries) {
+        const opened = await this.#openEntry(handle, entry);
+        if (opened === undefined) continue;
+        const known = byId.get(opened.id);
+        if (known === undefined || known.expiresAt < expiresAt) byId.set(opened.id, { ...opened, handle, expiresAt });
+      }
+    }
+    return [...byId.values()];
+  }
+
+  /** The index changes that go with writing `envelope` where `previousUser`'s entry was (on an indexed store). */
+  async #indexFor(id: string, envelope: Envelope, previousUser: string | undefined, ttlMinutes: number) {
+    if (!this.store.indexed) return [];
+    const user = envelope.kind === "data" ? envelope.user : undefined;
+    if (user === undefined && previousUser === undefined) return [];
+    const keys = this.ring.current;
+    const handle = await handleOf(keys, id);
+    const changes: IndexChange[] = [];
+    if (user !== undefined) {
+      // The entry says which session the handle stands for, sealed to the handle: only this layer reads it.
+      const entry = await seal(keys, handle, 0, JSON.stringify({ i: id, c: envelope.createdAt }));
+      changes.push({
+        userKey: await userKeyOf(keys, user),
+        handle,
+        op: "put",
+        entry,
+        expiresAt: Date.now() + ttlMinutes * 60_000,
+      });
+    }
+    if (previousUser !== undefined && previousUser !== user) {
+      changes.push({ userKey: await userKeyOf(keys, previousUser), handle, op: "remove" });
+    }
+    return changes;
+  }
+
+  async #touch(id: string, user: string, minutes: number): Promise<IndexChange[]> {
+    if (!this.store.indexed) return [];
+    const keys = this.ring.current;
+    const [userKey, handle] = await Promise.all([userKeyOf(keys, user), handleOf(keys, id)]);
+    return [{ userKey, handle, op: "touch", expiresAt: Date.now() + minutes * 60_000 }];
+  }
+
+  async #openEntry(handle: string, entry: string): Promise<{ id: string; createdAt: number } | undefined> {
+    try {
+      const { plaintext } = await unseal(this.ring, handle, entry, 4096);
+      const { i, c } = JSON.parse(plaintext) as { i?: unknown; c?: unknown };
+      return typeof i === "string" && typeof c === "number" ? { id: i, createdAt: c } : undefined;
+    } catch {
+      return undefined; // an entry no key opens (a removed secret, or altered): not a session of this user
+    }
   }
 
   #key(id: string, at: number): Promise<string> {

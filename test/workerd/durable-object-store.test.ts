@@ -12,6 +12,7 @@ describeStoreConformance("DurableObjectStore", {
   makeStore: (namespace) => new DurableObjectStore(binding, { namespace, shards: 4 }),
   versioned: true,
   revalidating: true,
+  indexed: true,
   namespaces: true,
 });
 

@@ -6,6 +6,7 @@ describeStoreConformance("MemoryStore", {
   makeStore: () => new MemoryStore(),
   versioned: true,
   revalidating: true,
+  indexed: true,
   namespaces: true, // each instance is its own store
 });
 

@@ -7,6 +7,7 @@ describeStoreConformance("RedisStore", {
   makeStore: (namespace) => new RedisStore({ ...inject("redisRest"), namespace }),
   versioned: true,
   revalidating: true,
+  indexed: true,
   namespaces: true,
 });
 

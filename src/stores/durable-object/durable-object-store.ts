@@ -1,5 +1,5 @@
 import { minutesToMillis } from "../minutes.js";
-import type { RevalidatingStore, StoredVersion } from "../types.js";
+import type { IndexChange, IndexedStore, IndexEntry, StoredVersion } from "../types.js";
 import type { SessionStoreObject } from "./session-store-object.js";
 import { shardName, shardOf } from "./shards.js";
 
@@ -20,7 +20,7 @@ export interface DurableObjectStoreOptions {
  * on behalf of a different request"). So only the namespace binding and the object ids (plain values) are
  * kept, and every call gets a fresh stub, which costs no round trip.
  */
-export class DurableObjectStore implements RevalidatingStore {
+export class DurableObjectStore implements IndexedStore {
   readonly #binding: DurableObjectNamespace<SessionStoreObject>;
   readonly #ids: DurableObjectId[];
 
@@ -46,15 +46,36 @@ export class DurableObjectStore implements RevalidatingStore {
     version: number,
     session: string,
     timeout: number,
+    index: IndexChange[] = [],
   ): Promise<StoredVersion | null> {
-    return this.#shard(sessionId).setIfVersion(sessionId, expectedVersion, version, session, minutesToMillis(timeout));
+    // A session's index entries live in the session's own shard, so they change in the same call.
+    return this.#shard(sessionId).setIfVersion(
+      sessionId,
+      expectedVersion,
+      version,
+      session,
+      minutesToMillis(timeout),
+      index,
+    );
   }
 
-  getIfChanged(sessionId: string, knownVersion: number, refreshTimeout?: number): Promise<StoredVersion | null> {
+  /** A user's entries are spread over the shards of their sessions: every shard is asked. */
+  async listIndex(userKey: string): Promise<IndexEntry[]> {
+    const lists = await Promise.all(this.#ids.map((id) => this.#stub(id).listIndex(userKey)));
+    return lists.flat();
+  }
+
+  getIfChanged(
+    sessionId: string,
+    knownVersion: number,
+    refreshTimeout?: number,
+    index: IndexChange[] = [],
+  ): Promise<StoredVersion | null> {
     return this.#shard(sessionId).getIfChanged(
       sessionId,
       knownVersion,
       refreshTimeout === undefined ? undefined : minutesToMillis(refreshTimeout),
+      index,
     );
   }
 

@@ -1,8 +1,10 @@
 import { DurableObject } from "cloudflare:workers";
+import type { IndexChange, IndexEntry } from "../types.js";
 
 /**
- * One shard of the Durable Object session store: a SQLite table of opaque sealed sessions with their expiry.
- * Reads ignore expired rows at once; an alarm at the earliest expiry deletes them for real.
+ * One shard of the Durable Object session store: a SQLite table of opaque sealed sessions with their expiry,
+ * and a table of user-index entries for the sessions of this shard (changed in the same call as the
+ * session they go with). Reads ignore expired rows at once; an alarm at the earliest expiry deletes them.
  */
 export class SessionStoreObject extends DurableObject {
   readonly #sql: SqlStorage;
@@ -14,6 +16,9 @@ export class SessionStoreObject extends DurableObject {
       "CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL, expires_at INTEGER NOT NULL)",
     );
     this.#sql.exec("CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at)");
+    this.#sql.exec(
+      "CREATE TABLE IF NOT EXISTS user_index (user_key TEXT NOT NULL, handle TEXT NOT NULL, entry TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (user_key, handle))",
+    );
   }
 
   get(key: string): string | null {
@@ -42,11 +47,48 @@ export class SessionStoreObject extends DurableObject {
     version: number,
     value: string,
     ttlMs: number,
+    index: IndexChange[] = [],
   ): Promise<{ version: number; session: string | null; ttlMs?: number } | null> {
     const current = this.#row(key);
     if ((current?.version ?? 0) !== expectedVersion) return stored(current);
     await this.set(key, value, ttlMs, version);
+    this.#applyIndex(index);
     return null;
+  }
+
+  /** A user's live entries in this shard. */
+  listIndex(userKey: string): IndexEntry[] {
+    this.#sql.exec("DELETE FROM user_index WHERE user_key = ? AND expires_at <= ?", userKey, Date.now());
+    return this.#sql
+      .exec<{ handle: string; entry: string; expires_at: number }>(
+        "SELECT handle, entry, expires_at FROM user_index WHERE user_key = ?",
+        userKey,
+      )
+      .toArray()
+      .map((row) => ({ handle: row.handle, entry: row.entry, expiresAt: row.expires_at }));
+  }
+
+  #applyIndex(index: IndexChange[]): void {
+    for (const { userKey, handle, op, entry, expiresAt } of index) {
+      if (op === "put") {
+        this.#sql.exec(
+          "INSERT OR REPLACE INTO user_index (user_key, handle, entry, expires_at) VALUES (?, ?, ?, ?)",
+          userKey,
+          handle,
+          entry ?? "",
+          expiresAt ?? 0,
+        );
+      } else if (op === "touch") {
+        this.#sql.exec(
+          "UPDATE user_index SET expires_at = ? WHERE user_key = ? AND handle = ?",
+          expiresAt ?? 0,
+          userKey,
+          handle,
+        );
+      } else {
+        this.#sql.exec("DELETE FROM user_index WHERE user_key = ? AND handle = ?", userKey, handle);
+      }
+    }
   }
 
   /** The stored session unless its version is `known` (then `null`, and the expiry pushed forward if asked). */
@@ -54,10 +96,14 @@ export class SessionStoreObject extends DurableObject {
     key: string,
     known: number,
     ttlMs?: number,
+    index: IndexChange[] = [],
   ): Promise<{ version: number; session: string | null; ttlMs?: number } | null> {
     const current = this.#row(key);
     if (current === undefined || known <= 0 || current.version !== known) return stored(current);
-    if (ttlMs !== undefined) await this.resetTimer(key, ttlMs);
+    if (ttlMs !== undefined) {
+      await this.resetTimer(key, ttlMs);
+      this.#applyIndex(index);
+    }
     return null;
   }
 
@@ -105,11 +151,13 @@ export class SessionStoreObject extends DurableObject {
 
   async clear(): Promise<void> {
     this.#sql.exec("DELETE FROM sessions");
+    this.#sql.exec("DELETE FROM user_index");
     await this.ctx.storage.deleteAlarm();
   }
 
   override async alarm(): Promise<void> {
     this.#sql.exec("DELETE FROM sessions WHERE expires_at <= ?", Date.now());
+    this.#sql.exec("DELETE FROM user_index WHERE expires_at <= ?", Date.now());
     const next = this.#sql.exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM sessions").one().next;
     if (next !== null) await this.ctx.storage.setAlarm(next);
   }

@@ -1,7 +1,14 @@
 import { Redis } from "@upstash/redis/cloudflare";
 import { StoreMisconfiguredError } from "../../errors.js";
 import { minutesToMillis } from "../minutes.js";
-import type { RevalidatingStore, StoredVersion } from "../types.js";
+import type { IndexChange, IndexedStore, IndexEntry, StoredVersion } from "../types.js";
+import {
+  GET_IF_CHANGED,
+  GET_IF_CHANGED_INDEXED,
+  LIST_INDEX,
+  SET_IF_VERSION,
+  SET_IF_VERSION_INDEXED,
+} from "./scripts.js";
 
 export interface RedisStoreOptions {
   url: string;
@@ -15,38 +22,6 @@ export interface RedisStoreOptions {
 }
 
 const SCAN_COUNT = 500;
-
-/*
- * A session is one string key: "<version>.<sealed session>". The version is what compare-and-set compares;
- * `get` hands back only the sealed part, exactly as `set` received it.
- */
-const SET_IF_VERSION = `
-local current = redis.call("GET", KEYS[1])
-local version = 0
-if current then version = tonumber(string.match(current, "^(%d+)%.")) or 0 end
-if version == tonumber(ARGV[1]) then
-  redis.call("SET", KEYS[1], ARGV[2] .. "." .. ARGV[3], "PX", ARGV[4])
-  return 1
-end
-if not current then return "0." end
-return {current, redis.call("PTTL", KEYS[1])}
-`;
-
-/*
- * Answers 1 (a few bytes) while the stored version is the one the caller knows, pushing its expiry forward
- * when asked; only the version prefix is read inside Redis until the value has to be sent.
- */
-const GET_IF_CHANGED = `
-local head = redis.call("GETRANGE", KEYS[1], 0, 11)
-if head == "" then return "0." end
-local version = tonumber(string.match(head, "^(%d+)%.")) or 0
-local known = tonumber(ARGV[1])
-if known > 0 and version == known then
-  if ARGV[2] ~= "" then redis.call("PEXPIRE", KEYS[1], ARGV[2]) end
-  return 1
-end
-return {redis.call("GET", KEYS[1]), redis.call("PTTL", KEYS[1])}
-`;
 
 /** A script's answer when it did not write or found a change: "0." for nothing, else [value, PTTL]. */
 function storedReply(reply: unknown): StoredVersion {
@@ -62,6 +37,11 @@ function parse(stored: string): StoredVersion {
   return Number.isInteger(version) ? { version, session: stored.slice(dot + 1) } : { version: 0, session: stored };
 }
 
+/** Four script arguments per index change: op, handle, entry, expiry. */
+function indexArgs(index: IndexChange[]): string[] {
+  return index.flatMap(({ op, handle, entry, expiresAt }) => [op, handle, entry ?? "", String(expiresAt ?? 0)]);
+}
+
 /** What Upstash (and the local gateway) answer with HTTP 401 for a wrong or missing token. */
 const REFUSED_TOKEN = /^(Unauthorized|WRONGPASS|NOAUTH)\b/i;
 
@@ -70,11 +50,20 @@ export class RedisStoreError extends Error {
   override readonly name = "RedisStoreError";
 }
 
-/** Sessions in Redis over Upstash's REST protocol, one string key per session with a PX expiry. */
-export class RedisStore implements RevalidatingStore {
+type Script = ReturnType<Redis["createScript"]>;
+
+/**
+ * Sessions in Redis over Upstash's REST protocol, one string key per session with a PX expiry, and user
+ * indexes beside them (`<namespace>|u:<user key>`), all changed by Lua scripts (see scripts.ts).
+ */
+export class RedisStore implements IndexedStore {
   readonly #redis: Redis;
-  readonly #setIfVersion: ReturnType<Redis["createScript"]>;
-  readonly #getIfChanged: ReturnType<Redis["createScript"]>;
+  readonly #scripts: Record<
+    "setIfVersion" | "setIfVersionIndexed" | "getIfChanged" | "getIfChangedIndexed" | "listIndex",
+    Script
+  >;
+  readonly #indexPrefix: string;
+  readonly #indexMatch: string;
   readonly #prefix: string;
   readonly #match: string;
   readonly #tokenName: string;
@@ -95,11 +84,19 @@ export class RedisStore implements RevalidatingStore {
       retry: { retries: 1, backoff: () => 50 },
       signal: () => AbortSignal.timeout(timeoutMs),
     });
-    this.#setIfVersion = this.#redis.createScript(SET_IF_VERSION);
-    this.#getIfChanged = this.#redis.createScript(GET_IF_CHANGED);
+    this.#scripts = {
+      setIfVersion: this.#redis.createScript(SET_IF_VERSION),
+      setIfVersionIndexed: this.#redis.createScript(SET_IF_VERSION_INDEXED),
+      getIfChanged: this.#redis.createScript(GET_IF_CHANGED),
+      getIfChangedIndexed: this.#redis.createScript(GET_IF_CHANGED_INDEXED),
+      listIndex: this.#redis.createScript(LIST_INDEX),
+    };
     this.#tokenName = options.tokenName ?? "the token option";
     this.#prefix = `${options.namespace}:`;
-    this.#match = `${options.namespace.replace(/[*?[\]\\]/g, "\\$&")}:*`;
+    const escaped = options.namespace.replace(/[*?[\]\\]/g, "\\$&");
+    this.#match = `${escaped}:*`;
+    this.#indexPrefix = `${options.namespace}|u:`;
+    this.#indexMatch = `${escaped}|u:*`;
   }
 
   async get(sessionId: string): Promise<string | null> {
@@ -113,32 +110,53 @@ export class RedisStore implements RevalidatingStore {
     );
   }
 
-  /** One Lua script (EVALSHA, falling back to EVAL once per connection): no read-then-write race. */
+  /**
+   * One Lua script (EVALSHA, falling back to EVAL once per connection): no read-then-write race; the index
+   * changes, if any, in the same atomic step.
+   */
   async setIfVersion(
     sessionId: string,
     expectedVersion: number,
     version: number,
     session: string,
     timeout: number,
+    index: IndexChange[] = [],
   ): Promise<StoredVersion | null> {
+    const args = [String(expectedVersion), String(version), session, String(minutesToMillis(timeout))];
+    const script = index.length === 0 ? this.#scripts.setIfVersion : this.#scripts.setIfVersionIndexed;
     const current = await this.#run("EVALSHA", () =>
-      this.#setIfVersion.exec(
-        [this.#key(sessionId)],
-        [String(expectedVersion), String(version), session, String(minutesToMillis(timeout))],
-      ),
+      script.exec([this.#key(sessionId), ...this.#indexKeys(index)], [...args, ...indexArgs(index)]),
     );
     return current === 1 ? null : storedReply(current);
   }
 
   /** One Lua script: a few bytes when the version is unchanged (and its expiry pushed forward if asked). */
-  async getIfChanged(sessionId: string, knownVersion: number, refreshTimeout?: number): Promise<StoredVersion | null> {
+  async getIfChanged(
+    sessionId: string,
+    knownVersion: number,
+    refreshTimeout?: number,
+    index: IndexChange[] = [],
+  ): Promise<StoredVersion | null> {
+    const args = [String(knownVersion), refreshTimeout === undefined ? "" : String(minutesToMillis(refreshTimeout))];
+    const indexed = refreshTimeout !== undefined && index.length > 0;
+    const script = indexed ? this.#scripts.getIfChangedIndexed : this.#scripts.getIfChanged;
     const current = await this.#run("EVALSHA", () =>
-      this.#getIfChanged.exec(
-        [this.#key(sessionId)],
-        [String(knownVersion), refreshTimeout === undefined ? "" : String(minutesToMillis(refreshTimeout))],
+      script.exec(
+        [this.#key(sessionId), ...(indexed ? this.#indexKeys(index) : [])],
+        [...args, ...(indexed ? indexArgs(index) : [])],
       ),
     );
     return current === 1 ? null : storedReply(current);
+  }
+
+  async listIndex(userKey: string): Promise<IndexEntry[]> {
+    const [z, h] = this.#indexKeys([{ userKey, handle: "", op: "remove" }]);
+    const flat = (await this.#run("EVALSHA", () => this.#scripts.listIndex.exec([z!, h!], []))) as unknown[];
+    const entries: IndexEntry[] = [];
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      entries.push({ handle: String(flat[i]), expiresAt: Number(flat[i + 1]), entry: String(flat[i + 2]) });
+    }
+    return entries.filter((e) => e.entry !== "");
   }
 
   async destroy(sessionId: string): Promise<void> {
@@ -166,9 +184,11 @@ export class RedisStore implements RevalidatingStore {
   }
 
   async clear(): Promise<void> {
-    await this.#scan(async (keys) => {
+    const remove = async (keys: string[]) => {
       if (keys.length > 0) await this.#run("DEL", () => this.#redis.del(...keys));
-    });
+    };
+    await this.#scan(remove);
+    await this.#scan(remove, this.#indexMatch);
   }
 
   async #run<T>(command: string, call: () => Promise<T>): Promise<T> {
@@ -186,15 +206,18 @@ export class RedisStore implements RevalidatingStore {
   }
 
   /** SCAN, never KEYS: it does not block Redis and stays inside this namespace. */
-  async #scan(onKeys: (keys: string[]) => Promise<void>): Promise<void> {
+  async #scan(onKeys: (keys: string[]) => Promise<void>, match = this.#match): Promise<void> {
     let cursor = "0";
     do {
-      const [next, keys] = await this.#run("SCAN", () =>
-        this.#redis.scan(cursor, { match: this.#match, count: SCAN_COUNT }),
-      );
+      const [next, keys] = await this.#run("SCAN", () => this.#redis.scan(cursor, { match, count: SCAN_COUNT }));
       await onKeys(keys);
       cursor = String(next);
     } while (cursor !== "0");
+  }
+
+  /** The sorted set and the hash of each change's user index. */
+  #indexKeys(index: IndexChange[]): string[] {
+    return index.flatMap(({ userKey }) => [`${this.#indexPrefix}${userKey}`, `${this.#indexPrefix}${userKey}|e`]);
   }
 
   #key(sessionId: string): string {

@@ -55,7 +55,8 @@ export class CompareAndSetWriter implements SessionWriter {
     const own = JSON.parse(plan.base.json) as SessionData;
     let current = own;
     let currentJson = plan.base.json;
-    let at = { version: plan.base.version, tag: plan.base.tag, createdAt: plan.createdAt, user: plan.user };
+    // What the store holds, as far as this write knows: the version it expects, and whose index entry it has.
+    let at = { version: plan.base.version, tag: plan.base.tag, createdAt: plan.createdAt, user: plan.base.user };
     let floor = plan.floor;
     /** The secret whose store key this writes under: the current one, unless the session is found elsewhere. */
     let target = 0;
@@ -77,6 +78,7 @@ export class CompareAndSetWriter implements SessionWriter {
         this.ttl.dataMinutes,
         trace,
         target,
+        at.user,
       );
       if (conflict === null) {
         if (overwrites > 0) this.onEvent({ type: "write-overwrite", keys: overwrites });
@@ -158,17 +160,35 @@ export class CompareAndSetWriter implements SessionWriter {
     return { ...moved, landed };
   }
 
-  async end(id: string, knownVersion: number, marker: Marker, trace: RequestTrace, at = 0): Promise<void> {
+  async end(
+    id: string,
+    knownVersion: number,
+    marker: Marker,
+    trace: RequestTrace,
+    at = 0,
+    user?: string,
+  ): Promise<void> {
     let expected = knownVersion;
     let version = expected + 1;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const conflict = await this.tier.compareAndSet(id, expected, version, marker, this.ttl.markerMinutes, trace, at);
+      // The marker takes the session's entry out of its user's index, in the same step.
+      const conflict = await this.tier.compareAndSet(
+        id,
+        expected,
+        version,
+        marker,
+        this.ttl.markerMinutes,
+        trace,
+        at,
+        user,
+      );
       if (conflict === null || conflict.kind === "tombstone") return;
       if (marker.kind === "retired" && conflict.kind === "retired") return;
       if (conflict.kind === "moved") {
         // Moved to the current secret's key after this isolate last looked: end it there.
-        return await this.end(id, 0, marker, trace, 0);
+        return await this.end(id, 0, marker, trace, 0, user);
       }
+      if (conflict.kind === "data") user = conflict.user;
       expected = conflict.version;
       version = Math.max(version, conflict.version) + 1;
     }

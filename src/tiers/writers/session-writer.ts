@@ -52,8 +52,11 @@ export interface SessionWriter {
   /** Whether concurrent writes merge (and markers are final), or the last writer wins. */
   readonly merges: boolean;
   write(plan: WritePlan, trace: RequestTrace): Promise<WriteOutcome>;
-  /** Ends an id with a marker (`knownVersion`: what this isolate last saw there; `at`: whose store key). */
-  end(id: string, knownVersion: number, marker: Marker, trace: RequestTrace, at?: number): Promise<void>;
+  /**
+   * Ends an id with a marker (`knownVersion`: what this isolate last saw there; `at`: whose store key;
+   * `user`: whose index holds it).
+   */
+  end(id: string, knownVersion: number, marker: Marker, trace: RequestTrace, at?: number, user?: string): Promise<void>;
 }
 
 /** The JSON a plan's change makes of `current`; past `maxBytes` it is refused (`SessionTooLargeError`). */

@@ -1,0 +1,56 @@
+import type { RequestTrace } from "../trace.js";
+import type { SessionInfo } from "../types.js";
+import type { MemoryTier } from "./memory-tier.js";
+import type { StoreTier } from "./store-tier.js";
+import type { SessionWriter } from "./writers/session-writer.js";
+
+/** What "your sessions" and "log out everywhere" need. */
+export interface UserSessionsDeps {
+  tier: StoreTier;
+  writer: SessionWriter;
+  memory: MemoryTier;
+  timeoutMinutes: number;
+}
+
+/** A user's live sessions, newest first; `currentId` marks the one the request holds. */
+export async function listSessions(
+  user: string,
+  currentId: string | undefined,
+  deps: UserSessionsDeps,
+  trace: RequestTrace,
+): Promise<SessionInfo[]> {
+  const sessions = await deps.tier.listUser(user, trace);
+  return sessions
+    .map(({ handle, id, createdAt, expiresAt }) => ({
+      handle,
+      createdAt,
+      lastSeenAt: expiresAt - deps.timeoutMinutes * 60_000,
+      expiresAt,
+      current: id === currentId,
+    }))
+    .sort((a, b) => b.lastSeenAt - a.lastSeenAt);
+}
+
+/**
+ * Ends the user's sessions that `which` picks (one by handle, or all but `keep`) with a tombstone each,
+ * which also takes it out of the index; this isolate forgets them at once, the others within the staleness
+ * bound. Answers the ids it ended.
+ */
+export async function revokeSessions(
+  user: string,
+  which: { handle?: string; keep?: string },
+  deps: UserSessionsDeps,
+  trace: RequestTrace,
+): Promise<string[]> {
+  const sessions = await deps.tier.listUser(user, trace);
+  const targets = sessions.filter(
+    ({ id, handle }) => (which.handle === undefined || handle === which.handle) && id !== which.keep,
+  );
+  await Promise.all(
+    targets.map(({ id, createdAt }) => {
+      deps.memory.delete(id);
+      return deps.writer.end(id, 0, { kind: "tombstone", createdAt, writtenAt: Date.now() }, trace, 0, user);
+    }),
+  );
+  return targets.map(({ id }) => id);
+}
