@@ -15,8 +15,8 @@ export class RequestTrace {
   unsealMs = 0;
   /** Time spent waiting for a store that was behind the cookie. */
   waitedMs = 0;
-  /** The change was written after the response. */
-  deferredWrite = false;
+  /** What became of a change: none, written before the response, or after it. */
+  write: "none" | "awaited" | "deferred" = "none";
 
   async store<T>(call: () => Promise<T>): Promise<T> {
     const started = performance.now();
@@ -45,6 +45,25 @@ export class RequestTrace {
       this.unsealMs += performance.now() - started;
     }
   }
+}
+
+/**
+ * The `Server-Timing` value of a request that used its session: which tier served it, the store round trips
+ * and their time, the wait for a store behind the cookie, sealing and unsealing, and whether the change was
+ * written after the response. Never an id or data.
+ */
+export function serverTiming(trace: RequestTrace): string | undefined {
+  if (trace.servedBy === "none") return undefined;
+  const ms = (value: number) => Math.round(value * 100) / 100;
+  const parts = [
+    `session;desc="${trace.servedBy}"`,
+    `session-store;dur=${ms(trace.storeMs)};desc="${trace.storeCalls} round trip${trace.storeCalls === 1 ? "" : "s"}"`,
+    `session-seal;dur=${ms(trace.sealMs)}`,
+    `session-unseal;dur=${ms(trace.unsealMs)}`,
+  ];
+  if (trace.waitedMs > 0) parts.push(`session-wait;dur=${ms(trace.waitedMs)}`);
+  if (trace.write !== "none") parts.push(`session-write;desc="${trace.write}"`);
+  return parts.join(", ");
 }
 
 /** For work no request waits for (it still counts, it is just not reported per request). */

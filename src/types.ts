@@ -96,8 +96,8 @@ export type SessionEvent =
   | { type: "revalidated"; changed: boolean; durationMs: number }
   /** Not in memory: read from the store (`found: false` when the store held no live session). */
   | { type: "miss"; found: boolean; durationMs: number }
-  /** A changed session landed in the store (`deferred`: after the response). */
-  | { type: "write"; deferred: boolean; attempts: number; durationMs: number }
+  /** A changed session landed in the store (`deferred`: after the response; `merges`: onto concurrent writes). */
+  | { type: "write"; deferred: boolean; attempts: number; merges: number; durationMs: number }
   /** A compare-and-set write found a newer version and merged onto it. */
   | { type: "write-conflict"; attempt: number }
   /** A merge replaced top-level keys that a concurrent request had also changed (the later write won). */

@@ -136,11 +136,19 @@ export interface SessionOptions {
    */
   logger?: SessionLogger;
   /**
-   * Metrics hook, called for stale reads, write conflicts, dropped writes and failed backups. It never
-   * receives ids or data.
-   * @example onEvent: (event) => env.ANALYTICS.writeDataPoint({ blobs: [event.type] })
+   * Metrics hook: hits, misses, revalidations, writes (with their merges), conflicts, overwrites, dropped
+   * and rejected writes, stale reads and store failures, with durations where they apply (see
+   * `SessionEvent`). It never receives ids or data. Keep it cheap: it runs on the request path.
+   * @example onEvent: (event) => env.SESSION_METRICS.writeDataPoint({ indexes: [event.type], blobs: [event.type] })
    */
   onEvent?: (event: SessionEvent) => void;
+  /**
+   * Add a `Server-Timing` header to every response that used its session: the tier that served it (hit,
+   * revalidated, miss, new), store round trips and their time, seal and unseal time, and whether the write
+   * was deferred. No ids, no data. Browsers show it in their developer tools.
+   * @default false
+   */
+  serverTiming?: boolean;
   /**
    * Absolute session lifetime in minutes, however active the session is (regenerate does not reset it).
    * @default none

@@ -47,6 +47,7 @@ export interface SessionConfig {
   staleReadWaitMs: number;
   onStaleRead: "serve" | "reject";
   awaitWrites: boolean;
+  serverTiming: boolean;
 }
 
 const COOKIE_NAME = /^[\w!#$%&'*.^`|~+-]+$/;
@@ -109,6 +110,7 @@ export function parseConfig(bindings: Bindings, options: SessionOptions = {}): S
     staleReadWaitMs: nonNegativeNumber("options.staleReadWaitMs", options.staleReadWaitMs ?? 250, "milliseconds"),
     onStaleRead: oneOf("options.onStaleRead", options.onStaleRead ?? "serve", ["serve", "reject"] as const),
     awaitWrites: bool("options.awaitWrites", options.awaitWrites ?? false),
+    serverTiming: bool("options.serverTiming", options.serverTiming ?? false),
   };
 }
 

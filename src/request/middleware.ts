@@ -5,7 +5,7 @@ import { describeError, SessionConfigError } from "../errors.js";
 import { fresh, loadSession } from "../tiers/load.js";
 import { commitChange, destroySession, regenerateSession, saveChange, updateSession } from "../tiers/save.js";
 import { listSessions, revokeSessions } from "../tiers/user-sessions.js";
-import { RequestTrace } from "../trace.js";
+import { RequestTrace, serverTiming } from "../trace.js";
 import type { Session, SessionData } from "../types.js";
 import { createIsolateState, type IsolateState } from "./isolate-state.js";
 import { SessionHandle } from "./session-handle.js";
@@ -54,7 +54,8 @@ export function session<T extends SessionData = SessionData>(
       // Not a shared promise: a request must never wait on one that another request's work settles (workerd
       // can leave it pending forever once that request is gone). Concurrent first requests each build the
       // state, and the first one built is kept.
-      state = isolate ??= await createIsolateState(env(c), options);
+      // No bindings at all (app.request() without an env) is the same as no binding set.
+      state = isolate ??= await createIsolateState(env(c) ?? {}, options);
     } catch (error) {
       // A broken configuration stays broken for the isolate's life; every request says so in the log.
       console.error(`hono-edge-session: ${error instanceof SessionConfigError ? error.message : describeError(error)}`);
@@ -81,6 +82,8 @@ export function session<T extends SessionData = SessionData>(
     // Memory tier and cookies now; the store write after the response (see saveChange).
     const after = await saveChange(handle.change(), tiers, trace);
     await cookies.write(c, after.cookies);
+    const timing = state.config.serverTiming ? serverTiming(trace) : undefined;
+    if (timing !== undefined) c.header("Server-Timing", timing, { append: true });
     if (after.background !== undefined) inBackground(c, after.background);
   };
 }

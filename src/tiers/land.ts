@@ -107,6 +107,7 @@ export async function land(
     type: "write",
     deferred,
     attempts: outcome.attempts,
+    merges: outcome.attempts - 1,
     durationMs: performance.now() - started,
   });
   return { ...outcome, entry };

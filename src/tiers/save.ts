@@ -6,7 +6,7 @@ import {
   StoreMisconfiguredError,
 } from "../errors.js";
 import { newSessionId, newWriteTag } from "../sealing/session-id.js";
-import type { RequestTrace } from "../trace.js";
+import { RequestTrace } from "../trace.js";
 import type { SessionCookie, SessionData } from "../types.js";
 import { land, planFor, type LandDeps } from "./land.js";
 import type { LoadedSession } from "./load.js";
@@ -52,6 +52,8 @@ export interface SaveDeps extends LandDeps {
 }
 
 const KEEP: CookiePlan = { kind: "keep" };
+/** Work after the response gets a trace of its own: the request's (and Server-Timing) shows what it waited for. */
+const afterResponse = () => new RequestTrace();
 const CLEAR: CookiePlan = { kind: "clear" };
 
 /**
@@ -280,9 +282,9 @@ async function write(
   // An entry the tier cannot hold (too large for one entry, or too many unsaved bytes) is written now.
   const kept = deps.memory.set(loaded.id, entry);
   const withId = newId || loaded.isNew || loaded.cookie?.signedWithPrevious === true;
+  trace.write = !deps.awaitWrites && kept ? "deferred" : "awaited";
   if (!deps.awaitWrites && kept) {
-    trace.deferredWrite = true;
-    const background = deps.writes.flush(loaded.id, deps, trace, true);
+    const background = deps.writes.flush(loaded.id, deps, afterResponse(), true);
     return {
       cookies: { kind: "set", withId, cookie: { id: loaded.id, version: entry.version, tag: entry.tag } },
       ...(background !== undefined ? { background } : {}),
@@ -324,10 +326,10 @@ function maintain(
   if (entry === undefined || deps.memory.peek(loaded.id) !== entry) return { cookies };
   if (!isSaved(entry)) {
     // An earlier write failed (or is still running, then this does nothing): write it after the response.
-    const background = deps.writes.flush(loaded.id, deps, trace, true);
+    const background = deps.writes.flush(loaded.id, deps, afterResponse(), true);
     return { cookies, ...(background !== undefined ? { background } : {}) };
   }
-  if (loaded.refreshDue) return { cookies, background: refresh(loaded.id, entry, deps, trace) };
+  if (loaded.refreshDue) return { cookies, background: refresh(loaded.id, entry, deps, afterResponse()) };
   return { cookies };
 }
 

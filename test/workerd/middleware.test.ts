@@ -507,3 +507,46 @@ describe("read-only requests", () => {
     expect(names(await commandsFor(instance))).toEqual(["CAS", "CAS"]);
   });
 });
+
+describe("observability", () => {
+  it("adds Server-Timing to responses that used the session, saying which tier served it, without ids or data", async () => {
+    const { options } = flakyApp("timing", { serverTiming: true });
+    const a = app(options);
+    const browser = new Browser(a);
+    expect((await browser.fetch("/inc", { method: "POST" })).headers.get("Server-Timing")).toBe(
+      'session;desc="new", session-store;dur=0;desc="0 round trips", session-seal;dur=0, session-unseal;dur=0, session-write;desc="deferred"',
+    );
+    const hit = (await browser.fetch("/read")).headers.get("Server-Timing")!;
+    expect(hit).toMatch(/^session;desc="hit", session-store;dur=0;desc="0 round trips"/);
+    const miss = (await new Browser(app(options)).with(browser.cookie).fetch("/read")).headers.get("Server-Timing")!;
+    expect(miss).toMatch(/^session;desc="miss", session-store;dur=[\d.]+;desc="1 round trip",/);
+    for (const header of [hit, miss]) {
+      expect(header).not.toContain(browser.id);
+      expect(header).not.toContain('"n"');
+    }
+    // A response that never used the session says nothing; nor does an app that did not ask for it.
+    const untouched = new Hono().use(session(options)).get("/", (c) => c.text("ok"));
+    const plain = await untouched.fetch(new Request("https://app.test/"));
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get("Server-Timing")).toBeNull();
+    expect(
+      (await new Browser(app({ ...options, serverTiming: false })).fetch("/read")).headers.get("Server-Timing"),
+    ).toBeNull();
+  });
+
+  it("reports hits, misses, revalidations and writes with their durations through onEvent", async () => {
+    const { options, events } = flakyApp("events", { maxStalenessMs: 100 });
+    const browser = new Browser(app(options));
+    await browser.fetch("/inc", { method: "POST" });
+    await browser.fetch("/read");
+    await sleep(120);
+    await browser.fetch("/read");
+    await new Browser(app(options)).with(browser.cookie).fetch("/read");
+    const types = events.map((e) => e.type);
+    expect(types).toEqual(expect.arrayContaining(["write", "hit", "revalidated", "miss"]));
+    const write = events.find((e) => e.type === "write")!;
+    expect(write).toMatchObject({ deferred: true, attempts: 1, merges: 0 });
+    expect(events.find((e) => e.type === "revalidated")).toMatchObject({ changed: false });
+    for (const event of events) expect(JSON.stringify(event)).not.toContain(browser.id);
+  });
+});
