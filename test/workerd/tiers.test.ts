@@ -11,7 +11,7 @@ import { WriteQueue } from "../../src/tiers/write-queue.js";
 import { CompareAndSetWriter } from "../../src/tiers/writers/compare-and-set.js";
 import type { WritePlan } from "../../src/tiers/writers/session-writer.js";
 import { RequestTrace } from "../../src/trace.js";
-import { savedEntry, unsavedEntry } from "../support/entries.js";
+import { unsavedEntry } from "../support/entries.js";
 import { MemoryLogger, SECRET } from "../support/workerd.js";
 
 /*
@@ -120,9 +120,7 @@ describe("the write queue", () => {
     await first;
     expect(writes).toBeLessThanOrEqual(3);
     expect(memory.peek(ID)).toMatchObject({ json: '{"n":9}' });
-    expect(
-      JSON.parse((await tiers(store).tier.read(ID, 0, undefined, trace())) === UNCHANGED ? "{}" : '{"ok":1}'),
-    ).toEqual({ ok: 1 });
+    expect(await tiers(store).tier.read(ID, 0, undefined, trace())).toMatchObject({ kind: "data", json: '{"n":9}' });
   });
 
   it("leaves a change unsaved, for the next request, when the store fails", async () => {
@@ -144,6 +142,5 @@ describe("loading through the store tier", () => {
     expect(await tier.read(ID, 1, undefined, trace())).toBe(UNCHANGED);
     expect(await tier.read(ID, 0, undefined, trace())).toMatchObject({ kind: "data", version: 1, json: '{"a":1}' });
     expect(await tier.find("N".repeat(24), trace())).toMatchObject({ kind: "nothing" });
-    expect(savedEntry("{}").stored.version).toBe(1);
   });
 });
