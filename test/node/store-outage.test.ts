@@ -53,3 +53,25 @@ it("keeps every session through redis-server going down and coming back", async 
   expect(await b.json(browser, "/session")).toEqual({ step: 2 });
   expect(await b.json(browser, "/session", { method: "PUT", json: { step: 3 } })).toEqual({ step: 3 });
 });
+
+it("gives a store that lost its data (a restarted Redis) the session back from the isolate that holds it", async () => {
+  const bindings = bindingsFor("outage-lost", stack.gateway, {
+    SESSION_TEST_OPTIONS: JSON.stringify({ maxStalenessMs: 200 }),
+  });
+  const [c, d] = await Promise.all([0, 1].map(() => Isolate.start(bindings, "test/fixtures/concurrency-worker.ts")));
+  try {
+    const browser = new BrowserJar();
+    await c!.json(browser, "/session", { method: "PUT", json: { kept: true } });
+    await waitFor(async () => (await stack.client.keys("outage-lost:*")).length === 1, "the write");
+    await stack.redis.stop();
+    await stack.redis.start(); // empty: no persistence
+    await waitFor(async () => (await stack.client.ping().catch(() => "")) === "PONG", "redis to accept connections");
+    expect(await stack.client.keys("outage-lost:*")).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 250)); // past the staleness bound: c asks the store
+    expect(await c!.json(browser, "/session")).toEqual({ kept: true });
+    expect(await stack.client.keys("outage-lost:*")).toHaveLength(1); // written back
+    expect(await d!.json(browser, "/session")).toEqual({ kept: true });
+  } finally {
+    await Promise.all([c!.dispose(), d!.dispose()]);
+  }
+});
