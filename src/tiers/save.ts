@@ -227,6 +227,8 @@ function adopt(loaded: LoadedSession, outcome: WriteOutcome & { entry?: MemoryEn
     version: entry.version,
     tag: entry.tag,
     createdAt: entry.createdAt,
+    user: entry.user,
+    at: entry.at,
     nextVersion: entry.version + 1,
     base: entry.stored,
     entry,
