@@ -46,18 +46,25 @@ describe("regenerate defends against session fixation", () => {
     await b!.json(new BrowserJar().with(planted), "/session"); // both isolates now hold it in memory
 
     const attacker = poll([a!, b!], planted, 100);
-    await sleep(250);
-    // The victim logs in: a new id, then the login's data, written through the other isolate.
-    await b!.json(victim, "/session/regenerate", { method: "POST" });
-    const newId = victim.id!;
-    await a!.json(victim, "/session", { method: "PUT", json: { user: "victim", token: "s3cret" } });
-    // The attacker tries to write into the session with the old id, on both isolates.
-    for (const isolate of [a!, b!]) {
-      const res = await isolate.fetch(new BrowserJar().with(planted), "/session", { method: "PUT", json: { evil: 1 } });
-      expect(res.headers.getSetCookie().join("; ")).not.toContain(newId);
+    let newId = "";
+    try {
+      await sleep(250);
+      // The victim logs in: a new id, then the login's data, written through the other isolate.
+      await b!.json(victim, "/session/regenerate", { method: "POST" });
+      newId = victim.id!;
+      await a!.json(victim, "/session", { method: "PUT", json: { user: "victim", token: "s3cret" } });
+      // The attacker tries to write into the session with the old id, on both isolates.
+      for (const isolate of [a!, b!]) {
+        const res = await isolate.fetch(new BrowserJar().with(planted), "/session", {
+          method: "PUT",
+          json: { evil: 1 },
+        });
+        expect(res.headers.getSetCookie().join("; ")).not.toContain(newId);
+      }
+      await sleep(2_000); // well past the grace window and the staleness bound
+    } finally {
+      await attacker.stop(); // also when an assertion above fails, before the isolates go
     }
-    await sleep(2_000); // well past the grace window and the staleness bound
-    await attacker.stop();
 
     expect(attacker.seen.length).toBeGreaterThan(15);
     for (const response of attacker.seen) {

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { startApp, useIsolates } from "../support/isolates.js";
 import { BrowserJar, SECRET, waitFor } from "../support/node.js";
 import { StoreReader } from "../support/stored.js";
+import type { SessionEvent } from "../../src/index.js";
 
 /*
  * Parallel writes over several isolates all land (they merge per top-level key), and every isolate shows
@@ -40,6 +41,28 @@ describe("parallel writes over isolates", () => {
       for (const isolate of app)
         expect(await isolate.json(new BrowserJar().with(cookie), "/session")).toEqual(expected);
     }
+  });
+
+  it("reports, as write-overwrite, parallel read-modify-writes of one key made without update()", async () => {
+    const app = await startApp(isolates, 2);
+    const browser = new BrowserJar();
+    await app[0]!.json(browser, "/session", { method: "PUT", json: { cart: [] } });
+    // Each request reads the cart and writes it whole: merging per top-level key keeps one of them.
+    await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        app[i % 2]!.json(new BrowserJar().with(browser.cookie), "/session", {
+          method: "PUT",
+          json: { cart: [`sku-${i}`] },
+          headers: { "x-delay-ms": "50" },
+        }),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const events = [
+      ...((await app[0]!.json(new BrowserJar(), "/events")) as SessionEvent[]),
+      ...((await app[1]!.json(new BrowserJar(), "/events")) as SessionEvent[]),
+    ];
+    expect(events.some((e) => e.type === "write-overwrite")).toBe(true);
   });
 
   it("keeps all ten items of ten parallel cart adds made with update()", async () => {

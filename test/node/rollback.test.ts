@@ -56,8 +56,10 @@ describe("no silent rollback", () => {
   it("never rolls back an isolate that has seen the newer version", async () => {
     const { app, browser, key, versionOne } = await twoVersions({ maxStalenessMs: 0 });
     await isolates.stack.client.set(key, versionOne, "PX", 60_000);
-    // Isolate 0 wrote version 2; asked again (every request confirms here), it keeps it.
+    // Isolate 0 wrote version 2; asked again (every request confirms here), it keeps it, and says the store is behind.
     expect(await app[0]!.json(new BrowserJar().with(browser.cookie), "/session")).toEqual({ role: "user" });
+    const events = (await app[0]!.json(new BrowserJar(), "/events")) as SessionEvent[];
+    expect(events).toContainEqual(expect.objectContaining({ type: "stale-read", storedVersion: 1, served: false }));
   });
 
   it("treats a value whose stored version disagrees with the sealed one as tampered, at once, without a write loop", async () => {
