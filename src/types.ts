@@ -63,6 +63,16 @@ export interface SessionInfo {
   current: boolean;
 }
 
+/**
+ * Sets `object[key]` as an own data property. Plain assignment would, for the key `"__proto__"` (which
+ * JSON.parse keeps as an ordinary member of user-supplied data), replace the object's prototype instead.
+ */
+export function setOwn(object: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__")
+    Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+  else object[key] = value;
+}
+
 /** Where warnings and errors go. Messages never carry a secret, a session id or session data. */
 export interface SessionLogger {
   warn(message: string): void;

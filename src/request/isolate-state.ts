@@ -25,13 +25,20 @@ export interface IsolateState {
 }
 
 /** Built on the first request (bindings arrive with it, and workerd refuses random values at module scope). */
-export async function createIsolateState(
-  bindings: Record<string, unknown>,
-  options: SessionOptions,
-): Promise<IsolateState> {
+/** The configuration and the store: made synchronously, so an isolate makes them once, however many requests come first. */
+export interface Configured {
+  config: SessionConfig;
+  store: GuardedStore;
+}
+
+export function configure(bindings: Record<string, unknown>, options: SessionOptions): Configured {
   const config = parseConfig(bindings, options);
+  return { config, store: new GuardedStore(chooseStore(config), config.storeTimeoutMs, config.versionedWrites) };
+}
+
+/** The rest, around them; the keys take a moment (Web Crypto is asynchronous). */
+export async function createIsolateState({ config, store }: Configured): Promise<IsolateState> {
   const ring = await deriveKeyRing(config.secret, config.previousSecrets);
-  const store = new GuardedStore(chooseStore(config), config.storeTimeoutMs, config.versionedWrites);
   // The envelope around the data adds well under a kilobyte.
   const tier = new StoreTier(ring, store, config.logger, config.timeoutMinutes, config.maxSessionBytes + 1024);
   const memory = new MemoryTier(config.memoryMaxBytes, (count) =>

@@ -7,7 +7,7 @@ import { commitChange, destroySession, regenerateSession, saveChange, updateSess
 import { listSessions, revokeSessions } from "../tiers/user-sessions.js";
 import { RequestTrace, serverTiming } from "../trace.js";
 import type { Session, SessionData } from "../types.js";
-import { createIsolateState, type IsolateState } from "./isolate-state.js";
+import { configure, createIsolateState, type Configured, type IsolateState } from "./isolate-state.js";
 import { SessionHandle } from "./session-handle.js";
 
 /**
@@ -46,16 +46,19 @@ export type SessionEnv<T extends SessionData = SessionData> = { Variables: Sessi
 export function session<T extends SessionData = SessionData>(
   options: SessionOptions = {},
 ): MiddlewareHandler<SessionEnv<T>> {
+  let configured: Configured | undefined;
   let isolate: IsolateState | undefined;
 
   return async function session(c, next) {
     let state: IsolateState;
     try {
-      // Not a shared promise: a request must never wait on one that another request's work settles (workerd
-      // can leave it pending forever once that request is gone). Concurrent first requests each build the
-      // state, and the first one built is kept.
-      // No bindings at all (app.request() without an env) is the same as no binding set.
-      state = isolate ??= await createIsolateState(env(c) ?? {}, options);
+      // The configuration and the store are made once, synchronously (no bindings at all, as with
+      // app.request() without an env, is no binding set). The keys are not a shared promise: a request
+      // must never wait on one that another request's work settles (workerd can leave it pending forever
+      // once that request is gone). Concurrent first requests each derive them; the first state built stays.
+      configured ??= configure(env(c) ?? {}, options);
+      const built = isolate ?? (await createIsolateState(configured));
+      state = isolate ??= built;
     } catch (error) {
       // A broken configuration stays broken for the isolate's life; every request says so in the log.
       console.error(`hono-edge-session: ${error instanceof SessionConfigError ? error.message : describeError(error)}`);

@@ -2,7 +2,7 @@ import type { LoadedSession } from "../tiers/load.js";
 import { diff } from "../tiers/merge.js";
 import type { MemoryEntry } from "../tiers/memory-tier.js";
 import type { SessionChange } from "../tiers/save.js";
-import { SessionDataError } from "../errors.js";
+import { SessionDataError, SessionNotSavedError } from "../errors.js";
 import type { Session, SessionData, SessionInfo } from "../types.js";
 import { WorkingCopy } from "./working-copy.js";
 
@@ -51,8 +51,12 @@ export class SessionHandle<T extends SessionData> {
     regenerate: async () => {
       const data = await this.#ready();
       const loaded = this.#loaded!;
-      if (loaded.readOnly) throw new Error("this session's id was retired by a regenerate; it cannot be regenerated");
-      this.#adopt(await this.operations.regenerate(loaded, data.current(), this.#user));
+      // A retired id (a login form sent twice, the second with the old cookie) starts afresh from what it
+      // holds: there is no live session behind it to retire.
+      const from = loaded.readOnly ? { ...loaded, isNew: true, readOnly: false } : loaded;
+      const regenerated = await this.operations.regenerate(from, data.current(), this.#user);
+      if (regenerated.isNew) return this.#end(); // it had ended meanwhile: nothing was carried over
+      this.#adopt(regenerated);
       this.#newId = true;
       this.#ended = false;
     },
@@ -72,7 +76,9 @@ export class SessionHandle<T extends SessionData> {
     update: async (fn) => {
       await this.#ready();
       const loaded = this.#loaded!;
-      if (loaded.readOnly) throw new Error("this session's id was retired by a regenerate; it takes no writes");
+      if (loaded.readOnly) {
+        throw new SessionNotSavedError("this session's id was retired by a regenerate; it takes no more writes");
+      }
       // This request's own set/delete so far are kept on top of the updated data.
       const pending = diff(JSON.parse(loaded.json) as SessionData, this.#data!.current());
       const user = this.#user;

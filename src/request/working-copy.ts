@@ -1,4 +1,4 @@
-import type { SessionData } from "../types.js";
+import { setOwn, type SessionData } from "../types.js";
 
 /**
  * A request's view of its session data. Reads share the isolate's parsed copy (never handed out), so a
@@ -33,14 +33,14 @@ export class WorkingCopy {
     const value = (this.#own ?? this.#base)[key];
     if (typeof value !== "object" || value === null || this.#wholeExposed || this.#private.has(key)) return value;
     const copy = copyJson(value);
-    this.#writable()[key] = copy;
+    setOwn(this.#writable(), key, copy);
     this.#private.add(key);
     this.#exposed.set(key, value);
     return copy;
   }
 
   set(key: string, value: unknown): void {
-    this.#writable()[key] = value;
+    setOwn(this.#writable(), key, value);
     this.#private.add(key);
     this.#written = true;
   }
@@ -98,6 +98,6 @@ function copyJson<V>(value: V): V {
   if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) return value.map(copyJson) as V;
   const copy: Record<string, unknown> = {};
-  for (const key in value) copy[key] = copyJson((value as Record<string, unknown>)[key]);
+  for (const key in value) setOwn(copy, key, copyJson((value as Record<string, unknown>)[key]));
   return copy as V;
 }

@@ -1,7 +1,7 @@
 import { SessionTooLargeError, storeFailureLine, StoreMisconfiguredError } from "../errors.js";
 import type { RequestTrace } from "../trace.js";
-import type { Reporting } from "../types.js";
-import { diff } from "./merge.js";
+import type { Reporting, SessionData } from "../types.js";
+import { apply, diff } from "./merge.js";
 import { isSaved, type MemoryEntry, type MemoryTier } from "./memory-tier.js";
 import type { Landed, SessionWriter, WriteOutcome, WritePlan } from "./writers/session-writer.js";
 
@@ -11,6 +11,23 @@ export interface LandDeps {
   writer: SessionWriter;
   report: Reporting;
   timeoutMinutes: number;
+}
+
+/**
+ * An unsaved entry moved onto a newer stored version: its own change (the top-level keys it changed
+ * since `from`, what it was made on) applied onto that version's data. A new object: requests that loaded
+ * the old one see it as a concurrent change and merge onto it.
+ */
+export function rebase(entry: MemoryEntry, from: string, onto: MemoryEntry): MemoryEntry {
+  const own = diff(JSON.parse(from) as SessionData, JSON.parse(entry.json) as SessionData);
+  const { parsed: _parsed, ...rest } = entry;
+  return {
+    ...rest,
+    json: JSON.stringify(apply(own, JSON.parse(onto.json) as SessionData)),
+    stored: onto.stored,
+    confirmedAt: onto.confirmedAt,
+    at: onto.at,
+  };
 }
 
 /** The plan that writes a memory entry's change: its top-level keys, made against what the store held. */
@@ -63,6 +80,14 @@ export async function land(
   try {
     outcome = await writer.write(plan, trace);
   } catch (error) {
+    if (error instanceof SessionTooLargeError) {
+      // What update(fn) or a merge made is too large: refused, never a store failure, and not kept to be
+      // written again (it would fail the same way); the store keeps the last saved version.
+      if (replaces !== undefined && memory.peek(plan.id) === replaces) memory.delete(plan.id);
+      report.onEvent({ type: "write-rejected", reason: "too-large" });
+      report.logger.error(`hono-edge-session: ${error.message}`);
+      throw error;
+    }
     report.onEvent({
       type: "store-failure",
       operation: "write",
@@ -78,7 +103,9 @@ export async function land(
   }
   const current = memory.peek(plan.id);
   if (outcome.kind === "dropped") {
-    if (current !== undefined && (current === replaces || replaces === undefined)) memory.delete(plan.id);
+    // An ended session (destroyed, regenerated, expired, tampered) goes from memory, whatever entry is there;
+    // writes given up after conflicts take only the entry they were made from.
+    if (current !== undefined && (outcome.reason !== "conflicts" || current === replaces)) memory.delete(plan.id);
     report.onEvent({ type: "write-dropped", reason: outcome.reason });
     report.logger.warn(`hono-edge-session: write dropped: ${DROPPED[outcome.reason]}`);
     return outcome;
@@ -91,17 +118,11 @@ export async function land(
     current !== replaces &&
     (current.retiredUntil !== undefined || !isSaved(current) || current.version >= entry.version);
   if (!newer) memory.set(plan.id, entry);
-  else if (
-    replaces !== undefined &&
-    !isSaved(current) &&
-    current.stored === replaces.stored &&
-    outcome.landed.json === replaces.json
-  ) {
-    // A later change of this isolate, made on top of this one: it now stands on what landed (which is exactly
-    // what it was made from), so its own write expects this version instead of conflicting with it.
-    current.stored = entry.stored;
-    current.confirmedAt = entry.confirmedAt;
-    memory.set(plan.id, current); // accounted again, on its new base
+  else if (replaces !== undefined && !isSaved(current) && current.stored === replaces.stored) {
+    // A later change of this isolate, made on top of this one: it now stands on what landed (merged onto
+    // other writes, perhaps), with only its own keys on top, so its write neither conflicts with this one
+    // nor carries this one's keys over newer writes of other isolates.
+    memory.set(plan.id, rebase(current, replaces.json, entry));
   }
   report.onEvent({
     type: "write",

@@ -3,7 +3,7 @@ import { SessionUnavailableError, storeFailureLine, StoreMisconfiguredError } fr
 import { newSessionId } from "../sealing/session-id.js";
 import type { RequestTrace } from "../trace.js";
 import type { SessionCookie } from "../types.js";
-import { land, planFor, type LandDeps } from "./land.js";
+import { rebase, type LandDeps } from "./land.js";
 import { isSaved, NOTHING_STORED, type MemoryEntry, type StoredState } from "./memory-tier.js";
 import { UNCHANGED, type StoredSession, type StoreTier } from "./store-tier.js";
 import type { WriteQueue } from "./write-queue.js";
@@ -144,7 +144,7 @@ async function fromStore(
   } else {
     state = read;
   }
-  if (state.kind === "data" && !serves(state, cookie)) state = await waitForCookie(cookie, state, deps, trace);
+  if (behind(state, cookie)) state = await waitForCookie(cookie, state, deps, trace);
 
   trace.servedBy = entry === undefined ? "miss" : "revalidated";
   const durationMs = performance.now() - started;
@@ -221,10 +221,17 @@ async function settle(
         expiresAt: state.expiresAt,
         refreshedAt: state.expiresAt - deps.timeoutMinutes * 60_000,
       };
-      // A concurrent request of this isolate may have put a change (or a newer version) in memory while
-      // this one read the store: that entry stands, and is what this request sees.
+      // A change of this isolate not written yet (made while this request read the store, or before) is
+      // never replaced: it moves onto what the store holds now, and its write follows.
       const current = memory.peek(cookie.id);
-      if (current !== undefined && current !== entry && (!isSaved(current) || current.version >= fromStore.version)) {
+      if (current !== undefined && !isSaved(current)) {
+        if (fromStore.version <= current.stored.version) return fromEntry(cookie, current, false);
+        const moved = rebase(current, current.stored.json, fromStore);
+        memory.set(cookie.id, moved);
+        return fromEntry(cookie, moved, false);
+      }
+      // A newer version put in memory meanwhile by a concurrent request of this isolate stands.
+      if (current !== undefined && current !== entry && current.version >= fromStore.version) {
         return fromEntry(cookie, current, false);
       }
       memory.set(cookie.id, fromStore);
@@ -234,13 +241,21 @@ async function settle(
 }
 
 /**
- * The store is behind the cookie (a write still on its way from another isolate, or a lagging replica):
- * read again, a little later each time, for up to `staleReadWaitMs`. Then serve the newest the store has
- * and report it, or refuse, as the policy says.
+ * The store is behind the cookie: it holds an older write, or nothing at all, while the cookie names a
+ * write (a write still on its way from another isolate, a new session's first one included; or a lagging
+ * replica).
+ */
+function behind(state: StoredSession, cookie: SessionCookie): boolean {
+  return (state.kind === "data" && !serves(state, cookie)) || (state.kind === "nothing" && cookie.version > 0);
+}
+
+/**
+ * Reads again, a little later each time, for up to `staleReadWaitMs`. Then it serves the newest the store
+ * has and reports it, or refuses, as the policy says; nothing at all by then is a session that is gone.
  */
 async function waitForCookie(
   cookie: SessionCookie,
-  state: Extract<StoredSession, { kind: "data" }>,
+  state: StoredSession,
   deps: LoadDeps,
   trace: RequestTrace,
 ): Promise<StoredSession> {
@@ -249,7 +264,7 @@ async function waitForCookie(
   let delay = 10;
   let waited = 0;
   let current: StoredSession = state;
-  while (current.kind === "data" && !serves(current, cookie) && waited < policy.staleReadWaitMs) {
+  while (behind(current, cookie) && waited < policy.staleReadWaitMs) {
     const pause = Math.min(delay, policy.staleReadWaitMs - waited);
     await new Promise((resolve) => setTimeout(resolve, pause));
     waited += pause;
@@ -292,17 +307,13 @@ async function rewrite(
   deps: LoadDeps,
   trace: RequestTrace,
 ): Promise<LoadedSession | undefined> {
-  let outcome;
-  try {
-    outcome = await land(planFor(cookie.id, entry), entry, deps, trace, false);
-  } catch {
-    // Still failing: this isolate's copy is the newest there is; serve it (it stays unsaved).
-    trace.servedBy = "hit";
-    return fromEntry(cookie, entry, false);
-  }
-  if (outcome.kind === "dropped" || outcome.entry === undefined) return undefined;
-  trace.servedBy = "revalidated";
-  return fromEntry(cookie, deps.memory.peek(cookie.id) ?? outcome.entry, false);
+  // Through the write queue (this request's own run of it), so it is never written twice at once.
+  await deps.writes.flush(cookie.id, deps, trace, false);
+  const now = deps.memory.peek(cookie.id);
+  if (now === undefined) return undefined; // dropped: the session ended
+  // Written (or still failing: this isolate's copy is the newest there is, and stays unsaved).
+  trace.servedBy = isSaved(now) ? "revalidated" : "hit";
+  return fromEntry(cookie, now, false);
 }
 
 /** The store could not be read. An isolate that holds the session serves it; otherwise the policy decides. */

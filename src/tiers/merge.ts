@@ -1,4 +1,4 @@
-import type { SessionData } from "../types.js";
+import { setOwn, type SessionData } from "../types.js";
 
 /**
  * Concurrent writes of one session merge per top-level key: a request's change is the set of top-level
@@ -14,9 +14,9 @@ export interface Patch {
 export function diff(before: SessionData, after: SessionData): Patch {
   const set: SessionData = {};
   for (const [key, value] of Object.entries(after)) {
-    if (!(key in before) || JSON.stringify(before[key]) !== JSON.stringify(value)) set[key] = value;
+    if (!Object.hasOwn(before, key) || JSON.stringify(before[key]) !== JSON.stringify(value)) setOwn(set, key, value);
   }
-  return { set, deleted: Object.keys(before).filter((key) => !(key in after)) };
+  return { set, deleted: Object.keys(before).filter((key) => !Object.hasOwn(after, key)) };
 }
 
 export function apply(patch: Patch, onto: SessionData): SessionData {

@@ -35,6 +35,8 @@ export interface UserSession {
   id: string;
   createdAt: number;
   expiresAt: number;
+  /** The secret whose index listed it. */
+  indexAt: number;
 }
 
 /** The conditional read found the version the caller knows. */
@@ -74,7 +76,7 @@ export class StoreTier {
     const key = await this.#key(id, at);
     if (this.store.revalidating) {
       const index =
-        refreshMinutes !== undefined && user !== undefined ? await this.#touch(id, user, refreshMinutes) : [];
+        refreshMinutes !== undefined && user !== undefined ? await this.#touch(id, user, refreshMinutes, at) : [];
       const stored = await trace.store(() => this.store.getIfChanged(key, knownVersion, refreshMinutes, index));
       return stored === null ? UNCHANGED : await this.#open(id, stored, at, trace);
     }
@@ -124,10 +126,12 @@ export class StoreTier {
     at = 0,
     /** The user whose index holds the session now, if any: its entry moves with the write. */
     previousUser?: string,
+    /** The secret whose index holds that entry (the one that wrote it). */
+    previousIndexAt = 0,
   ): Promise<StoredSession | null> {
     const sealed = await trace.sealing(() => seal(this.ring.current, id, version, wrap(envelope)));
     const key = await this.#key(id, at);
-    const index = await this.#indexFor(id, envelope, previousUser, ttlMinutes);
+    const index = await this.#indexFor(id, envelope, previousUser, previousIndexAt, ttlMinutes);
     const conflict = await trace.store(() =>
       this.store.setIfVersion(key, expected, version, sealed, ttlMinutes, index),
     );
@@ -162,53 +166,60 @@ export class StoreTier {
   async listUser(user: string, trace: RequestTrace): Promise<UserSession[]> {
     if (!this.store.indexed) throw new SessionIndexUnsupportedError();
     const byId = new Map<string, UserSession>();
-    for (const keys of this.ring.all) {
-      const entries = await trace.store(async () => this.store.listIndex(await userKeyOf(keys, user)));
+    for (const [indexAt, keys] of this.ring.all.entries()) {
+      const userKey = await userKeyOf(keys, user);
+      const entries = await trace.store(() => this.store.listIndex(userKey));
       for (const { handle, entry, expiresAt } of entries) {
-        const opened = await this.#openEntry(handle, entry);
+        const opened = await this.#openEntry(`${userKey}/${handle}`, entry);
         if (opened === undefined) continue;
         const known = byId.get(opened.id);
-        if (known === undefined || known.expiresAt < expiresAt) byId.set(opened.id, { ...opened, handle, expiresAt });
+        if (known === undefined || known.expiresAt < expiresAt) {
+          byId.set(opened.id, { ...opened, handle, expiresAt, indexAt });
+        }
       }
     }
     return [...byId.values()];
   }
 
   /** The index changes that go with writing `envelope` where `previousUser`'s entry was (on an indexed store). */
-  async #indexFor(id: string, envelope: Envelope, previousUser: string | undefined, ttlMinutes: number) {
+  async #indexFor(
+    id: string,
+    envelope: Envelope,
+    previousUser: string | undefined,
+    previousIndexAt: number,
+    ttlMinutes: number,
+  ) {
     if (!this.store.indexed) return [];
     const user = envelope.kind === "data" ? envelope.user : undefined;
     if (user === undefined && previousUser === undefined) return [];
     const keys = this.ring.current;
-    const handle = await handleOf(keys, id);
+    const previousKeys = this.ring.all[previousIndexAt] ?? keys;
     const changes: IndexChange[] = [];
-    if (user !== undefined) {
-      // The entry says which session the handle stands for, sealed to the handle: only this layer reads it.
-      const entry = await seal(keys, handle, 0, JSON.stringify({ i: id, c: envelope.createdAt }));
-      changes.push({
-        userKey: await userKeyOf(keys, user),
-        handle,
-        op: "put",
-        entry,
-        expiresAt: Date.now() + ttlMinutes * 60_000,
-      });
+    if (previousUser !== undefined && (previousUser !== user || previousKeys !== keys)) {
+      const [userKey, handle] = await Promise.all([userKeyOf(previousKeys, previousUser), handleOf(previousKeys, id)]);
+      changes.push({ userKey, handle, op: "remove" });
     }
-    if (previousUser !== undefined && previousUser !== user) {
-      changes.push({ userKey: await userKeyOf(keys, previousUser), handle, op: "remove" });
+    if (user !== undefined) {
+      const [userKey, handle] = await Promise.all([userKeyOf(keys, user), handleOf(keys, id)]);
+      // The entry says which session the handle stands for, sealed to the handle and the user's index:
+      // only this layer reads it, and it opens nowhere else.
+      const entry = await seal(keys, `${userKey}/${handle}`, 0, JSON.stringify({ i: id, c: envelope.createdAt }));
+      changes.push({ userKey, handle, op: "put", entry, expiresAt: Date.now() + ttlMinutes * 60_000 });
     }
     return changes;
   }
 
-  async #touch(id: string, user: string, minutes: number): Promise<IndexChange[]> {
+  /** The index entry's expiry moves with the session's: in the index of the secret that wrote it (`at`). */
+  async #touch(id: string, user: string, minutes: number, at: number): Promise<IndexChange[]> {
     if (!this.store.indexed) return [];
-    const keys = this.ring.current;
+    const keys = this.ring.all[at] ?? this.ring.current;
     const [userKey, handle] = await Promise.all([userKeyOf(keys, user), handleOf(keys, id)]);
     return [{ userKey, handle, op: "touch", expiresAt: Date.now() + minutes * 60_000 }];
   }
 
-  async #openEntry(handle: string, entry: string): Promise<{ id: string; createdAt: number } | undefined> {
+  async #openEntry(boundTo: string, entry: string): Promise<{ id: string; createdAt: number } | undefined> {
     try {
-      const { plaintext } = await unseal(this.ring, handle, entry, 4096);
+      const { plaintext } = await unseal(this.ring, boundTo, entry, 4096);
       const { i, c } = JSON.parse(plaintext) as { i?: unknown; c?: unknown };
       return typeof i === "string" && typeof c === "number" ? { id: i, createdAt: c } : undefined;
     } catch {

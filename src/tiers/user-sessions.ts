@@ -47,9 +47,13 @@ export async function revokeSessions(
     ({ id, handle }) => (which.handle === undefined || handle === which.handle) && id !== which.keep,
   );
   await Promise.all(
-    targets.map(({ id, createdAt }) => {
+    targets.map(async ({ id, createdAt }) => {
       deps.memory.delete(id);
-      return deps.writer.end(id, 0, { kind: "tombstone", createdAt, writtenAt: Date.now() }, trace, 0, user);
+      // Ended where it lives: under the current secret's key, or a previous one's if not written since a rotation.
+      const found = await deps.tier.find(id, trace);
+      const marker = { kind: "tombstone", createdAt, writtenAt: Date.now() } as const;
+      await deps.writer.end(id, found.version, marker, trace, found.at, user);
+      deps.memory.delete(id); // again: a load of this isolate may have put it back meanwhile
     }),
   );
   return targets.map(({ id }) => id);

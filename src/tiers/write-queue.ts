@@ -2,8 +2,11 @@ import type { RequestTrace } from "../trace.js";
 import { land, planFor, type LandDeps } from "./land.js";
 import { isSaved } from "./memory-tier.js";
 
-/** A queue that has not moved for this long died with its request (a `waitUntil` cut short): start anew. */
-const STALLED_MS = 10_000;
+/**
+ * A queue that has not moved for this long died with its request (a `waitUntil` is cut short after 30 s):
+ * start anew. Longer than any one write can take, so two queues never write one session at once.
+ */
+const STALLED_MS = 35_000;
 /** One request's `waitUntil` writes at most this many rounds; the next change starts a new queue. */
 const MAX_ROUNDS = 16;
 

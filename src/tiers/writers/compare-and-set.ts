@@ -2,7 +2,14 @@ import type { RequestTrace } from "../../trace.js";
 import type { SessionData, SessionEvent } from "../../types.js";
 import { diff, overwrittenKeys } from "../merge.js";
 import type { StoreTier } from "../store-tier.js";
-import { changedJson, type Marker, type SessionWriter, type WriteOutcome, type WritePlan } from "./session-writer.js";
+import {
+  changedJson,
+  type Ended,
+  type Marker,
+  type SessionWriter,
+  type WriteOutcome,
+  type WritePlan,
+} from "./session-writer.js";
 
 /**
  * Conflicts after which a write gives up. Each conflict means another request's write landed in between,
@@ -41,32 +48,32 @@ export class CompareAndSetWriter implements SessionWriter {
       {
         ...plan,
         at: 0,
-        base: { version: 0, tag: "", json: plan.base.json },
+        base: { version: 0, tag: "", json: plan.base.json, user: plan.base.user },
         floor: Math.max(plan.floor, plan.base.version),
       },
       trace,
+      plan.at, // its index entry is in the index of the secret it moves away from
     );
     // Landed elsewhere (it followed a "moved" marker to where the session is): written in place, not moved.
     if (moved.kind === "written" && (moved.at ?? 0) === 0) return await this.#markMoved(plan, moved, trace);
     return moved;
   }
 
-  async #write(plan: WritePlan, trace: RequestTrace): Promise<WriteOutcome> {
+  /** `indexAt`: the secret whose index holds the session's entry (where it lived before a move). */
+  async #write(plan: WritePlan, trace: RequestTrace, indexAt = plan.at): Promise<WriteOutcome> {
     const own = JSON.parse(plan.base.json) as SessionData;
     let current = own;
-    let currentJson = plan.base.json;
     // What the store holds, as far as this write knows: the version it expects, and whose index entry it has.
     let at = { version: plan.base.version, tag: plan.base.tag, createdAt: plan.createdAt, user: plan.base.user };
     let floor = plan.floor;
     /** The secret whose store key this writes under: the current one, unless the session is found elsewhere. */
     let target = 0;
+
     let overwrites = 0;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      // Always a new version above the floor, with this write's tag, even when the store already holds
+      // these values: the browser's cookie names this write, and must find it landed.
       const json = changedJson(plan, current, this.maxBytes);
-      if (attempt > 1 && plan.change.kind === "patch" && json === currentJson && at.user === plan.user) {
-        // The store already holds everything this change sets: nothing to write.
-        return { kind: "written", landed: { ...at, json, writtenAt: Date.now() }, attempts: attempt };
-      }
       const version = Math.max(at.version, floor) + 1;
       const writtenAt = Date.now();
       const { createdAt } = at;
@@ -79,6 +86,7 @@ export class CompareAndSetWriter implements SessionWriter {
         trace,
         target,
         at.user,
+        indexAt,
       );
       if (conflict === null) {
         if (overwrites > 0) this.onEvent({ type: "write-overwrite", keys: overwrites });
@@ -92,6 +100,7 @@ export class CompareAndSetWriter implements SessionWriter {
         // where it now is, instead of moving it back and forth.
         found = await this.tier.findMoved(plan.id, found.at, trace);
         target = found.at;
+        indexAt = found.at;
       }
       switch (found.kind) {
         case "tombstone":
@@ -108,7 +117,6 @@ export class CompareAndSetWriter implements SessionWriter {
           break;
         case "data":
           current = JSON.parse(found.json) as SessionData;
-          currentJson = found.json;
           at = { version: found.version, tag: found.tag, createdAt: found.createdAt, user: found.user };
           if (plan.change.kind === "patch") overwrites = overwrittenKeys(plan.change.patch, own, current);
           break;
@@ -167,9 +175,11 @@ export class CompareAndSetWriter implements SessionWriter {
     trace: RequestTrace,
     at = 0,
     user?: string,
-  ): Promise<void> {
+  ): Promise<Ended> {
     let expected = knownVersion;
     let version = expected + 1;
+    // What the marker replaces: the version this isolate knew (live data, or nothing yet), until a conflict says.
+    let replaced: Ended = knownVersion > 0 ? "data" : "nothing";
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       // The marker takes the session's entry out of its user's index, in the same step.
       const conflict = await this.tier.compareAndSet(
@@ -181,13 +191,17 @@ export class CompareAndSetWriter implements SessionWriter {
         trace,
         at,
         user,
+        at,
       );
-      if (conflict === null || conflict.kind === "tombstone") return;
-      if (marker.kind === "retired" && conflict.kind === "retired") return;
+      if (conflict === null) return replaced;
+      if (conflict.kind === "tombstone") return "tombstone";
+      if (marker.kind === "retired" && conflict.kind === "retired") return "retired";
       if (conflict.kind === "moved") {
-        // Moved to the current secret's key after this isolate last looked: end it there.
-        return await this.end(id, 0, marker, trace, 0, user);
+        // Moved to another secret's key after this isolate last looked: end it where it is.
+        const found = await this.tier.findMoved(id, conflict.at, trace);
+        return await this.end(id, found.version, marker, trace, found.at, found.kind === "data" ? found.user : user);
       }
+      replaced = conflict.kind === "tampered" ? "nothing" : conflict.kind;
       if (conflict.kind === "data") user = conflict.user;
       expected = conflict.version;
       version = Math.max(version, conflict.version) + 1;

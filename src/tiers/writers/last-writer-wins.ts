@@ -1,7 +1,14 @@
 import type { RequestTrace } from "../../trace.js";
 import type { SessionData } from "../../types.js";
 import type { StoreTier } from "../store-tier.js";
-import { changedJson, type Marker, type SessionWriter, type WriteOutcome, type WritePlan } from "./session-writer.js";
+import {
+  changedJson,
+  type Ended,
+  type Marker,
+  type SessionWriter,
+  type WriteOutcome,
+  type WritePlan,
+} from "./session-writer.js";
 
 /**
  * For stores without compare-and-set (the application router's interface as it is): each change is
@@ -33,7 +40,9 @@ export class LastWriterWinsWriter implements SessionWriter {
     return { kind: "written", landed: { version, tag, json, createdAt, writtenAt, user }, attempts: 1 };
   }
 
-  async end(id: string, _knownVersion: number, _marker: Marker, trace: RequestTrace, at = 0): Promise<void> {
+  /** Removes the key; without compare-and-set it cannot tell what stood there, so it says live data. */
+  async end(id: string, _knownVersion: number, _marker: Marker, trace: RequestTrace, at = 0): Promise<Ended> {
     await this.tier.remove(id, trace, at);
+    return "data";
   }
 }

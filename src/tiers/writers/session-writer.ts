@@ -41,6 +41,9 @@ export type WriteOutcome =
   /** `at`: the secret whose store key it landed under (0, the current one, unless found elsewhere). */
   { kind: "written"; landed: Landed; attempts: number; at?: number } | { kind: "dropped"; reason: DropReason };
 
+/** What a marker replaced: live data, nothing (never stored, or expired), or a marker already there. */
+export type Ended = "data" | "nothing" | "tombstone" | "retired";
+
 /** A marker that ends an id: destroyed, or retired by regenerate. */
 export type Marker = Extract<Envelope, { kind: "tombstone" | "retired" }>;
 
@@ -56,7 +59,14 @@ export interface SessionWriter {
    * Ends an id with a marker (`knownVersion`: what this isolate last saw there; `at`: whose store key;
    * `user`: whose index holds it).
    */
-  end(id: string, knownVersion: number, marker: Marker, trace: RequestTrace, at?: number, user?: string): Promise<void>;
+  end(
+    id: string,
+    knownVersion: number,
+    marker: Marker,
+    trace: RequestTrace,
+    at?: number,
+    user?: string,
+  ): Promise<Ended>;
 }
 
 /** The JSON a plan's change makes of `current`; past `maxBytes` it is refused (`SessionTooLargeError`). */

@@ -1,0 +1,469 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { Hono } from "hono";
+import { describe, expect, it } from "vitest";
+import { MemoryStore, session, type SessionEvent, type SessionOptions } from "../../src/index.js";
+import { setCookies } from "../support/cookie-jar.js";
+import { Browser, MemoryLogger } from "../support/workerd.js";
+
+const SECRET = "review-secret-".padEnd(72, "r");
+const OLD = "old-secret-".padEnd(70, "o");
+const NEW = "new-secret-".padEnd(70, "n");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/*
+ * Races and edge cases found by a review, each a regression test: regenerate, revoke and rotation against
+ * copies in memory, the write queue against merges, and data that is not what it seems.
+ */
+
+/** A view of `base` whose compare-and-set is overridden (every other call goes to `base` itself). */
+function overriding(base: MemoryStore, setIfVersion: MemoryStore["setIfVersion"]): MemoryStore {
+  return new Proxy(base, {
+    get(target, property) {
+      if (property === "setIfVersion") return setIfVersion;
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+type Data = Record<string, unknown>;
+
+/** One isolate of an app on a shared store. */
+function isolate(store: MemoryStore, extra: SessionOptions = {}) {
+  const events: SessionEvent[] = [];
+  const logger = new MemoryLogger();
+  const app = new Hono()
+    .use(session<Data>({ secret: SECRET, store, logger, onEvent: (e) => events.push(e), ...extra }))
+    .get("/read", async (c) => c.json(await c.var.session.get()))
+    .post("/set", async (c) => {
+      const body = await c.req.json<Record<string, unknown>>();
+      for (const [key, value] of Object.entries(body)) await c.var.session.set(key, value);
+      return c.json(await c.var.session.get());
+    })
+    .post("/set-commit", async (c) => {
+      const body = await c.req.json<Record<string, unknown>>();
+      for (const [key, value] of Object.entries(body)) await c.var.session.set(key, value);
+      try {
+        await c.var.session.commit();
+        return c.json({ committed: true });
+      } catch {
+        return c.json({ committed: false });
+      }
+    })
+    .post("/login", async (c) => {
+      await c.var.session.regenerate();
+      await c.var.session.setUser("ada");
+      await c.var.session.commit();
+      return c.json({ ok: true });
+    })
+    .post("/user", async (c) => {
+      await c.var.session.setUser("ada");
+      return c.json({ ok: true });
+    })
+    .post("/logout-everywhere", async (c) =>
+      c.json({ ended: await c.var.session.revokeAllSessions({ userId: "ada" }) }),
+    )
+    .get("/sessions", async (c) => c.json(await c.var.session.listSessions("ada")));
+  return { app, events, logger };
+}
+
+describe("commit() on a retired id", () => {
+  it("rejects, as nothing was saved: the write of a retired id is dropped", async () => {
+    const store = new MemoryStore();
+    const { app, events } = isolate(store);
+    const browser = new Browser(app);
+    await browser.fetch("/set", { method: "POST", json: { a: 1 } });
+    const old = browser.cookie;
+    await browser.fetch("/login", { method: "POST" });
+    // A request with the old id within the grace window: read only.
+    const tab = new Browser(app).with(old);
+    const res = await tab.fetch("/set-commit", { method: "POST", json: { paid: true } });
+    expect(events).toContainEqual({ type: "write-dropped", reason: "regenerated" }); // the write was dropped …
+    expect(await res.json()).toEqual({ committed: false }); // … so commit() must not have said yes
+  });
+});
+
+describe("regenerate() by a request arriving with the old id in the grace window", () => {
+  it("starts afresh, never a 500 (a login form sent twice, the second with the old cookie)", async () => {
+    const store = new MemoryStore();
+    const { app } = isolate(store);
+    const browser = new Browser(app);
+    await browser.fetch("/set", { method: "POST", json: { a: 1 } });
+    const old = browser.cookie;
+    await browser.fetch("/login", { method: "POST" });
+    const second = await new Browser(app).with(old).fetch("/login", { method: "POST" });
+    expect(second.status).not.toBe(500);
+  });
+});
+
+describe("an in-flight request with the old id answers after the regenerate", () => {
+  it("sends no Set-Cookie at all when this isolate did the regenerate", async () => {
+    const store = new MemoryStore();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const app = new Hono()
+      .use(session<Data>({ secret: SECRET, store, logger: new MemoryLogger() }))
+      .post("/set", async (c) => {
+        await c.var.session.set("a", 1);
+        return c.json({});
+      })
+      .post("/slow", async (c) => {
+        await c.var.session.get(); // loaded before the regenerate
+        await gate;
+        await c.var.session.set("cart", ["x"]);
+        return c.json({});
+      })
+      .post("/login", async (c) => {
+        await c.var.session.regenerate();
+        await c.var.session.set("user", "ada"); // written after the response
+        return c.json({});
+      });
+    const browser = new Browser(app);
+    await browser.fetch("/set", { method: "POST" });
+    // The slow request starts with the old cookies.
+    const headers = new Headers({ Cookie: browser.cookie! });
+    const ctx = createExecutionContext();
+    const slow = app.fetch(new Request("https://app.test/slow", { method: "POST", headers }), {}, ctx);
+    await sleep(10);
+    await browser.fetch("/login", { method: "POST" });
+    expect(browser.version).toBe(2); // the new id, version 2 (regenerate = 1, the user write = 2)
+    release();
+    const res = await slow;
+    await waitOnExecutionContext(ctx);
+    // README: in-flight requests with the old id finish "with no Set-Cookie at all".
+    expect(setCookies(res)).toEqual([]);
+  });
+
+  it("leaves the browser's version cookie naming its new id", async () => {
+    const store = new MemoryStore();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const app = new Hono()
+      .use(session<Data>({ secret: SECRET, store, logger: new MemoryLogger() }))
+      .post("/set", async (c) => {
+        await c.var.session.set("a", 1);
+        return c.json({});
+      })
+      .post("/slow", async (c) => {
+        await c.var.session.get();
+        await gate;
+        await c.var.session.set("cart", ["x"]);
+        return c.json({});
+      })
+      .post("/login", async (c) => {
+        await c.var.session.regenerate();
+        await c.var.session.set("user", "ada");
+        return c.json({});
+      });
+    const browser = new Browser(app);
+    await browser.fetch("/set", { method: "POST" });
+    const headers = new Headers({ Cookie: browser.cookie! });
+    const ctx = createExecutionContext();
+    const slow = app.fetch(new Request("https://app.test/slow", { method: "POST", headers }), {}, ctx);
+    await sleep(10);
+    await browser.fetch("/login", { method: "POST" });
+    release();
+    browser.take(await slow);
+    await waitOnExecutionContext(ctx);
+    expect(browser.version).toBe(2); // read-your-writes: the browser should still name version 2 of its new id
+  });
+});
+
+describe("log out everywhere after a secret rotation", () => {
+  it("ends a session not written since the rotation, on an isolate that holds it, within the bound", async () => {
+    const store = new MemoryStore();
+    // Before the rotation: a session of user ada, written under the old secret.
+    const before = isolate(store, { secret: OLD });
+    const victim = new Browser(before.app);
+    await victim.fetch("/set", { method: "POST", json: { secret: "s3cr3t" } });
+    await victim.fetch("/user", { method: "POST" });
+    const stolen = victim.cookie;
+
+    // After the rotation: isolate B holds the session in memory (read, not written: it stays under the old key).
+    const b = isolate(store, { secret: NEW, previousSecrets: [OLD], maxStalenessMs: 50 });
+    const thief = new Browser(b.app).with(stolen);
+    expect(await thief.json("/read")).toEqual({ secret: "s3cr3t" });
+
+    // The user logs out everywhere from another isolate.
+    const a = isolate(store, { secret: NEW, previousSecrets: [OLD] });
+    const admin = new Browser(a.app);
+    expect(await admin.json("/logout-everywhere", { method: "POST" })).toEqual({ ended: 1 });
+
+    // A fresh isolate refuses the stolen cookie …
+    expect(
+      await new Browser(isolate(store, { secret: NEW, previousSecrets: [OLD] }).app).with(stolen).json("/read"),
+    ).toEqual({});
+    // … and so must isolate B once its 50 ms bound has passed (it still serves it, and the list still shows it).
+    await sleep(120);
+    const late = await new Browser(b.app).with(stolen).json("/read");
+    await sleep(120);
+    const later = await new Browser(b.app).with(stolen).json("/read");
+    const listed = ((await admin.json("/sessions")) as unknown[]).length;
+    expect({ late, later, listed }).toEqual({ late: {}, later: {}, listed: 0 });
+  });
+});
+
+describe("configuration", () => {
+  it("calls the store factory once, however many requests come first", async () => {
+    const store = new MemoryStore();
+    let built = 0;
+    const app = new Hono()
+      .use(
+        session<Data>({
+          secret: SECRET,
+          store: () => (built++, store),
+          logger: new MemoryLogger(),
+        }),
+      )
+      .get("/read", async (c) => c.json(await c.var.session.get()));
+    await Promise.all([1, 2, 3].map(() => app.request("/read")));
+    expect(built).toBe(1); // README: "called once, on the isolate's first request"
+  });
+});
+
+describe("two changes on one isolate, the first merged by the store", () => {
+  it("never re-applies the first change's keys over a newer write from another isolate", async () => {
+    const base = new MemoryStore();
+    let onLanded: (() => Promise<void>) | undefined;
+    // Isolate A's store: each compare-and-set is slow (a store 20 ms away); a hook runs after one lands.
+    const slowStore = overriding(base, async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
+      {
+        await sleep(20);
+        const result = await base.setIfVersion(...args);
+        if (result === null && onLanded !== undefined) {
+          const hook = onLanded;
+          onLanded = undefined;
+          await hook();
+        }
+        return result;
+      }
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const events: SessionEvent[] = [];
+    const a = new Hono()
+      .use(
+        session<Data>({ secret: SECRET, store: slowStore, logger: new MemoryLogger(), onEvent: (e) => events.push(e) }),
+      )
+      .post("/set", async (c) => {
+        const body = await c.req.json<Record<string, unknown>>();
+        await c.var.session.get();
+        if (c.req.query("wait") !== undefined) await gate;
+        for (const [key, value] of Object.entries(body)) await c.var.session.set(key, value);
+        return c.json({});
+      });
+    const b = isolate(base).app;
+
+    const browser = new Browser(a);
+    await browser.fetch("/set", { method: "POST", json: { start: 0 } }); // v1 on A (in A's memory)
+    const cookie = browser.cookie;
+    // On A, two requests load v1 from memory and wait.
+    const send = (json: object) => {
+      const ctx = createExecutionContext();
+      const res = Promise.resolve(
+        a.fetch(
+          new Request("https://app.test/set?wait", {
+            method: "POST",
+            body: JSON.stringify(json),
+            headers: { Cookie: cookie!, "Content-Type": "application/json" },
+          }),
+          {},
+          ctx,
+        ),
+      );
+      return res.then(() => waitOnExecutionContext(ctx));
+    };
+    const r1 = send({ k: "A" });
+    const r2 = send({ j: "A" });
+    await sleep(5);
+    // Meanwhile isolate B writes another key: v2. So A's first write will merge.
+    await new Browser(b).with(cookie).fetch("/set", { method: "POST", json: { m: "B" } });
+    // As soon as A's first write (k) lands, B sets k again, later than A did.
+    onLanded = async () => {
+      const res = await new Browser(b).with(cookie).fetch("/set", { method: "POST", json: { k: "B-later" } });
+      expect(res.status).toBe(200);
+    };
+    release();
+    await Promise.all([r1, r2]);
+    await sleep(100);
+    const stored = await new Browser(isolate(base).app).with(cookie).json("/read");
+
+    // B's k was written after A's k landed, and no later request set k: B's value must stand.
+    expect(stored).toMatchObject({ start: 0, m: "B", j: "A", k: "B-later" });
+  });
+});
+
+describe("the same change made on two isolates at once", () => {
+  it("lands the write each cookie names, so no later request waits or is refused", async () => {
+    const base = new MemoryStore();
+    const slowStore = overriding(base, async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
+      {
+        await sleep(30);
+        return await base.setIfVersion(...args);
+      }
+    });
+    const events: SessionEvent[] = [];
+    const opts = { onStaleRead: "reject" as const, onEvent: (e: SessionEvent) => events.push(e) };
+    const a = isolate(slowStore, opts).app;
+    const b = isolate(base, opts).app;
+    const browser = new Browser(a);
+    await browser.fetch("/set", { method: "POST", json: { start: 0 } });
+    const cookie = browser.cookie;
+    // Two tabs set the same value at once, through isolates A and B.
+    const tabA = new Browser(a).with(cookie);
+    const tabB = new Browser(b).with(cookie);
+    await Promise.all([
+      tabA.fetch("/set", { method: "POST", json: { theme: "dark" } }),
+      sleep(5).then(() => tabB.fetch("/set", { method: "POST", json: { theme: "dark" } })),
+    ]);
+    // The browser keeps the cookie of the response that came last: A's.
+    browser.cookie = tabA.cookie;
+    const statuses = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await browser.fetch("/read");
+      statuses.push(r.status);
+
+      await sleep(50);
+    }
+    statuses.push((await new Browser(isolate(base, opts).app).with(browser.cookie).fetch("/read")).status);
+
+    expect(statuses).toEqual([200, 200, 200, 200]);
+  });
+});
+
+describe("get(key) copies an object value with [[Set]]", () => {
+  it('keeps a stored own "__proto__" member an ordinary member, never the prototype', async () => {
+    const store = new MemoryStore();
+    const app = new Hono()
+      .use(session<Data>({ secret: SECRET, store, logger: new MemoryLogger() }))
+      .post("/prefs", async (c) => {
+        await c.var.session.set("prefs", await c.req.json()); // user-supplied JSON, as parsed
+        return c.json({});
+      })
+      .get("/is-admin", async (c) => {
+        const prefs = (await c.var.session.get("prefs")) as Record<string, unknown>;
+        const whole = (await c.var.session.get()) as { prefs: Record<string, unknown> };
+        return c.json({ viaGet: prefs["isAdmin"] ?? null, viaWhole: whole.prefs["isAdmin"] ?? null });
+      });
+    const browser = new Browser(app);
+    await browser.fetch("/prefs", {
+      method: "POST",
+      body: '{"__proto__":{"isAdmin":true}}',
+      headers: { "Content-Type": "application/json" },
+    });
+    // JSON.parse keeps "__proto__" an own member (isAdmin stays undefined); the copy made by get(key) does not.
+    expect(await browser.json("/is-admin")).toEqual({ viaGet: null, viaWhole: null });
+  });
+});
+
+describe("a new session's first write still in flight", () => {
+  it("is waited for by another isolate, not declared dead (its cookies are kept)", async () => {
+    const base = new MemoryStore();
+    const slowStore = overriding(base, async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
+      await sleep(60); // a store ~60 ms away
+      return await base.setIfVersion(...args);
+    });
+    const a = isolate(slowStore).app;
+    const b = isolate(base).app;
+    // The first request (a new session: a cart, a login without regenerate) on isolate A; the response comes
+    // back before the write lands (its waitUntil is not awaited here, as in production).
+    const ctx = createExecutionContext();
+    const first = await a.fetch(
+      new Request("https://app.test/set", {
+        method: "POST",
+        body: JSON.stringify({ cart: ["sku-1"] }),
+        headers: { "Content-Type": "application/json" },
+      }),
+      {},
+      ctx,
+    );
+    const browser = new Browser(b);
+    browser.take(first);
+    expect(browser.version).toBe(1);
+    // The user's very next request lands on isolate B.
+    const res = await browser.fetch("/read");
+    const cleared = setCookies(res);
+    const data = await res.json();
+    await waitOnExecutionContext(ctx); // A's write lands now
+    expect({ data, cleared }).toEqual({ data: { cart: ["sku-1"] }, cleared: [] });
+  });
+});
+
+describe("a load that replaces a pending change of its own isolate", () => {
+  it("never drops a change the write queue has not written yet", async () => {
+    const base = new MemoryStore();
+    const slowStore = overriding(base, async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
+      await sleep(400); // a slow store, or a congested one
+      return await base.setIfVersion(...args);
+    });
+    const a = isolate(slowStore, { maxStalenessMs: 60_000 }).app;
+    const b = isolate(base).app;
+    const browser = new Browser(b);
+    await browser.fetch("/set", { method: "POST", json: { start: 0 } }); // v1, in the store
+    const tabA = new Browser(a).with(browser.cookie);
+    expect(await tabA.json("/read")).toEqual({ start: 0 }); // A holds v1
+
+    const post = (app: Hono<any>, cookie: string | undefined, json: object) => {
+      const ctx = createExecutionContext();
+      const response = Promise.resolve(
+        app.fetch(
+          new Request("https://app.test/set", {
+            method: "POST",
+            body: JSON.stringify(json),
+            headers: { Cookie: cookie!, "Content-Type": "application/json" },
+          }),
+          {},
+          ctx,
+        ),
+      );
+      return { response, done: response.then(() => waitOnExecutionContext(ctx)) };
+    };
+    // R1 and R2 on A: the queue writes R1's change (slowly); R2's waits for the next round.
+    const r1 = post(a, tabA.cookie, { a: 1 });
+    tabA.take(await r1.response);
+    const r2 = post(a, tabA.cookie, { b: 1 });
+    tabA.take(await r2.response);
+    // The same browser writes through B (it waits for A's write, gives up, writes on the newest it has).
+    const viaB = new Browser(b).with(tabA.cookie);
+    await viaB.fetch("/set", { method: "POST", json: { c: 1 } });
+    // Its next request lands on A again, with the cookie B gave it.
+    await new Browser(a).with(viaB.cookie).fetch("/read");
+    await Promise.all([r1.done, r2.done]);
+    const final = await new Browser(isolate(base).app).with(viaB.cookie).json("/read");
+    expect(final).toEqual({ start: 0, a: 1, b: 1, c: 1 });
+  });
+});
+
+describe("regenerate() through an isolate that still holds a revoked session", () => {
+  it("does not copy a revoked session to a new id: the request goes on with a new, empty one", async () => {
+    const store = new MemoryStore();
+    const make = () => {
+      const built = isolate(store);
+      built.app.post("/rotate", async (c) => {
+        await c.var.session.regenerate(); // e.g. a periodic id rotation, a privilege change, POST /session/regenerate
+        return c.json({});
+      });
+      return built.app;
+    };
+    const a = make();
+    const victim = new Browser(a);
+    await victim.fetch("/set", { method: "POST", json: { account: "ada's" } });
+    await victim.fetch("/user", { method: "POST" });
+    // The thief has a copy of the cookie; isolate A holds the session (confirmed just now).
+    const thief = new Browser(a).with(victim.cookie);
+    expect(await thief.json("/read")).toEqual({ account: "ada's" });
+
+    // The victim logs out everywhere, from another isolate.
+    expect(await new Browser(make()).json("/logout-everywhere", { method: "POST" })).toEqual({ ended: 1 });
+
+    // Within the staleness bound, on A, the thief rotates the id.
+    const res = await thief.fetch("/rotate", { method: "POST" });
+    expect(res.status).toBe(200);
+    // Long after the bound, on a fresh isolate: the thief's new id is a live session of ada.
+    await sleep(50);
+    const fresh = new Browser(make()).with(thief.cookie);
+    const data = await fresh.json("/read");
+    const listed = await new Browser(make()).json("/sessions");
+    expect({ data, listed: (listed as unknown[]).length }).toEqual({ data: {}, listed: 0 });
+  });
+});
