@@ -85,6 +85,8 @@ export interface IsolateOptions {
   durableObjectStore?: boolean;
   /** Keep Durable Object storage in this directory, so a later isolate started on it finds it again. */
   persistTo?: string;
+  /** Also listen on a free port of 127.0.0.1 (for a real browser): its address is the isolate's `url`. */
+  listen?: boolean;
 }
 
 /**
@@ -96,10 +98,12 @@ export class Isolate {
     readonly mf: Miniflare,
     /** Lines the worker printed (console.log/warn/error, uncaught errors), filled as the runtime sends them. */
     readonly logs: string[],
+    /** Where it listens, with `listen`. */
+    readonly url: URL | undefined,
   ) {}
 
   static async start(bindings: Record<string, string>, options: IsolateOptions | string = {}): Promise<Isolate> {
-    const { entry, customStore, durableObjectStore, persistTo } =
+    const { entry, customStore, durableObjectStore, persistTo, listen } =
       typeof options === "string" ? { entry: options } : options;
     const scriptPath = await workerBundle(entry, customStore);
     const logs: string[] = [];
@@ -113,6 +117,7 @@ export class Isolate {
         ? { durableObjects: { SESSION_STORE: { className: "SessionStoreObject", useSQLite: true } } }
         : {}),
       ...(persistTo !== undefined ? { durableObjectsPersist: persistTo } : {}),
+      ...(listen === true ? { port: 0, host: "127.0.0.1" } : {}),
       handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
         const keep = (chunk: Buffer) =>
           logs.push(
@@ -125,8 +130,8 @@ export class Isolate {
         stderr.on("data", keep);
       },
     });
-    await mf.ready;
-    return new Isolate(mf, logs);
+    const url = await mf.ready;
+    return new Isolate(mf, logs, listen === true ? url : undefined);
   }
 
   async fetch(browser: BrowserJar, path: string, init: RequestOptions = {}): Promise<Response> {
