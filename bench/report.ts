@@ -402,7 +402,8 @@ figures within a few tens of µs of each other are not told apart by one run.
 ## Critical path: added µs per request at each distance
 
 Added µs per request over the bare route at the same distance (the same path: a read-only request is
-compared with the bare \`GET\`, a changed one with the bare \`POST\`), and the total per request. Small: ≈2 KB
+compared with the bare \`GET\`, a changed one with the bare \`POST\`; the bare route gets the same session
+cookies, which it ignores), and the total per request. Small: ≈2 KB
 of JSON; large: ≈50 KB. A hit is served from the isolate's memory while its entry was confirmed against the
 store within \`maxStalenessMs\` (5 s); a revalidated request is one past that bound (one conditional read: a
 few bytes when nothing changed); a miss is a fresh isolate's first request for a session (one read and an

@@ -278,7 +278,11 @@ if (!quick && sections.has("peers")) {
       const runs: Array<[string, Spec]> = [];
       for (const contender of ["bare", ...PEERS]) {
         const key = `${contender} / ${size} ${path === "/read" ? "read-only" : "changed"}`;
-        const seeded = await seedOne(contender, size);
+        const seeded =
+          contender === "bare"
+            ? // The bare route gets this project's cookies (and ignores them): a browser sends them to every route.
+              { cookie: (await seedMany("hes-hit", size, 1))[0]!, cookieBytes: 0, kept: true }
+            : await seedOne(contender, size);
         if (seeded.cookie === null) {
           peers[key] = {
             unsupported: !seeded.kept
@@ -326,10 +330,13 @@ for (const distanceMs of quick ? [0] : sections.has("distances") ? DISTANCES : [
     // store moments ago (the loop's warm-up round confirms them again), and no store expiry due for a refresh.
     const seeded = async (contender: string, count = 1) => {
       gateway.setDelay(0);
-      // This project's sessions through /seed-many, which waits for their writes: none is still running.
+      // This project's sessions through /seed-many, which waits for their writes: none is still running. The
+      // bare route gets such cookies too (and ignores them): a browser sends them to every route.
       const cookies = contender.startsWith("hes-")
         ? await seedMany(contender, size, count)
-        : [(await seedOne(contender, size)).cookie!];
+        : contender === "bare"
+          ? await seedMany("hes-hit", size, 1)
+          : [(await seedOne(contender, size)).cookie!];
       gateway.setDelay(distanceMs);
       return cookies;
     };
@@ -339,7 +346,7 @@ for (const distanceMs of quick ? [0] : sections.has("distances") ? DISTANCES : [
       rounds,
       cookies: await seeded(contender, count),
     });
-    // The bare route and the hit take turns, 3 × REPEATS loops each: the hit's goal is a few µs.
+    // The bare route and the hit take turns, REPEATS_HIT loops each: the hit's goal is a few µs.
     await run(
       [
         [`bare / ${size} read-only`, await spec("bare", "/read", N)],
