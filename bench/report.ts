@@ -5,21 +5,89 @@ export interface Figure {
   min: number;
   max: number;
 }
-export type PerRequest = Figure | { unsupported: string };
+
+/** µs per request of one contender and workload (the median of the repeats, and their spread). */
+export interface LoopFigure extends Figure {
+  /** Requests timed, over all repeats. */
+  requests: number;
+  /** µs per request of each repeat, in order. */
+  samples: number[];
+  /** Figures of one group were measured side by side, repeat by repeat (their samples pair up). */
+  group: number;
+  /** Time of the work handed to `waitUntil`, per write (µs), timed apart from the requests. */
+  backgroundPerWrite?: Figure;
+  /** `waitUntil` promises per request. */
+  backgroundPerRequest: number;
+  /** `waitUntil` promises that had settled before the timed requests ended (background work inside them). */
+  settledEarly: number;
+  /** The session events the requests reported (hit, miss, revalidated, write…), over all repeats. */
+  events: Record<string, number>;
+}
+export type PerRequest = LoopFigure | { unsupported: string };
+
+interface Quantiles {
+  p50: number;
+  p95: number;
+  max: number;
+}
+export interface StaleRead {
+  writes: number;
+  distances: Record<
+    string,
+    {
+      /** From the changed request's response (as the client got it) until Redis holds its version. */
+      visibleAfterMs: Quantiles;
+      /** The user's next request, sent at once to another isolate: from the first response to its answer. */
+      otherIsolateMs: Quantiles;
+      /** Store reads that next request made (1: the first read found the write; more: it waited). */
+      otherIsolateReadsPerRequest: number;
+      staleReadEvents: number;
+    }
+  >;
+}
+export interface RoundTrips {
+  distanceMs: number;
+  staleReads: number;
+  conflicts: number;
+  scenarios: Record<
+    string,
+    { requests: number; roundTrips: number; reads: number; fullReads: number; writes: number; noscript: number }
+  >;
+}
 
 export interface Results {
   takenAt: string;
-  machine: { cpu: string; cores: number; memoryGiB: number; os: string; node: string; workerd: string };
-  method: { repeats: number; requestsPerLoop: number; requestsPerLoopWithStore: number };
-  /** Key: "<contender> / <workload>"; µs per request (wall time inside workerd). */
-  perRequest: Record<string, PerRequest>;
+  durationSeconds: number;
+  machine: {
+    cpu: string;
+    cores: number;
+    memoryGiB: number;
+    os: string;
+    node: string;
+    workerd: string;
+    /** The 1-minute load average when the run began and ended (other work on the machine). */
+    loadAverage: { start: number; end: number };
+  };
+  method: {
+    repeats: number;
+    repeatsHit: number;
+    repeatsChanged: number;
+    requestsPerLoop: number;
+    requestsPerLoopWithStore: Record<string, number>;
+    changedSessions: Record<string, { sessions: number; rounds: number }>;
+    hitGoalUs: number;
+  };
+  /** Key: "<contender> / <size> <read-only|changed>"; the peers have no store, so they were measured once. */
+  peers: Record<string, PerRequest>;
+  /** This project with the store 0, 20 and 80 ms away. Key: "<kind> / <size>" (bare: "bare / <size> <path>"). */
+  distances: Array<{ distanceMs: number; perRequest: Record<string, LoopFigure> }>;
   /** µs per operation. */
   codec: Record<string, Figure>;
   sizes: Record<string, { json: number; sealed: number; approuter: number }>;
-  roundTrips: Record<
-    string,
-    { requests: number; roundTrips: number; reads: number; writes: number; refreshes: number }
-  >;
+  /** µs per request inside the session middleware, by function, from CPU profiles (store 0 ms away, small). */
+  profile?: { hits: number; writes: number; hit: Record<string, number>; changed: Record<string, number> };
+  roundTrips: RoundTrips;
+  staleRead: StaleRead;
   memory: {
     sessionJsonBytes: number;
     unbounded: { bytes: number; entries: number; maxBytes: number };
@@ -28,105 +96,399 @@ export interface Results {
   http: Record<string, { requestsPerSecond: number; latencyP50Ms: number; errors: number }>;
 }
 
-const CONTENDERS: Record<string, string> = {
-  bare: "bare Hono route (baseline)",
-  "hes-hit": "hono-edge-session, memory-tier hit",
-  "hes-miss": "hono-edge-session, miss (store read + unseal)",
+const PEERS: Record<string, string> = {
   "hono-sessions-cookie": "hono-sessions, CookieStore",
   "hono-sessions-memory": "hono-sessions, MemoryStore",
   "hono-session-jwe": "@hono/session (encrypted JWT cookie)",
 };
-const WORKLOADS = ["small read-only", "small read-write", "large read-only", "large read-write"];
+/** This project's rows: the key in `perRequest`, the label, and the bare route it is compared with. */
+const OURS: Array<{ kind: string; label: string; path: "read-only" | "changed" }> = [
+  { kind: "hit", label: "hit (memory tier, within the staleness bound)", path: "read-only" },
+  { kind: "revalidated", label: "revalidated (past the bound: one conditional read)", path: "read-only" },
+  { kind: "miss", label: "miss (store read + unseal)", path: "read-only" },
+  { kind: "changed", label: "changed (write after the response: default)", path: "changed" },
+  { kind: "changed, awaitWrites", label: "changed, `awaitWrites: true` (write before the response)", path: "changed" },
+];
 
-const us = (value: number) => `${value.toFixed(1)}`;
+const us = (value: number) => value.toFixed(1);
+const ms = (value: number) => value.toFixed(1);
 const range = (f: Figure) => `${us(f.median)} (${us(f.min)}–${us(f.max)})`;
-const isFigure = (p: PerRequest | undefined): p is Figure => p !== undefined && "median" in p;
+const isFigure = (p: PerRequest | undefined): p is LoopFigure => p !== undefined && "median" in p;
+const SIZES = ["small", "large"];
 
-/** Added µs per request over the bare route, for each contender and workload. */
-export function added(results: Results, contender: string, workload: string): number | undefined {
-  const own = results.perRequest[`${contender} / ${workload}`];
-  const bare = results.perRequest[`bare / ${workload}`];
-  return isFigure(own) && isFigure(bare) ? own.median - bare.median : undefined;
+type Distance = Results["distances"][number];
+
+/**
+ * How much more `a` takes than `b` per request: the median of the repeat-by-repeat differences when they were
+ * measured side by side (so the machine's noise of each repeat falls on both), else the difference of medians.
+ */
+export function difference(a: LoopFigure, b: LoopFigure): number {
+  if (a.group !== b.group || a.samples.length !== b.samples.length) return a.median - b.median;
+  return medianOf(a.samples.map((value, i) => value - b.samples[i]!));
+}
+function medianOf(values: number[]): number {
+  return [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
 }
 
-function perRequestTable(results: Results): string[] {
-  const rows = ["| contender | " + WORKLOADS.join(" | ") + " |", "| --- |" + WORKLOADS.map(() => " --- |").join("")];
-  for (const [id, label] of Object.entries(CONTENDERS)) {
-    const cells = WORKLOADS.map((workload) => {
-      const figure = results.perRequest[`${id} / ${workload}`];
-      if (figure === undefined) return "–";
-      if (!isFigure(figure)) return `n/a: ${figure.unsupported}`;
-      if (id === "bare") return `${range(figure)} µs total`;
-      const extra = added(results, id, workload)!;
-      const ours = added(results, "hes-hit", workload);
-      const ratio =
-        !id.startsWith("hes") && ours !== undefined && ours > 0 ? `, ×${(extra / ours).toFixed(1)} ours` : "";
-      return `+${us(extra)} µs (total ${range(figure)}${ratio})`;
-    });
-    rows.push(`| ${label} | ${cells.join(" | ")} |`);
+/** Added µs per request over the bare route at the same distance, for the same size and kind of request. */
+export function addedAt(d: Distance, kind: string, size: string, path: "read-only" | "changed"): number | undefined {
+  const own = d.perRequest[`${kind} / ${size}`];
+  const bare = d.perRequest[`bare / ${size} ${path}`];
+  return own !== undefined && bare !== undefined ? difference(own, bare) : undefined;
+}
+
+/** A peer's added µs over the bare route measured beside it. */
+export function peerAdded(results: Results, peer: string, size: string, path: "read-only" | "changed") {
+  const own = results.peers[`${peer} / ${size} ${path}`];
+  const bare = results.peers[`bare / ${size} ${path}`];
+  return isFigure(own) && isFigure(bare) ? difference(own, bare) : undefined;
+}
+
+/**
+ * The write goal at one distance: the small changed request against the cheapest peer's write, both measured
+ * in the same loops (taking turns); `margin` is ours minus theirs, paired repeat by repeat.
+ */
+export function writeGoal(d: Distance) {
+  const ours = d.perRequest["changed / small"];
+  const bare = d.perRequest["bare / small changed"];
+  if (ours === undefined || bare === undefined) return undefined;
+  let best: { peer: string; added: number; figure: LoopFigure } | undefined;
+  for (const peer of Object.keys(PEERS)) {
+    const figure = d.perRequest[`peer ${peer} / small changed`];
+    if (figure === undefined) continue;
+    const added = difference(figure, bare);
+    if (best === undefined || added < best.added) best = { peer, added, figure };
+  }
+  if (best === undefined) return undefined;
+  const paired = ours.samples.map((value, i) => value - best.figure.samples[i]!);
+  return {
+    ours: difference(ours, bare),
+    peer: best.peer,
+    theirs: best.added,
+    margin: difference(ours, best.figure),
+    range: { min: Math.min(...paired), max: Math.max(...paired) },
+  };
+}
+
+function criticalPathTable(results: Results): string[] {
+  const header = results.distances.map((d) => ` store ${d.distanceMs} ms |`).join("");
+  const rows = [`| request | size |${header}`, `| --- | --- |${results.distances.map(() => " --- |").join("")}`];
+  for (const size of SIZES) {
+    for (const path of ["read-only", "changed"] as const) {
+      const cells = results.distances.map((d) => {
+        const bare = d.perRequest[`bare / ${size} ${path}`];
+        return bare === undefined ? " – |" : ` ${range(bare)} µs total |`;
+      });
+      if (cells.every((c) => c === " – |")) continue;
+      rows.push(`| bare route (baseline), ${path} | ${size} |${cells.join("")}`);
+    }
+    for (const [peer, label] of Object.entries(PEERS)) {
+      const key = `peer ${peer} / ${size} changed`;
+      if (!results.distances.some((d) => d.perRequest[key] !== undefined)) continue;
+      const cells = results.distances.map((d) => {
+        const own = d.perRequest[key];
+        const bare = d.perRequest[`bare / ${size} changed`];
+        return own === undefined || bare === undefined
+          ? " – |"
+          : ` +${us(difference(own, bare))} µs (total ${range(own)}) |`;
+      });
+      rows.push(`| peer: ${label}, changed (measured beside ours; no store) | ${size} |${cells.join("")}`);
+    }
+    for (const row of OURS) {
+      const cells = results.distances.map((d) => {
+        const own = d.perRequest[`${row.kind} / ${size}`];
+        const added = addedAt(d, row.kind, size, row.path);
+        if (own === undefined || added === undefined) return " – |";
+        return ` **+${us(added)} µs** (total ${range(own)}) |`;
+      });
+      rows.push(`| ${row.label} | ${size} |${cells.join("")}`);
+    }
   }
   return rows;
 }
 
+function peerTable(results: Results): string[] {
+  const columns = SIZES.flatMap((size) => (["read-only", "changed"] as const).map((path) => ({ size, path })));
+  const rows = [
+    `| contender |${columns.map((c) => ` ${c.size} ${c.path} |`).join("")}`,
+    `| --- |${columns.map(() => " --- |").join("")}`,
+  ];
+  for (const [id, label] of [["bare", "bare Hono route (baseline)"], ...Object.entries(PEERS)] as const) {
+    const cells = columns.map(({ size, path }) => {
+      const figure = results.peers[`${id} / ${size} ${path}`];
+      if (figure === undefined) return " – |";
+      if (!isFigure(figure)) return ` n/a: ${figure.unsupported} |`;
+      if (id === "bare") return ` ${range(figure)} µs total |`;
+      return ` +${us(peerAdded(results, id, size, path)!)} µs (total ${range(figure)}) |`;
+    });
+    rows.push(`| ${label} |${cells.join("")}`);
+  }
+  return rows;
+}
+
+function goalRows(results: Results): string[] {
+  const goal = results.method.hitGoalUs;
+  const rows = [
+    "| store | changed (small) vs the cheapest peer's write | hit − bare (small) | hit − bare (large) |",
+    "| --- | --- | --- | --- |",
+  ];
+  for (const d of results.distances) {
+    const w = writeGoal(d);
+    const hitSmall = addedAt(d, "hit", "small", "read-only");
+    const hitLarge = addedAt(d, "hit", "large", "read-only");
+    const write =
+      w === undefined
+        ? "–"
+        : `${w.margin <= 0 ? "**met**" : "**not met**"}: +${us(w.ours)} µs vs +${us(w.theirs)} µs (${PEERS[w.peer]}); ours − theirs ${w.margin > 0 ? "+" : ""}${us(w.margin)} µs (repeat by repeat: ${us(w.range.min)} to ${us(w.range.max)})`;
+    const hit = (value: number | undefined) =>
+      value === undefined ? "–" : `${value <= goal ? "**met**" : "**not met**"}: ${us(value)} µs (goal ≤ ${goal} µs)`;
+    rows.push(`| ${d.distanceMs} ms | ${write} | ${hit(hitSmall)} | ${hit(hitLarge)} |`);
+  }
+  return rows;
+}
+
+function backgroundRows(results: Results): string[] {
+  const rows = [
+    "| store | size | response → landed, one write at a time (ms per write) | of it, beyond the simulated distance (ms) | `awaitWrites: true` instead: added before the response (ms) |",
+    "| --- | --- | --- | --- | --- |",
+  ];
+  for (const d of results.distances) {
+    for (const size of SIZES) {
+      const bg = d.perRequest[`changed, one write at a time / ${size}`]?.backgroundPerWrite;
+      const awaited = addedAt(d, "changed, awaitWrites", size, "changed");
+      if (bg === undefined) continue;
+      rows.push(
+        `| ${d.distanceMs} ms | ${size} | ${ms(bg.median / 1000)} (${ms(bg.min / 1000)}–${ms(bg.max / 1000)}) | ${ms(bg.median / 1000 - d.distanceMs)} | ${awaited === undefined ? "–" : ms(awaited / 1000)} |`,
+      );
+    }
+  }
+  return rows;
+}
+
+/** Where the time of a hit and of a changed request goes inside the middleware (CPU profiles). */
+function profileRows(results: Results): string[] {
+  const p = results.profile;
+  if (p === undefined) return [];
+  const rows = [
+    "| inside the session middleware | hit (µs per request) | changed (µs per request) |",
+    "| --- | --- | --- |",
+  ];
+  const cell = (map: Record<string, number>, name: string) => (map[name] === undefined ? "–" : us(map[name]!));
+  for (const [name, label] of PROFILE_LABELS)
+    rows.push(`| ${label} | ${cell(p.hit, name)} | ${cell(p.changed, name)} |`);
+  return rows;
+}
+const PROFILE_LABELS: Array<[string, string]> = [
+  ["session", "all of it (`session`), the handler's own work included"],
+  ["#verified", "reading and verifying the two cookies (`SessionCookies.#verified`)"],
+  ["getCookie", "… of it, Hono's `getCookie`: the Cookie header read and parsed once per cookie"],
+  ["change", "telling whether the handler changed the session (`SessionHandle.change`)"],
+  ["saveChange", "saving (`saveChange`)"],
+  ["pendingEntry", "… of it, the change into the memory tier (`pendingEntry`)"],
+  ["flush", "… of it, the write's synchronous start (`WriteQueue.flush`, before the response)"],
+  ["planFor", "… … of that, the write's plan (`planFor`: the stored and new JSON parsed, diffed)"],
+  ["seal", "… … of that, sealing's synchronous part (`seal`: CompressionStream and pipe set-up)"],
+  ["setSignedCookie", "setting the version cookie (Hono's `setSignedCookie`: imports the HMAC key each call)"],
+];
+
+function cpuRows(results: Results): string[] {
+  const near = results.distances.find((d) => d.distanceMs === 0);
+  if (near === undefined) return [];
+  const rows = [
+    "| size | store in the isolate, writes drained together (µs CPU per write) | store in the isolate, one write at a time (µs per write) | Redis 0 ms away, writes drained together (µs per write) | Redis 0 ms away, one write at a time (µs per write) |",
+    "| --- | --- | --- | --- | --- |",
+  ];
+  for (const size of SIZES) {
+    const cell = (key: string) => {
+      const bg = near.perRequest[`${key} / ${size}`]?.backgroundPerWrite;
+      return bg === undefined ? "–" : range(bg);
+    };
+    rows.push(
+      `| ${size} | ${cell("changed, store in the isolate")} | ${cell("changed, store in the isolate, one write at a time")} | ${cell("changed")} | ${cell("changed, one write at a time")} |`,
+    );
+  }
+  return rows;
+}
+
+function checks(results: Results): string[] {
+  const notes: string[] = [];
+  for (const d of results.distances) {
+    for (const [key, figure] of Object.entries(d.perRequest)) {
+      if (figure.settledEarly > 0) {
+        notes.push(
+          `- ${d.distanceMs} ms, ${key}: ${figure.settledEarly} background writes finished inside the timed requests.`,
+        );
+      }
+      const { hit = 0, miss = 0, revalidated = 0 } = figure.events;
+      const served = hit + miss + revalidated;
+      const expected = key.startsWith("hit") || key.startsWith("changed") ? "hit" : undefined;
+      if (expected === "hit" && served > 0 && hit < served) {
+        notes.push(`- ${d.distanceMs} ms, ${key}: ${served - hit} of ${served} requests were not memory-tier hits.`);
+      }
+      if (key.startsWith("hit") && figure.backgroundPerRequest > 0) {
+        notes.push(`- ${d.distanceMs} ms, ${key}: ${figure.backgroundPerRequest} background tasks per request.`);
+      }
+    }
+  }
+  return notes;
+}
+
 export function renderTable(results: Results): string {
-  return ["", ...perRequestTable(results), ""].join("\n");
+  return ["", ...criticalPathTable(results), "", ...peerTable(results), "", ...goalRows(results), ""].join("\n");
 }
 
 export function renderMarkdown(results: Results): string {
   const m = results.machine;
+  const method = results.method;
   const codecRows = Object.entries(results.codec).map(([op, f]) => `| ${op} | ${range(f)} |`);
   const sizeRows = Object.entries(results.sizes).map(
     ([size, s]) =>
       `| ${size} | ${s.json} | ${s.sealed} (${((100 * s.sealed) / s.json).toFixed(0)} %) | ${s.approuter} (${((100 * s.approuter) / s.json).toFixed(0)} %) |`,
   );
-  const tripRows = Object.entries(results.roundTrips).map(
-    ([kind, t]) => `| ${kind} | ${t.roundTrips.toFixed(2)} | ${t.reads.toFixed(2)} | ${t.writes.toFixed(2)} |`,
+  const trips = results.roundTrips;
+  const tripRows = Object.entries(trips.scenarios).map(
+    ([name, t]) =>
+      `| ${name} | ${t.requests} | ${t.roundTrips.toFixed(2)} | ${t.reads.toFixed(2)} (${t.fullReads.toFixed(2)} full) | ${t.writes.toFixed(2)} |`,
   );
+  const stale = results.staleRead;
+  const staleRows = Object.entries(stale.distances).map(
+    ([distance, s]) =>
+      `| ${distance} ms | ${ms(s.visibleAfterMs.p50)} / ${ms(s.visibleAfterMs.p95)} / ${ms(s.visibleAfterMs.max)} | ${ms(s.otherIsolateMs.p50)} / ${ms(s.otherIsolateMs.p95)} / ${ms(s.otherIsolateMs.max)} | ${s.otherIsolateReadsPerRequest.toFixed(2)} | ${s.staleReadEvents} |`,
+  );
+  const far = stale.distances["80"];
+  const recommended = far === undefined ? undefined : recommendedWait(far.visibleAfterMs);
   const httpRows = Object.entries(results.http).map(
     ([kind, h]) => `| ${kind} | ${Math.round(h.requestsPerSecond)} | ${h.latencyP50Ms} | ${h.errors} |`,
   );
-  const hit = added(results, "hes-hit", "small read-only");
-  const peers = ["hono-sessions-cookie", "hono-sessions-memory", "hono-session-jwe"];
-  const headline = peers
-    .map((peer) => {
-      const theirs = added(results, peer, "small read-only");
-      return theirs !== undefined && hit !== undefined && hit > 0
-        ? `${CONTENDERS[peer]} ×${(theirs / hit).toFixed(1)}`
-        : undefined;
-    })
-    .filter(Boolean)
-    .join(", ");
   const mem = results.memory;
+  const notes = checks(results);
+  const nStore = Object.entries(method.requestsPerLoopWithStore)
+    .map(([d, n]) => `${n} at ${d} ms`)
+    .join(", ");
   return `# Benchmarks
 
 Taken ${results.takenAt} on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), ${m.os}, Node ${m.node},
-workerd ${m.workerd} (Miniflare). Regenerate with \`npm run bench\` (three to four minutes; not part of \`npm test\`).
+workerd ${m.workerd} (Miniflare). Regenerate with \`npm run bench\` (this run took ${Math.round(results.durationSeconds / 60)} minutes,
+${results.durationSeconds} s; not part of \`npm test\`).
 
-Every figure is the median of ${results.method.repeats} runs, with the spread (min–max) in brackets. Per-request
-figures are taken from outside the isolate as (T(${results.method.requestsPerLoop}) − T(1)) / (${results.method.requestsPerLoop} − 1): a loop of
-requests runs inside workerd (each through the contender's Hono app, cookie carried from one to the next),
-so the cost of calling into workerd cancels out. workerd does not advance its clock during computation,
-so the timing is wall time seen from Node; where a request touches Redis (this project's miss and writes) it
-includes the loopback round trip to the REST gateway and redis-server. The machine is shared and noisy: the
-bare route alone moves between about 35 and 65 µs from one column to the next, so compare ratios, not
-single figures.
+Redis is a private redis-server behind the local Upstash-protocol REST gateway, whose simulated distance
+(\`delayMs\`: half of it before the command runs, half before the answer leaves) is set to 0, 20 and 80 ms:
+a store in the same place, in a nearby region, and across an ocean.
+
+How the time per request is taken: a loop of requests runs inside workerd (each through the contender's Hono
+app, its cookies carried from one request to the next) and is timed there. workerd's clock moves in whole
+milliseconds, so a loop is timed as a whole (or as a sum of segments that each start at a random point of a
+millisecond, whose rounding averages out) and divided by its requests: ${method.requestsPerLoop} requests per loop, ${nStore}
+where each request waits for the store. Every figure is the median of ${method.repeats} loops (${method.repeatsHit} for the hit and the bare
+route beside it, ${method.repeatsChanged} for the changed request and the peers' writes beside it), after a warm-up loop, with the
+spread (min–max) in brackets. Figures measured side by side took turns loop by loop, and what one adds over
+another is the median of their loop-by-loop differences. Response bodies are not read inside the loop (for every contender alike):
+reading one lets workerd run queued I/O work, and with it a background write.
+
+**The critical path leaves the background out.** A changed session is written after the response
+(\`waitUntil\`). The loop collects each round's \`waitUntil\` promises and awaits them only after the round's
+requests, outside the timed part, and times that wait on its own ("background" below). A changed request is
+measured on ${method.changedSessions.small!.sessions} small (${method.changedSessions.large!.sessions} large) sessions, one request each per round, so each starts its
+own write with no other write of its session running, as a session changed once a second does. Each loop
+checks that no background write finished inside the timed requests and that the requests were served as
+labelled (memory-tier hits).${notes.length > 0 ? `\n\nChecks that failed in this run:\n\n${notes.join("\n")}` : " Both held in this run."}
+
+The machine is shared and noisy: 2 cores, with a 1-minute load average of ${m.loadAverage.start.toFixed(1)} when this run began and
+${m.loadAverage.end.toFixed(1)} when it ended (other work on the machine). Compare figures taken side by side, not single figures;
+figures within a few tens of µs of each other are not told apart by one run.
 
 ![added time per request](bench/chart.svg)
 
-## Time per request
+## Critical path: added µs per request at each distance
 
-Added µs per request over the bare route (and the total per request); the ratio compares a peer's added
-time with this project's memory-tier hit on the same workload. Small: ≈2 KB of JSON; large: ≈50 KB.
+Added µs per request over the bare route at the same distance (the same path: a read-only request is
+compared with the bare \`GET\`, a changed one with the bare \`POST\`; the bare route gets the same session
+cookies, which it ignores), and the total per request. Small: ≈2 KB
+of JSON; large: ≈50 KB. A hit is served from the isolate's memory while its entry was confirmed against the
+store within \`maxStalenessMs\` (5 s); a revalidated request is one past that bound (one conditional read: a
+few bytes when nothing changed); a miss is a fresh isolate's first request for a session (one read and an
+unseal). A changed request reads three keys, changes one, and leaves the compare-and-set write to
+\`waitUntil\`: no store call is on its critical path, but the change's bookkeeping, the version cookie,
+and the first, synchronous part of its write are (see *Where the time goes*). The large session's changed
+request ran on ${method.changedSessions.large!.sessions} sessions at a time (the memory tier keeps at most a quarter of its bound in
+unsaved changes; more would be written before the response).
 
-Read what the write columns measure: a changed session in this project is sealed and written to Redis with
-compare-and-set *before* the response (one round trip to the REST gateway and redis-server over loopback,
-most of the figure), so that it is durable and visible to every isolate, and concurrent writers merge.
-The peers' writes stay in the response cookie or in one isolate's memory, where another isolate cannot see
-them. A miss is a fresh isolate's first request for a session: one store read and an unseal.
+${criticalPathTable(results).join("\n")}
 
-${perRequestTable(results).join("\n")}
+### The peers (no store: measured once)
 
-Headline (small session, read-only): a memory-tier hit adds ${hit === undefined ? "–" : us(hit)} µs; the peers add ${headline || "–"} as much.
+hono-sessions and @hono/session keep the session in the cookie or in one isolate's memory, so their figures
+do not depend on the distance to a store. Their changed column is their write.
+
+${peerTable(results).join("\n")}
+
+### Goals
+
+A changed session adds no more than the cheapest peer's write on the critical path at every distance; a
+hit stays within ${method.hitGoalUs} µs of the bare route.
+
+${goalRows(results).join("\n")}
+
+${whereTimeGoes(results)}
+
+## Work moved to \`waitUntil\`, counted
+
+The background of a changed request: sealing (deflate + AES-GCM), the compare-and-set round trip to the store,
+and the bookkeeping when it lands (memory tier, events). What of it runs after the response is timed here,
+apart from the requests; what runs before (the write's synchronous start) is in the critical path.
+
+Time per write, one write at a time: a session changed by one request, whose write is then awaited before
+the next request (one round per request). "Response → landed" is the time from the handler's response until
+the \`waitUntil\` promise settled: the rest of sealing (deflate, AES-GCM), the REST call (its HTTP request
+and JSON), the simulated distance, the gateway and redis-server, and the landing (memory tier, events); the
+next column is that time less the simulated distance. The last column is the cross-check: the same write
+awaited before the response (\`awaitWrites: true\`), as added time over the bare route. (Its
+synchronous start, which runs before the response, is in the critical path above, not here.)
+
+${backgroundRows(results).join("\n")}
+
+CPU of the background at distance 0 (the part after the response; the write's synchronous start is in the
+critical path). With the store inside the isolate (a \`MemoryStore\`: no network, no Redis client) the
+background is CPU only: the rest of sealing, the compare-and-set logic, the landing. "Drained
+together": the writes of a round of changed requests (one per session) are awaited at once after the round,
+so their waits overlap and the time per write is their CPU. With Redis 0 ms away the figure adds the REST
+client's work (request, JSON) and the loopback round trip to the gateway and redis-server (overlapped
+when drained together).
+
+${cpuRows(results).join("\n")}
+
+## Store round trips per request (counted at the gateway)
+
+In real time, with the store ${trips.distanceMs} ms away: each scenario is its own session (seeded, then left
+for 6 s, past the staleness bound, before its first request), all run side by side. "At once" is that many
+requests sent together with the same cookies; "two isolates" sends them alternately to two isolates
+(two workerd processes, each with its own memory tier). HTTP round trips per request count every call to the
+gateway for the session (the REST client sends one command per call). Reads are conditional reads
+(\`getIfChanged\`: a few bytes when unchanged; "full" is a read that had no version to compare, as a miss);
+writes are compare-and-set calls, all after the response. An expiry refresh would ride on a read; none
+was due. Stale reads reported in these scenarios: ${trips.staleReads}; write conflicts (merged and retried): ${trips.conflicts}.
+
+| scenario | requests | HTTP round trips | reads | writes |
+| --- | --- | --- | --- | --- |
+${tripRows.join("\n")}
+
+How the bound and the queue explain them:
+
+${tripNotes(trips).join("\n")}
+
+## Stale reads: how long a write takes to become readable
+
+A session is changed ${stale.writes} times on one isolate with the store ${Object.keys(stale.distances).join(" and ")} ms away (after each write has
+landed, the next). After each response, a Node-side client polls Redis directly (every millisecond) until it holds the
+new version ("readable after"), and at the same moment the user's next request goes to another isolate
+that holds the previous version ("next request on another isolate": from the first response until its
+answer). p50 / p95 / max:
+
+| store | readable after (ms) | next request on another isolate (ms) | its store reads per request | stale-read reports |
+| --- | --- | --- | --- | --- |
+${staleRows.join("\n")}
+
+${staleNotes(stale, recommended)}
 
 ## Codec
 
@@ -140,15 +502,6 @@ ${codecRows.join("\n")}
 | --- | --- | --- | --- |
 ${sizeRows.join("\n")}
 
-## Store round trips per request (counted at the gateway)
-
-| request | HTTP round trips | reads | writes |
-| --- | --- | --- | --- |
-${tripRows.join("\n")}
-
-TTL refresh: at most one \`PEXPIRE\` per \`ttlRefreshFraction\` of the timeout, proven in
-\`test/workerd/middleware.test.ts\` (*refreshes an unchanged session's store expiry at most once per refresh interval*).
-
 ## Memory tier
 
 ${mem.unbounded.entries} small sessions (${mem.sessionJsonBytes} bytes of JSON each) are accounted as
@@ -158,7 +511,7 @@ of them (${(mem.bounded.bytes / 2 ** 20).toFixed(2)} MiB), evicting the least re
 
 ## Requests per second over HTTP
 
-autocannon, 10 connections, 5 s, against the benchmark worker in Miniflare on loopback.
+autocannon, 10 connections, 5 s, against the benchmark worker in Miniflare on loopback (store 0 ms away).
 
 | route | requests/s | p50 latency (ms) | errors |
 | --- | --- | --- | --- |
@@ -166,19 +519,43 @@ ${httpRows.join("\n")}
 `;
 }
 
-/** A horizontal bar chart of the added µs per read-only request: the hot path, where no store is involved. */
+/** p95 × 2, rounded up to 50 ms. */
+export function recommendedWait(visible: Quantiles): number {
+  return Math.max(50, Math.ceil((2 * visible.p95) / 50) * 50);
+}
+
+/** Seconds a reader spends on a write that never lands: first read, pauses (10 ms doubling), a read after each. */
+function staleCost(waitMs: number, rttMs: number): string {
+  let waited = 0;
+  let delay = 10;
+  let reads = 1;
+  while (waited < waitMs) {
+    waited += Math.min(delay, waitMs - waited);
+    delay *= 2;
+    reads++;
+  }
+  return ((waited + reads * rttMs) / 1000).toFixed(2);
+}
+
+/** Horizontal bars: added µs on the critical path (small session) at each distance, and the peers'. */
 export function renderChart(results: Results): string {
-  const bars: Array<{ label: string; value: number }> = [];
-  for (const workload of ["small read-only", "large read-only"]) {
-    for (const [id, label] of Object.entries(CONTENDERS)) {
-      if (id === "bare" || id === "hes-miss") continue;
-      const value = added(results, id, workload);
-      if (value !== undefined) bars.push({ label: `${label} — ${workload}`, value });
+  const bars: Array<{ label: string; value: number; ours: boolean }> = [];
+  for (const kind of ["hit", "changed"]) {
+    for (const d of results.distances) {
+      const value = addedAt(d, kind, "small", kind === "hit" ? "read-only" : "changed");
+      if (value !== undefined)
+        bars.push({ label: `hono-edge-session ${kind}, store ${d.distanceMs} ms`, value, ours: true });
+    }
+  }
+  for (const path of ["read-only", "changed"] as const) {
+    for (const [id, label] of Object.entries(PEERS)) {
+      const value = peerAdded(results, id, "small", path);
+      if (value !== undefined) bars.push({ label: `${label}, ${path}`, value, ours: false });
     }
   }
   const width = 900;
   const rowHeight = 26;
-  const labelWidth = 430;
+  const labelWidth = 400;
   const max = Math.max(...bars.map((b) => b.value), 1);
   const scale = (width - labelWidth - 80) / max;
   const rows = bars
@@ -186,12 +563,12 @@ export function renderChart(results: Results): string {
       const y = 40 + i * rowHeight;
       const w = Math.max(1, bar.value * scale);
       return `  <text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escape(bar.label)}</text>
-  <rect x="${labelWidth}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowHeight - 8}" fill="${bar.label.startsWith("hono-edge-session") ? "#f38020" : "#8a8f98"}"/>
+  <rect x="${labelWidth}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowHeight - 8}" fill="${bar.ours ? "#f38020" : "#8a8f98"}"/>
   <text x="${(labelWidth + w + 6).toFixed(1)}" y="${y + 15}">${bar.value.toFixed(1)} µs</text>`;
     })
     .join("\n");
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${50 + bars.length * rowHeight}" font-family="sans-serif" font-size="13">
-  <text x="10" y="22" font-size="15" font-weight="bold">Added time per read-only request over a bare Hono route (µs, median; missing bar: cannot hold the session)</text>
+  <text x="10" y="22" font-size="15" font-weight="bold">Added µs on the critical path over a bare Hono route (small session; background excluded)</text>
 ${rows}
 </svg>
 `;
@@ -199,4 +576,114 @@ ${rows}
 
 function escape(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** The round-trip figures explained by the staleness bound and the write queue, with this run's numbers. */
+function tripNotes(trips: RoundTrips): string[] {
+  const t = (name: string) => trips.scenarios[name];
+  const per = (value: number | undefined, n: number) => (value === undefined ? "–" : (value * n).toFixed(1));
+  const notes: string[] = [];
+  const r1 = t("read-only, once a second");
+  if (r1 !== undefined) {
+    notes.push(
+      `- **Read-only, once a second** (${per(r1.reads, r1.requests)} reads in ${r1.requests} requests): an entry is served from memory while it was confirmed within 5 s; the first request after the pause confirms it (one conditional read), then one read each time the last confirmation is 5 s old: about every sixth request at one a second.`,
+    );
+  }
+  const r10 = t("read-only, once every 10 s");
+  if (r10 !== undefined) {
+    notes.push(
+      `- **Read-only, once every 10 s** (${r10.reads.toFixed(2)} reads per request): every request is past the bound, so each confirms the entry with one conditional read (a few bytes; nothing is unsealed) on its critical path.`,
+    );
+  }
+  const c1 = t("changed, once a second");
+  if (c1 !== undefined) {
+    notes.push(
+      `- **Changed, once a second** (${c1.writes.toFixed(2)} writes, ${c1.reads.toFixed(2)} reads per request): one compare-and-set per change, after the response. A landed write confirms the entry, so the session never passes the bound again; only the first request after the pause reads.`,
+    );
+  }
+  const c10 = t("changed, once every 10 s");
+  if (c10 !== undefined) {
+    notes.push(
+      `- **Changed, once every 10 s** (${c10.roundTrips.toFixed(2)} round trips per request): past the bound, a conditional read on the critical path, then the write after the response.`,
+    );
+  }
+  const b10 = t("read-only, burst of 10 every 10 s, one isolate");
+  const b1 = t("read-only, burst of 10 every second, one isolate");
+  if (b10 !== undefined && b1 !== undefined) {
+    notes.push(
+      `- **Read-only bursts of 10 on one isolate**: a burst that arrives past the bound reads once per request (${per(b10.reads, 10)} reads per burst every 10 s): concurrent requests do not share a read in flight. Within the bound a burst reads nothing (every second: ${per(b1.reads, b1.requests)} reads in ${b1.requests / 10} bursts, the bursts that came 5 s or more after the last confirmation).`,
+    );
+  }
+  const cb10 = t("changed, burst of 10 every 10 s, one isolate");
+  const cb1 = t("changed, burst of 10 every second, one isolate");
+  if (cb10 !== undefined && cb1 !== undefined) {
+    notes.push(
+      `- **Changed bursts of 10 on one isolate**: ${per(cb1.writes, 10)} writes per burst every second, ${per(cb10.writes, 10)} every 10 s, not 10: the first change's write runs; the others are merged into the memory entry while it runs, and the write queue writes the newest once the first has landed (a change that comes after that starts another write). The bursts every 10 s also read once per request, as the read-only ones (${per(cb10.reads, 10)} per burst); the ones every second read only after the pause, since the writes keep confirming the entry.`,
+    );
+  }
+  const two = t("changed, burst of 10 every 10 s, two isolates");
+  const tworead = t("read-only, burst of 10 every 10 s, two isolates");
+  if (two !== undefined && tworead !== undefined) {
+    notes.push(
+      `- **Bursts of 10 over two isolates**: each isolate reads for itself (the second isolate's first burst misses: ${per(tworead.fullReads, tworead.requests)} full reads in all) and queues its own writes: ${per(two.writes, 10)} writes per burst against ${cb10 === undefined ? "–" : per(cb10.writes, 10)} on one isolate, since each isolate's queue writes its first change and then its newest, and a write that meets the other isolate's newer version in the store (a compare-and-set conflict, ${trips.conflicts} in all, over every scenario) merges onto it and is written again.`,
+    );
+  }
+  return notes;
+}
+
+/** What the stale-read timing says about `staleReadWaitMs`. */
+function staleNotes(stale: StaleRead, recommended: number | undefined): string {
+  const far = stale.distances["80"];
+  if (far === undefined || recommended === undefined) return "";
+  const current = 250;
+  return `The write leaves with the response and reaches Redis half a round trip later: with the store 80 ms
+away it is readable ${ms(far.visibleAfterMs.p50)} ms after the response at the median, ${ms(far.visibleAfterMs.p95)} ms at p95 and ${ms(far.visibleAfterMs.max)} ms at most.
+The user's next request, sent at once to the other isolate, needed ${far.otherIsolateReadsPerRequest.toFixed(2)} store reads per request and reported ${far.staleReadEvents}
+stale reads: its own read reaches Redis half a round trip after it starts, so it found the write in place.
+That is because both isolates are as far from the store here. A reader nearer the store than the writer
+(another location) gets there sooner, by up to the writer's half round trip; in the worst case it must
+wait out the whole time from the response to readable. So the wait should cover that time, at the farthest
+distance, with margin: **recommended \`staleReadWaitMs\`: ${recommended} ms** (p95 at 80 ms × 2, rounded up to 50 ms).
+${
+  recommended < current
+    ? `The current default, ${current} ms, covers it with margin to spare, ${(current / far.visibleAfterMs.p95).toFixed(1)} × p95: it is not wrong for a write in flight
+(a reader returns as soon as the write is there). What a longer wait costs is the case it exists for, a
+write that never lands (its isolate died, its store call failed): the reader then waits the whole
+\`staleReadWaitMs\` in pauses (10, 20, 40… ms), plus a round trip per read, before it serves the newest
+version the store has and reports \`stale-read\`: at 80 ms about ${staleCost(current, 80)} s with ${current} ms, about ${staleCost(recommended, 80)} s with ${recommended} ms.
+The measurements support lowering the default to ${recommended} ms.`
+    : `The current default, ${current} ms, does not cover it: it should be ${recommended} ms.`
+}
+Note that \`staleReadWaitMs\` counts only the pauses between reads, not the reads: the wall time of a wait is
+the pauses plus a round trip per read.`;
+}
+
+/** The "Where the time goes" section, from the CPU profiles. */
+function whereTimeGoes(results: Results): string {
+  const p = results.profile;
+  if (p === undefined) return "";
+  const h = (name: string) => p.hit[name] ?? 0;
+  const c = (name: string) => p.changed[name] ?? 0;
+  return `## Where the time goes (CPU profiles)
+
+CPU profiles taken through workerd's inspector (sampling every 50 µs) of ${p.hits} memory-tier hits and of
+${p.writes} changed requests with their background writes (small session, store 0 ms away), in an isolate of
+their own: the time spent inside the session middleware, per request, by function (inclusive). The profiler
+slows what it watches and the machine is noisy, so read the figures as shares.
+
+${profileRows(results).join("\n")}
+
+- **Hit**: reading the two cookies takes ${us(h("#verified"))} of the middleware's ${us(h("session"))} µs (their signatures are verified once and
+  remembered; what is left is Hono's \`getCookie\`, which reads and parses the whole Cookie header once per
+  cookie, ${us(h("getCookie"))} µs), and telling whether the handler changed the session ${us(h("change"))} µs; the memory-tier lookup itself
+  (\`loadSession\`) is too quick to show in the samples. The rest is the handler's three \`get()\` calls through
+  the session API and Hono's plumbing.
+- **Changed**: ${us(c("flush"))} of the middleware's ${us(c("session"))} µs are the write's synchronous start: \`saveChange\` calls
+  \`WriteQueue.flush()\` before the response, and \`flush()\` runs the write up to its first await: the plan
+  (\`planFor\`, ${us(c("planFor"))} µs: the stored and the new JSON parsed and diffed) and the start of sealing (\`seal\`, ${us(c("seal"))} µs,
+  mostly building the CompressionStream pipeline, which workerd does natively before the first await). Setting
+  the version cookie takes ${us(c("setSignedCookie"))} µs, nearly all of it Hono importing the HMAC key again on each
+  \`setSignedCookie\` call. So part of the write that is meant to run after the response runs before it; without
+  it the middleware would take ${us(c("session") - c("flush"))} µs instead of ${us(c("session"))} µs. That, more than the bookkeeping, is what
+  decides whether a changed request stays under the cheapest peer's write.`;
 }

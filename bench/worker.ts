@@ -1,13 +1,16 @@
 // The benchmark worker: every contender behind the same routes, plus loops that run many requests inside
-// the isolate so the driver (bench/run.ts) can take the per-request cost as (T(N) − T(1)) / (N − 1).
+// the isolate and time them there (bench/run.ts drives them). workerd's clock moves in whole milliseconds,
+// so a loop is timed as a whole (or as a sum of segments that start at random points of a millisecond) and
+// divided by its requests. Work a request hands to `waitUntil` is collected and awaited outside the timed
+// segments, and timed on its own.
 import { useSession } from "@hono/session";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
-import { CookieStore, MemoryStore, sessionMiddleware } from "hono-sessions";
+import { CookieStore, MemoryStore as HonoSessionsMemoryStore, sessionMiddleware } from "hono-sessions";
 import { seal, unseal } from "../src/sealing/codec.js";
 import { deriveKeys, KeyRing, type SessionKeys } from "../src/sealing/keys.js";
 import { MemoryTier } from "../src/tiers/memory-tier.js";
 import { Secret } from "../src/config/secret.js";
-import { session, type SessionOptions } from "../src/index.js";
+import { MemoryStore, session, type SessionEvent, type SessionOptions } from "../src/index.js";
 import { redisStore } from "../src/stores/redis/index.js";
 import { savedEntry } from "../test/support/entries.js";
 import { largeSession, smallSession } from "../test/support/sessions.js";
@@ -21,20 +24,46 @@ interface Adapter {
   seed(c: Context, data: Data): Promise<void>;
   read(c: Context): Promise<unknown[]>;
   write(c: Context, key: string, value: unknown): Promise<void>;
+  /** The session events this contender reported (this project's contenders only). */
+  events?: EventLog;
+}
+
+/**
+ * Counts of the session events by type, and the events other than hits and writes themselves (a few: misses,
+ * revalidations, stale reads, conflicts), so that counting them does not grow the heap request by request.
+ */
+class EventLog {
+  counts: Record<string, number> = {};
+  details: SessionEvent[] = [];
+
+  add(event: SessionEvent): void {
+    const key = event.type === "write" ? (event.deferred ? "write (after the response)" : "write") : event.type;
+    this.counts[key] = (this.counts[key] ?? 0) + 1;
+    if (event.type !== "hit" && event.type !== "write" && this.details.length < 10_000) this.details.push(event);
+  }
 }
 
 const HONO_SESSIONS_KEY = "bench-encryption-key-at-least-32-characters-long!";
 const HONO_SESSION_SECRET = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const KEYS = ["user", "roles", "csrfToken"];
 
-function ours(extra: SessionOptions = {}, instance = "bench"): Adapter {
+/**
+ * This project's middleware, default options unless `extra` says otherwise, on the bench's Redis (behind the
+ * gateway) unless `inIsolateStore`: then on a `MemoryStore` in this isolate, so that store calls cost no
+ * network and what a write costs is CPU only.
+ */
+function ours(extra: SessionOptions = {}, instance = "bench", inIsolateStore = false): Adapter {
+  const events = new EventLog();
   return {
+    events,
     middleware: (env) => {
       const options = JSON.parse(env.BENCH_OPTIONS) as { secret: string; redis: { url: string; token: string } };
       return session({
         extSessionMgt: { instanceName: instance, storageType: "redis", sessionSecret: options.secret },
         redis: redisStore(options.redis),
+        ...(inIsolateStore ? { store: new MemoryStore() } : {}),
         logger: { warn: () => {}, error: () => {} },
+        onEvent: (event) => events.add(event),
         ...extra,
       }) as unknown as MiddlewareHandler;
     },
@@ -50,7 +79,7 @@ function ours(extra: SessionOptions = {}, instance = "bench"): Adapter {
 }
 
 function honoSessions(store: "cookie" | "memory"): Adapter {
-  const shared = store === "memory" ? new MemoryStore() : undefined;
+  const shared = store === "memory" ? new HonoSessionsMemoryStore() : undefined;
   return {
     middleware: () =>
       sessionMiddleware({
@@ -103,9 +132,17 @@ const bare: Adapter = {
 
 export const CONTENDERS: Record<string, Adapter> = {
   bare,
+  // Default options: a memory-tier hit within the staleness bound; a change written after the response.
   "hes-hit": ours({}, "bench-hit"),
-  // A memory tier too small to keep anything: every request is a miss, read from the store.
+  // A memory tier too small to keep anything: every request is a miss, read from the store and unsealed.
   "hes-miss": ours({ memoryMaxBytes: 1 }, "bench-miss"),
+  // A staleness bound of 0: every request confirms its memory entry with one conditional read (as a session
+  // used less often than every maxStalenessMs does).
+  "hes-revalidate": ours({ maxStalenessMs: 0 }, "bench-revalidate"),
+  // awaitWrites: the compare-and-set write before the response.
+  "hes-await": ours({ awaitWrites: true }, "bench-await"),
+  // Default options on a store inside the isolate: what the work moved to waitUntil costs in CPU.
+  "hes-cpu": ours({}, "bench-cpu", true),
   "hono-sessions-cookie": honoSessions("cookie"),
   "hono-sessions-memory": honoSessions("memory"),
   "hono-session-jwe": honoSession,
@@ -157,7 +194,7 @@ function appFor(name: string, env: Bindings) {
 
 let keys: Promise<SessionKeys> | undefined;
 const ID = "A".repeat(24);
-const data = (size: string) => (size === "large" ? largeSession() : smallSession());
+const data = (size: string, seed = 1) => (size === "large" ? largeSession(seed) : smallSession(seed));
 
 const bench = new Hono<{ Bindings: Bindings }>();
 
@@ -195,33 +232,115 @@ bench.post("/seed", async (c) => {
   });
 });
 
-/** `n` requests to a contender inside this isolate, carrying the cookie from one to the next. */
+/** One request to a contender's app from inside the isolate, as a browser would send it. */
+function requestTo(app: Hono<{ Bindings: Bindings }>, path: string, jar: string, env: Bindings, ctx: ExecutionContext) {
+  return app.fetch(
+    new Request(`https://bench.test${path}`, {
+      method: path.startsWith("/write") || path.startsWith("/seed") ? "POST" : "GET",
+      headers: jar ? { Cookie: jar } : {},
+    }),
+    env,
+    ctx,
+  );
+}
+
+/** An execution context whose `waitUntil` collects the promises (and notes which settle, and when). */
+function collectingContext() {
+  const pending: Array<{ promise: Promise<unknown>; settled: boolean }> = [];
+  const ctx = {
+    waitUntil(promise: Promise<unknown>) {
+      const item = { promise, settled: false };
+      promise.then(
+        () => (item.settled = true),
+        () => (item.settled = true),
+      );
+      pending.push(item);
+    },
+    passThroughOnException() {},
+    props: {},
+  };
+  return { pending, ctx: ctx as unknown as ExecutionContext };
+}
+
+let counter = 0;
+
+/**
+ * `rounds` rounds; in each, one request per session (`cookies`, one jar each, carried from one request to the
+ * next). Each round is timed inside the isolate; then the round's `waitUntil` promises are awaited, timed
+ * apart ("drain"), so no background work of one round runs inside the timed part of the next. Response bodies
+ * are not read: reading one lets workerd run queued I/O work (a background write's compression, its fetch),
+ * which would put background work inside the timed part. With one session and one request per round, each
+ * write runs alone ("settle"): the drain is then the time from the response until the write has landed.
+ */
 bench.post("/loop", async (c) => {
-  const { contender, path, n, cookie } = await c.req.json<{
+  const { contender, path, rounds, cookies } = await c.req.json<{
     contender: string;
     path: string;
-    n: number;
-    cookie: string;
+    rounds: number;
+    cookies: string[];
   }>();
+  const adapter = CONTENDERS[contender]!;
   const app = appFor(contender, c.env)!;
-  let jar = cookie;
-  const background: Promise<unknown>[] = [];
-  const ctx = { waitUntil: (p: Promise<unknown>) => background.push(p), passThroughOnException() {}, props: {} };
-  for (let i = 0; i < n; i++) {
-    const res = await app.fetch(
-      new Request(`https://bench.test${path}${path.includes("?") ? "&" : "?"}i=${i}`, {
-        method: path.startsWith("/write") ? "POST" : "GET",
-        headers: jar ? { Cookie: jar } : {},
-      }),
-      c.env,
-      ctx as unknown as ExecutionContext,
-    );
-    jar = cookiesOf(res, jar) ?? jar;
-    if (res.status !== 200) return c.json({ error: `status ${res.status}` }, 500);
-    await res.arrayBuffer();
+  const jars = [...cookies];
+  const countsBefore = { ...adapter.events?.counts };
+  let critMs = 0;
+  let drainMs = 0;
+  let background = 0;
+  let settledEarly = 0;
+  for (let round = 0; round < rounds; round++) {
+    const { pending, ctx } = collectingContext();
+    const started = performance.now();
+    for (let j = 0; j < jars.length; j++) {
+      const res = await requestTo(app, `${path}?i=${++counter}`, jars[j]!, c.env, ctx);
+      if (res.status !== 200) return c.json({ error: `status ${res.status}: ${await res.text()}` }, 500);
+      jars[j] = cookiesOf(res, jars[j]) ?? jars[j]!;
+    }
+    const ended = performance.now();
+    critMs += ended - started;
+    if (pending.length > 0) {
+      settledEarly += pending.filter((p) => p.settled).length;
+      background += pending.length;
+      await Promise.all(pending.map((p) => p.promise));
+      drainMs += performance.now() - ended;
+    }
   }
-  await Promise.all(background);
-  return c.json({ ok: n });
+  const events: Record<string, number> = {};
+  for (const [type, count] of Object.entries(adapter.events?.counts ?? {})) {
+    if (count > (countsBefore[type] ?? 0)) events[type] = count - (countsBefore[type] ?? 0);
+  }
+  return c.json({ requests: rounds * jars.length, critMs, drainMs, background, settledEarly, events, cookies: jars });
+});
+
+/** Seeds `count` sessions of a contender (each write awaited), and answers their cookies. */
+bench.post("/seed-many", async (c) => {
+  const { contender, size, count } = await c.req.json<{ contender: string; size: string; count: number }>();
+  const app = appFor(contender, c.env)!;
+  const cookies: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const { pending, ctx } = collectingContext();
+    const res = await app.fetch(
+      new Request("https://bench.test/seed", { method: "POST", body: JSON.stringify(data(size, i + 1)) }),
+      c.env,
+      ctx,
+    );
+    await Promise.all(pending.map((p) => p.promise));
+    const cookie = cookiesOf(res);
+    if (res.status !== 200 || cookie === undefined) return c.json({ error: `seed answered ${res.status}` }, 500);
+    cookies.push(cookie);
+  }
+  return c.json({ cookies });
+});
+
+/** The session events other than hits and writes a contender of this isolate reported since the last call. */
+bench.get("/events", (c) => {
+  const events = CONTENDERS[c.req.query("contender") ?? ""]?.events;
+  return c.json(events?.details.splice(0, events.details.length) ?? []);
+});
+
+/** Drops every contender's app: the next request builds its middleware anew (an empty memory tier). */
+bench.post("/reset", (c) => {
+  apps.clear();
+  return c.json({ ok: true });
 });
 
 /** `n` seals or unseals of the small or large session. */

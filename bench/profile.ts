@@ -1,0 +1,164 @@
+/**
+ * CPU profiles of loops running in workerd, taken through its inspector (Chrome DevTools protocol), for
+ * `BENCH_QUICK=1 BENCH_PROFILE=1 npm run bench`: where the time of a memory-tier hit and of a changed request
+ * goes. Needs a WebSocket client: Node 20 has one behind `--experimental-websocket` (set it in NODE_OPTIONS).
+ */
+import { writeFile } from "node:fs/promises";
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+export interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** One DevTools session with the worker's isolate. */
+export class Inspector {
+  #next = 0;
+  readonly #pending = new Map<number, (result: unknown) => void>();
+
+  private constructor(readonly socket: WebSocket) {
+    socket.addEventListener("message", (event) => {
+      const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown; error?: unknown };
+      if (message.id === undefined) return;
+      this.#pending.get(message.id)?.(message.error !== undefined ? { error: message.error } : message.result);
+      this.#pending.delete(message.id);
+    });
+  }
+
+  /** Connects to the first worker the inspector on `port` lists. */
+  static async connect(port: number): Promise<Inspector> {
+    if (typeof WebSocket === "undefined") {
+      throw new Error("no WebSocket in this Node: run with NODE_OPTIONS=--experimental-websocket");
+    }
+    const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as Array<{
+      title: string;
+      webSocketDebuggerUrl: string;
+    }>;
+    const target = targets.find((t) => !t.title.startsWith("core:")) ?? targets[0];
+    if (target === undefined) throw new Error("the inspector lists no worker");
+    const socket = new WebSocket(target.webSocketDebuggerUrl);
+    await new Promise((resolve, reject) => {
+      socket.addEventListener("open", resolve, { once: true });
+      socket.addEventListener("error", reject, { once: true });
+    });
+    return new Inspector(socket);
+  }
+
+  send(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
+    const id = ++this.#next;
+    return new Promise((resolve) => {
+      this.#pending.set(id, resolve);
+      this.socket.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  /** Profiles `run` (sampling every `intervalUs`), writes the profile to `file`, and answers a summary. */
+  async profile(
+    run: () => Promise<void>,
+    file: string,
+    requests: number,
+    within?: string,
+    intervalUs = 50,
+  ): Promise<string> {
+    await this.send("Profiler.enable");
+    await this.send("Profiler.setSamplingInterval", { interval: intervalUs });
+    await this.send("Profiler.start");
+    await run();
+    const { profile } = (await this.send("Profiler.stop")) as { profile: CpuProfile };
+    await writeFile(file, JSON.stringify(profile));
+    this.last = profile;
+    return summarize(profile, requests, within);
+  }
+
+  /** The profile taken last. */
+  last: CpuProfile | undefined;
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+const keyOf = (frame: CallFrame) =>
+  `${frame.functionName || "(anonymous)"} ${frame.url.split("/").pop() ?? ""}:${frame.lineNumber + 1}`;
+
+/**
+ * Self and inclusive time per function, the largest first: in µs per request (`requests` in the profile).
+ * With `within`, the inclusive times count only samples whose stack holds that function: the work done inside
+ * it (for the session middleware: its critical path, including anything it starts and runs synchronously).
+ */
+export function summarize(profile: CpuProfile, requests: number, within?: string, top = 25): string {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  let total = 0;
+  let idle = 0;
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    total += delta;
+    const node = byId.get(id)!;
+    if (node.callFrame.functionName === "(idle)") idle += delta;
+    const key = keyOf(node.callFrame);
+    self.set(key, (self.get(key) ?? 0) + delta);
+    const stack: string[] = [];
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at))
+      stack.push(keyOf(byId.get(at)!.callFrame));
+    if (within !== undefined && !stack.some((k) => k.startsWith(`${within} `))) return;
+    for (const k of new Set(stack)) inclusive.set(k, (inclusive.get(k) ?? 0) + delta);
+  });
+  const perRequest = (v: number) => `${(v / requests).toFixed(1).padStart(7)} µs`;
+  const list = (map: Map<string, number>) =>
+    [...map]
+      .filter(([k]) => k !== "(root) :0")
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([k, v]) => `  ${perRequest(v)}  ${k}`)
+      .join("\n");
+  return [
+    `${(total / 1000).toFixed(0)} ms sampled (${perRequest(total - idle).trim()} per request busy, profiler overhead included)`,
+    `self time, per request:\n${list(self)}`,
+    `inclusive time${within === undefined ? "" : ` inside ${within}()`}, per request:\n${list(inclusive)}`,
+  ].join("\n");
+}
+
+/** esbuild renames clashing functions (`seal2`): the source name. */
+const sourceName = (frame: CallFrame) => frame.functionName.replace(/\d+$/, "");
+
+/**
+ * µs per request spent inside each of `names` (inclusive, source names), counting only samples whose stack
+ * holds `within` (with `within` itself among the names: the total).
+ */
+export function breakdown(
+  profile: CpuProfile,
+  requests: number,
+  within: string,
+  names: string[],
+): Record<string, number> {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const totals: Record<string, number> = Object.fromEntries(names.map((name) => [name, 0]));
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    const stack = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at))
+      stack.add(sourceName(byId.get(at)!.callFrame));
+    if (!stack.has(within)) return;
+    for (const name of names) if (stack.has(name)) totals[name]! += delta;
+  });
+  return Object.fromEntries(Object.entries(totals).map(([name, us]) => [name, us / requests]));
+}
