@@ -41,6 +41,9 @@ export class WriteQueue {
 
   async #write(id: string, state: { beat: number }, deps: LandDeps, trace: RequestTrace, deferred: boolean) {
     try {
+      // A deferred write starts after this task, so none of its sealing (deflate, AES-GCM) runs before the
+      // response is handed back; the queue is already marked running, so no change is left unwritten.
+      if (deferred) await nextTask();
       for (let round = 0; round < MAX_ROUNDS; round++) {
         const entry = deps.memory.peek(id);
         // Checked and given up in one synchronous step: a change made after this is never left unwritten.
@@ -54,4 +57,8 @@ export class WriteQueue {
       if (this.#running.get(id) === state) this.#running.delete(id);
     }
   }
+}
+
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
