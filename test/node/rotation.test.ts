@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { startApp, useIsolates } from "../support/isolates.js";
-import { BrowserJar, SECRET } from "../support/node.js";
+import { BrowserJar, SECRET, waitFor } from "../support/node.js";
 
 /*
  * Secret rotation on real isolates: live sessions on two isolates continue across a rotation (and move on
@@ -17,8 +17,10 @@ describe("secret rotation across isolates", () => {
     const onB = new BrowserJar();
     await a!.json(onA, "/session", { method: "PUT", json: { user: "ada" } });
     await b!.json(onB, "/session", { method: "PUT", json: { user: "bob" } });
-    const keysBefore = await isolates.stack.client.keys(`${before.instance}:*`);
-    expect(keysBefore).toHaveLength(2);
+    // Both writes land after their responses: wait for them, then exactly two keys.
+    const keys = () => isolates.stack.client.keys(`${before.instance}:*`);
+    await waitFor(async () => (await keys()).length >= 2, "both sessions in the store");
+    expect(await keys()).toHaveLength(2);
 
     // The rotation: new isolates of the same app (same instanceName), the old secret now a previous one.
     const rotatedBindings = { secret: NEW, previousSecrets: [SECRET] };
@@ -28,9 +30,9 @@ describe("secret rotation across isolates", () => {
     expect(await d!.json(onB, "/session")).toEqual({ user: "bob" });
     // Bob writes: his session moves to the new secret's key; Ada's stays where it was until she writes.
     await c!.json(onB, "/session", { method: "PUT", json: { step: 2 } });
-    await new Promise((resolve) => setTimeout(resolve, 100)); // the write lands after the response
-    const keysAfter = await isolates.stack.client.keys(`${before.instance}:*`);
-    expect(keysAfter).toHaveLength(3); // Ada's, Bob's old key (now a small "moved" marker), Bob's new key
+    // The write lands after the response. Then: Ada's, Bob's old key (now a small "moved" marker), Bob's new key.
+    await waitFor(async () => (await keys()).length >= 3, "Bob's session under the new secret's key");
+    expect(await keys()).toHaveLength(3);
     expect(await d!.json(onB, "/session")).toEqual({ user: "bob", step: 2 });
 
     // The old secret goes: Bob (moved, cookies signed again) continues; Ada (never written since) starts over.

@@ -69,7 +69,8 @@ it("gives a store that lost its data (a restarted Redis) the session back from t
     expect(await stack.client.keys("outage-lost:*")).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 250)); // past the staleness bound: c asks the store
     expect(await c!.json(browser, "/session")).toEqual({ kept: true });
-    expect(await stack.client.keys("outage-lost:*")).toHaveLength(1); // written back
+    // Written back, after the response.
+    await waitFor(async () => (await stack.client.keys("outage-lost:*")).length === 1, "the write-back");
     expect(await d!.json(browser, "/session")).toEqual({ kept: true });
   } finally {
     await Promise.all([c!.dispose(), d!.dispose()]);
