@@ -171,8 +171,9 @@ export interface SessionOptions {
   maxStalenessMs?: number;
   /**
    * When a cookie names a newer write than the store holds (a write still on its way from another isolate),
-   * how long to wait for it, in milliseconds, reading again a little later each time.
-   * @default 250
+   * how long to wait for it, in milliseconds, reading again a little later each time (the pauses between
+   * reads count, the reads do not).
+   * @default 100
    */
   staleReadWaitMs?: number;
   /**
