@@ -283,13 +283,13 @@ function profileRows(results: Results): string[] {
 const PROFILE_LABELS: Array<[string, string]> = [
   ["session", "all of it (`session`), the handler's own work included"],
   ["#verified", "reading and verifying the two cookies (`SessionCookies.#verified`)"],
-  ["getCookie", "… of it, Hono's `getCookie`: the Cookie header read and parsed once per cookie"],
+  ["getCookie", "Hono's `getCookie`: the Cookie header parsed once, for both cookies"],
   ["change", "telling whether the handler changed the session (`SessionHandle.change`)"],
   ["saveChange", "saving (`saveChange`)"],
   ["pendingEntry", "… of it, the change into the memory tier (`pendingEntry`)"],
-  ["flush", "… of it, the write's synchronous start (`WriteQueue.flush`, before the response)"],
-  ["planFor", "… … of that, the write's plan (`planFor`: the stored and new JSON parsed, diffed)"],
-  ["seal", "… … of that, sealing's synchronous part (`seal`: CompressionStream and pipe set-up)"],
+  ["flush", "… of it, scheduling the write (`WriteQueue.flush`, before the response)"],
+  ["planFor", "… … of that, the write's plan (`planFor`; it runs after the response: should be 0)"],
+  ["seal", "… … of that, sealing (`seal`; it runs after the response: should be 0)"],
   ["setSignedCookie", "setting the version cookie (Hono's `setSignedCookie`: imports the HMAC key each call)"],
 ];
 
@@ -410,8 +410,8 @@ of JSON; large: ≈50 KB. A hit is served from the isolate's memory while its en
 store within \`maxStalenessMs\` (5 s); a revalidated request is one past that bound (one conditional read: a
 few bytes when nothing changed); a miss is a fresh isolate's first request for a session (one read and an
 unseal). A changed request reads three keys, changes one, and leaves the compare-and-set write to
-\`waitUntil\`: no store call is on its critical path, but the change's bookkeeping, the version cookie,
-and the first, synchronous part of its write are (see *Where the time goes*). The large session's changed
+\`waitUntil\`: no store call and no sealing is on its critical path, but the change's bookkeeping, the
+version cookie, and scheduling the write are (see *Where the time goes*). The large session's changed
 request ran on ${method.changedSessions.large!.sessions} sessions at a time (the memory tier keeps at most a quarter of its bound in
 unsaved changes; more would be written before the response).
 
@@ -679,17 +679,14 @@ slows what it watches and the machine is noisy, so read the figures as shares.
 
 ${profileRows(results).join("\n")}
 
-- **Hit**: reading the two cookies takes ${us(h("#verified"))} of the middleware's ${us(h("session"))} µs (their signatures are verified once and
-  remembered; what is left is Hono's \`getCookie\`, which reads and parses the whole Cookie header once per
-  cookie, ${us(h("getCookie"))} µs), and telling whether the handler changed the session ${us(h("change"))} µs; the memory-tier lookup itself
+- **Hit**: verifying the two cookies takes ${us(h("#verified"))} of the middleware's ${us(h("session"))} µs (their signatures are verified once and
+  remembered), Hono's \`getCookie\`, which parses the Cookie header (once, for both cookies), ${us(h("getCookie"))} µs, and telling whether the handler changed the session ${us(h("change"))} µs; the memory-tier lookup itself
   (\`loadSession\`) is too quick to show in the samples. The rest is the handler's three \`get()\` calls through
   the session API and Hono's plumbing.
-- **Changed**: ${us(c("flush"))} of the middleware's ${us(c("session"))} µs are the write's synchronous start: \`saveChange\` calls
-  \`WriteQueue.flush()\` before the response, and \`flush()\` runs the write up to its first await: the plan
-  (\`planFor\`, ${us(c("planFor"))} µs: the stored and the new JSON parsed and diffed) and the start of sealing (\`seal\`, ${us(c("seal"))} µs,
-  mostly building the CompressionStream pipeline, which workerd does natively before the first await). Setting
-  the version cookie takes ${us(c("setSignedCookie"))} µs, nearly all of it Hono importing the HMAC key again on each
-  \`setSignedCookie\` call. So part of the write that is meant to run after the response runs before it; without
-  it the middleware would take ${us(c("session") - c("flush"))} µs instead of ${us(c("session"))} µs. That, more than the bookkeeping, is what
-  decides whether a changed request stays under the cheapest peer's write.`;
+- **Changed**: the write only is scheduled before the response: \`WriteQueue.flush()\` marks the session's
+  queue running and starts the write on the next task, ${us(c("flush"))} of the middleware's ${us(c("session"))} µs. The plan
+  (\`planFor\`: the stored and the new JSON parsed and diffed, ${us(c("planFor"))} µs here) and sealing (\`seal\`: deflate and AES-GCM,
+  ${us(c("seal"))} µs here) run after the response, in \`waitUntil\` (timed below). The change into the memory tier takes
+  ${us(c("pendingEntry"))} µs; setting the version cookie ${us(c("setSignedCookie"))} µs, nearly all of it Hono importing the HMAC key again on each
+  \`setSignedCookie\` call. The rest is the handler's work through the session API and Hono's plumbing.`;
 }
