@@ -34,6 +34,9 @@ export default defineConfig({
           name: "node",
           include: ["test/node/**/*.test.ts"],
           environment: "node",
+          // The fuzz test reads the worker's heap through workerd's inspector, over a WebSocket: Node 20 has
+          // a WebSocket client only with this flag (later versions have it without).
+          execArgv: typeof WebSocket === "undefined" ? ["--experimental-websocket"] : [],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

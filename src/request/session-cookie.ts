@@ -17,7 +17,13 @@ import type { SessionCookie } from "../types.js";
  */
 const ID_VALUE = new RegExp(`^${SESSION_ID_PATTERN}$`);
 const VERSION_VALUE = new RegExp(`^(${SESSION_ID_PATTERN})\\.(\\d{1,10})\\.(${WRITE_TAG_PATTERN})$`);
-const MAX_VERSION = 0xffff_ffff;
+/*
+ * Versions are uint32 (the sealed header holds them) and each write adds one, so no real cookie comes near
+ * the end of the range. A cookie past half of it is refused (it claims nothing): were it accepted, the next
+ * write would be sealed at its version plus one, and a session pushed to the end could never be written or
+ * destroyed again.
+ */
+const MAX_VERSION = 0x7fff_ffff;
 
 /** A verified cookie value, and whether a previous secret signed it. */
 interface Verified<T> {

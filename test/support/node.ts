@@ -53,9 +53,10 @@ export interface RedisStack {
   stop(): Promise<void>;
 }
 
-export async function startRedisStack(): Promise<RedisStack> {
+/** `recordCommands: false` for long runs (the fuzz): the gateway's log of commands would grow with every request. */
+export async function startRedisStack({ recordCommands = true } = {}): Promise<RedisStack> {
   const redis = await startRedisServer();
-  const gateway = await startGateway({ redisPort: redis.port, token: "node-token", recordCommands: true });
+  const gateway = await startGateway({ redisPort: redis.port, token: "node-token", recordCommands });
   const client = new Redis({ port: redis.port, host: "127.0.0.1", maxRetriesPerRequest: 1, retryStrategy: () => 100 });
   client.on("error", () => {});
   return {
@@ -87,6 +88,8 @@ export interface IsolateOptions {
   persistTo?: string;
   /** Also listen on a free port of 127.0.0.1 (for a real browser): its address is the isolate's `url`. */
   listen?: boolean;
+  /** Open workerd's inspector (Chrome DevTools protocol) on this port (0: a free one, which `mf.getInspectorURL()` names). */
+  inspectorPort?: number;
 }
 
 /**
@@ -103,7 +106,7 @@ export class Isolate {
   ) {}
 
   static async start(bindings: Record<string, string>, options: IsolateOptions | string = {}): Promise<Isolate> {
-    const { entry, customStore, durableObjectStore, persistTo, listen } =
+    const { entry, customStore, durableObjectStore, persistTo, listen, inspectorPort } =
       typeof options === "string" ? { entry: options } : options;
     const scriptPath = await workerBundle(entry, customStore);
     const logs: string[] = [];
@@ -118,6 +121,7 @@ export class Isolate {
         : {}),
       ...(persistTo !== undefined ? { durableObjectsPersist: persistTo } : {}),
       ...(listen === true ? { port: 0, host: "127.0.0.1" } : {}),
+      ...(inspectorPort !== undefined ? { inspectorPort } : {}),
       handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
         const keep = (chunk: Buffer) =>
           logs.push(

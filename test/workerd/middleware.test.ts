@@ -1,8 +1,11 @@
 import { Hono } from "hono";
+import { serializeSigned } from "hono/utils/cookie";
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
 import { session, type SessionEvent, type SessionOptions } from "../../src/index.js";
 import { RedisStore } from "../../src/stores/redis/index.js";
+import { Secret } from "../../src/config/secret.js";
+import { deriveKeys } from "../../src/sealing/keys.js";
 import { FlakyStore } from "../support/flaky-store.js";
 import { SyncMemoryStore } from "../support/sync-memory-store.js";
 import { setCookies } from "../support/cookie-jar.js";
@@ -127,6 +130,27 @@ describe("cookies", () => {
     other.cookie = `JSESSIONID=${id}; JSESSIONID_v=${version.replace(/\.1\./, ".9.")}`;
     expect(await other.json("/read")).toEqual({ n: 1 });
     expect(other.version).toBe(1); // and it gets the true version back
+  });
+
+  it("a version cookie signed past half the version range claims nothing: the session still saves, logs out and regenerates", async () => {
+    // Each write adds one, so no real cookie gets there; a signed one that did (the fuzz signs it with the
+    // test secret) once moved the next version past uint32, where no write could be sealed: logout was a 500.
+    const { cookie: key } = await deriveKeys(new Secret(SECRET));
+    for (const [version, route, status] of [
+      ["4294967295", "/logout", 204],
+      ["4294967294", "/logout", 204],
+      ["2147483648", "/login", 200],
+    ] as const) {
+      const instance = uniqueInstance("version-range");
+      const browser = new Browser(app(redisOptions(instance)));
+      await browser.fetch("/inc", { method: "POST" });
+      const signed = await serializeSigned("JSESSIONID_v", `${browser.id}.${version}.AAAAAAAA`, key);
+      browser.cookie = `JSESSIONID=${browser.get("JSESSIONID")}; ${signed}`;
+      expect(await browser.json("/inc", { method: "POST" })).toEqual({ n: 2 });
+      expect(browser.version).toBe(2);
+      expect((await browser.fetch(route, { method: "POST" })).status).toBe(status);
+      expect(await browser.json("/read")).toEqual(route === "/logout" ? {} : { n: 2, user: "alice" });
+    }
   });
 
   it("an id cookie altered to another id is a new session", async () => {
