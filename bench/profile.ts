@@ -4,6 +4,7 @@
  * goes. Needs a WebSocket client: Node 20 has one behind `--experimental-websocket` (set it in NODE_OPTIONS).
  */
 import { writeFile } from "node:fs/promises";
+import { DevToolsSession } from "../test/support/devtools-session.js";
 
 interface CallFrame {
   functionName: string;
@@ -24,45 +25,17 @@ export interface CpuProfile {
   timeDeltas: number[];
 }
 
-/** One DevTools session with the worker's isolate. */
+/** CPU profiles of the worker's isolate, through a DevTools session. */
 export class Inspector {
-  #next = 0;
-  readonly #pending = new Map<number, (result: unknown) => void>();
-
-  private constructor(readonly socket: WebSocket) {
-    socket.addEventListener("message", (event) => {
-      const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown; error?: unknown };
-      if (message.id === undefined) return;
-      this.#pending.get(message.id)?.(message.error !== undefined ? { error: message.error } : message.result);
-      this.#pending.delete(message.id);
-    });
-  }
+  private constructor(readonly session: DevToolsSession) {}
 
   /** Connects to the first worker the inspector on `port` lists. */
   static async connect(port: number): Promise<Inspector> {
-    if (typeof WebSocket === "undefined") {
-      throw new Error("no WebSocket in this Node: run with NODE_OPTIONS=--experimental-websocket");
-    }
-    const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as Array<{
-      title: string;
-      webSocketDebuggerUrl: string;
-    }>;
-    const target = targets.find((t) => !t.title.startsWith("core:")) ?? targets[0];
-    if (target === undefined) throw new Error("the inspector lists no worker");
-    const socket = new WebSocket(target.webSocketDebuggerUrl);
-    await new Promise((resolve, reject) => {
-      socket.addEventListener("open", resolve, { once: true });
-      socket.addEventListener("error", reject, { once: true });
-    });
-    return new Inspector(socket);
-  }
-
-  send(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
-    const id = ++this.#next;
-    return new Promise((resolve) => {
-      this.#pending.set(id, resolve);
-      this.socket.send(JSON.stringify({ id, method, params }));
-    });
+    const session = await DevToolsSession.connect(
+      `127.0.0.1:${port}`,
+      (targets) => targets.find((t) => !t.title.startsWith("core:")) ?? targets[0],
+    );
+    return new Inspector(session);
   }
 
   /** Profiles `run` (sampling every `intervalUs`), writes the profile to `file`, and answers a summary. */
@@ -73,11 +46,11 @@ export class Inspector {
     within?: string,
     intervalUs = 50,
   ): Promise<string> {
-    await this.send("Profiler.enable");
-    await this.send("Profiler.setSamplingInterval", { interval: intervalUs });
-    await this.send("Profiler.start");
+    await this.session.send("Profiler.enable");
+    await this.session.send("Profiler.setSamplingInterval", { interval: intervalUs });
+    await this.session.send("Profiler.start");
     await run();
-    const { profile } = (await this.send("Profiler.stop")) as { profile: CpuProfile };
+    const { profile } = (await this.session.send("Profiler.stop")) as { profile: CpuProfile };
     await writeFile(file, JSON.stringify(profile));
     this.last = profile;
     return summarize(profile, requests, within);
@@ -87,7 +60,7 @@ export class Inspector {
   last: CpuProfile | undefined;
 
   close(): void {
-    this.socket.close();
+    this.session.close();
   }
 }
 
