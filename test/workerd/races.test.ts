@@ -97,7 +97,11 @@ describe("regenerate() by a request arriving with the old id in the grace window
 });
 
 describe("an in-flight request with the old id answers after the regenerate", () => {
-  it("sends no Set-Cookie at all when this isolate did the regenerate", async () => {
+  /**
+   * A slow request loads the session with the old cookies; meanwhile the browser logs in (regenerate, then a
+   * write), and then the slow request writes and answers.
+   */
+  async function slowRequestAcrossLogin() {
     const store = new MemoryStore();
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -126,45 +130,23 @@ describe("an in-flight request with the old id answers after the regenerate", ()
     const slow = app.fetch(new Request("https://app.test/slow", { method: "POST", headers }), {}, ctx);
     await sleep(10);
     await browser.fetch("/login", { method: "POST" });
-    expect(browser.version).toBe(2); // the new id, version 2 (regenerate = 1, the user write = 2)
+    const versionAfterLogin = browser.version;
     release();
-    const res = await slow;
+    const slowResponse = await slow;
     await waitOnExecutionContext(ctx);
+    return { browser, versionAfterLogin, slowResponse };
+  }
+
+  it("sends no Set-Cookie at all when this isolate did the regenerate", async () => {
+    const { versionAfterLogin, slowResponse } = await slowRequestAcrossLogin();
+    expect(versionAfterLogin).toBe(2); // the new id, version 2 (regenerate = 1, the user write = 2)
     // README: in-flight requests with the old id finish "with no Set-Cookie at all".
-    expect(setCookies(res)).toEqual([]);
+    expect(setCookies(slowResponse)).toEqual([]);
   });
 
   it("leaves the browser's version cookie naming its new id", async () => {
-    const store = new MemoryStore();
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const app = new Hono()
-      .use(session<Data>({ secret: SECRET, store, logger: new MemoryLogger() }))
-      .post("/set", async (c) => {
-        await c.var.session.set("a", 1);
-        return c.json({});
-      })
-      .post("/slow", async (c) => {
-        await c.var.session.get();
-        await gate;
-        await c.var.session.set("cart", ["x"]);
-        return c.json({});
-      })
-      .post("/login", async (c) => {
-        await c.var.session.regenerate();
-        await c.var.session.set("user", "ada");
-        return c.json({});
-      });
-    const browser = new Browser(app);
-    await browser.fetch("/set", { method: "POST" });
-    const headers = new Headers({ Cookie: browser.cookie! });
-    const ctx = createExecutionContext();
-    const slow = app.fetch(new Request("https://app.test/slow", { method: "POST", headers }), {}, ctx);
-    await sleep(10);
-    await browser.fetch("/login", { method: "POST" });
-    release();
-    browser.take(await slow);
-    await waitOnExecutionContext(ctx);
+    const { browser, slowResponse } = await slowRequestAcrossLogin();
+    browser.take(slowResponse);
     expect(browser.version).toBe(2); // read-your-writes: the browser should still name version 2 of its new id
   });
 });
