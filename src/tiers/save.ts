@@ -14,7 +14,7 @@ import { apply, diff, overwrittenKeys } from "./merge.js";
 import { isSaved, NOTHING_STORED, type MemoryEntry } from "./memory-tier.js";
 import { UNCHANGED, type StoreTier } from "./store-tier.js";
 import type { WriteQueue } from "./write-queue.js";
-import type { Ended, WriteOutcome } from "./writers/session-writer.js";
+import { sizeError, type Ended, type WriteOutcome } from "./writers/session-writer.js";
 
 /** What a request did to its session, decided once the handler has returned. */
 export type SessionChange =
@@ -99,15 +99,8 @@ function retiredMeanwhile(change: SessionChange, deps: SaveDeps): SessionChange 
 /** A change past `maxSessionBytes` is refused: it never reaches memory or the store. */
 function withinLimits(change: SessionChange, deps: SaveDeps): SessionChange {
   if (change.kind !== "changed") return change;
-  const bytes = jsonBytes(change.json, deps.maxSessionBytes);
-  if (bytes <= deps.maxSessionBytes) return change;
-  return { kind: "rejected", loaded: change.loaded, error: new SessionTooLargeError(bytes, deps.maxSessionBytes) };
-}
-
-/** UTF-8 bytes of `json`, counted exactly only when its length leaves any doubt about the limit. */
-export function jsonBytes(json: string, limit: number): number {
-  if (json.length > limit || json.length * 3 <= limit) return json.length;
-  return new TextEncoder().encode(json).length;
+  const tooLarge = sizeError(change.json, deps.maxSessionBytes);
+  return tooLarge === undefined ? change : { kind: "rejected", loaded: change.loaded, error: tooLarge };
 }
 
 function reject(error: SessionDataError | SessionTooLargeError, deps: SaveDeps): void {

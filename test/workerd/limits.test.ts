@@ -49,6 +49,15 @@ function limited(store: MemoryStore, extra: SessionOptions = {}) {
         return c.json({ error: (error as SessionTooLargeError).code });
       }
     })
+    .post("/update-big-multibyte", async (c) => {
+      // 4,000 characters, 12,000 bytes of UTF-8: short in characters, past the limit in bytes.
+      try {
+        await c.var.session.update((data) => void (data["big"] = "€".repeat(4_000)));
+        return c.json({ error: null });
+      } catch (error) {
+        return c.json({ error: (error as SessionTooLargeError).code });
+      }
+    })
     .post("/cycle", async (c) => {
       const cycle: Record<string, unknown> = {};
       cycle["self"] = cycle;
@@ -88,6 +97,7 @@ describe("maxSessionBytes", () => {
     await browser.fetch("/set", { method: "POST", json: { key: "small", size: 10 } });
     expect(await browser.json("/commit-big", { method: "POST" })).toEqual({ error: "ERR_SESSION_TOO_LARGE" });
     expect(await browser.json("/update-big", { method: "POST" })).toEqual({ error: "ERR_SESSION_TOO_LARGE" });
+    expect(await browser.json("/update-big-multibyte", { method: "POST" })).toEqual({ error: "ERR_SESSION_TOO_LARGE" });
     expect(await browser.json("/read")).toEqual({ small: "x".repeat(10) });
   });
 

@@ -72,11 +72,19 @@ export interface SessionWriter {
 /** The JSON a plan's change makes of `current`; past `maxBytes` it is refused (`SessionTooLargeError`). */
 export function changedJson(plan: WritePlan, current: SessionData, maxBytes: number): string {
   const json = JSON.stringify(applyChange(plan, current));
-  if (json.length > maxBytes) {
-    const bytes = new TextEncoder().encode(json).length;
-    if (bytes > maxBytes) throw new SessionTooLargeError(bytes, maxBytes);
-  }
+  const tooLarge = sizeError(json, maxBytes);
+  if (tooLarge !== undefined) throw tooLarge;
   return json;
+}
+
+/**
+ * The error for session JSON of more than `maxBytes` UTF-8 bytes, else `undefined`. The bytes are counted
+ * only when the length leaves any doubt (a character takes one to three bytes).
+ */
+export function sizeError(json: string, maxBytes: number): SessionTooLargeError | undefined {
+  if (json.length * 3 <= maxBytes) return undefined;
+  const bytes = json.length > maxBytes ? json.length : new TextEncoder().encode(json).length;
+  return bytes > maxBytes ? new SessionTooLargeError(bytes, maxBytes) : undefined;
 }
 
 /** The data a plan's change makes of `current`. */
