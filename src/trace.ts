@@ -65,6 +65,3 @@ export function serverTiming(trace: RequestTrace): string | undefined {
   if (trace.write !== "none") parts.push(`session-write;desc="${trace.write}"`);
   return parts.join(", ");
 }
-
-/** For work no request waits for (it still counts, it is just not reported per request). */
-export const UNTRACED = new RequestTrace();

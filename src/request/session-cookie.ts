@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { deleteCookie, getCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
+import type { CookieOptions } from "hono/utils/cookie";
 import type { SessionConfig } from "../config/parse-config.js";
 import { equalStrings } from "../sealing/constant-time.js";
 import type { KeyRing } from "../sealing/keys.js";
@@ -56,12 +57,16 @@ export class SessionCookies {
   readonly #ids = new VerifiedValues<string>();
   readonly #versions = new VerifiedValues<{ id: string; version: number; tag: string }>();
   readonly versionName: string;
+  /** Both cookies' attributes: the configuration's, always HttpOnly. */
+  readonly #attributes: CookieOptions;
 
   constructor(
     readonly config: Pick<SessionConfig, "cookieName" | "cookie">,
     readonly ring: KeyRing,
   ) {
     this.versionName = `${config.cookieName}_v`;
+    const { domain, ...rest } = config.cookie;
+    this.#attributes = { ...rest, ...(domain !== undefined ? { domain } : {}), httpOnly: true };
   }
 
   /** `undefined` for a missing, forged, malformed or oversized id cookie: the caller starts a new session. */
@@ -87,8 +92,7 @@ export class SessionCookies {
   }
 
   async write(c: Context, plan: CookiePlan): Promise<void> {
-    const { domain, ...rest } = this.config.cookie;
-    const attributes = { ...rest, ...(domain !== undefined ? { domain } : {}), httpOnly: true };
+    const attributes = this.#attributes;
     const key = this.ring.current.cookie;
     switch (plan.kind) {
       case "keep":

@@ -23,14 +23,14 @@ export interface SessionKeys {
  * which still open, verify and find what they made until they are removed.
  */
 export class KeyRing {
+  /** Every secret's keys, the current first. */
+  readonly all: readonly SessionKeys[];
+
   constructor(
     readonly current: SessionKeys,
     readonly previous: readonly SessionKeys[] = [],
-  ) {}
-
-  /** Every secret's keys, the current first. */
-  get all(): readonly SessionKeys[] {
-    return [this.current, ...this.previous];
+  ) {
+    this.all = [current, ...previous];
   }
 
   /** The keys whose key id is `keyId` (compared in constant time), if the ring has them. */

@@ -1,4 +1,4 @@
-import { SessionTooLargeError, storeFailureLine, StoreMisconfiguredError } from "../errors.js";
+import { SessionDataError, SessionTooLargeError, storeFailureLine, StoreMisconfiguredError } from "../errors.js";
 import type { RequestTrace } from "../trace.js";
 import type { Reporting, SessionData } from "../types.js";
 import { apply, diff } from "./merge.js";
@@ -84,8 +84,7 @@ export async function land(
       // What update(fn) or a merge made is too large: refused, never a store failure, and not kept to be
       // written again (it would fail the same way); the store keeps the last saved version.
       if (replaces !== undefined && memory.peek(plan.id) === replaces) memory.delete(plan.id);
-      report.onEvent({ type: "write-rejected", reason: "too-large" });
-      report.logger.error(`hono-edge-session: ${error.message}`);
+      reportRejected(error, report);
       throw error;
     }
     report.onEvent({
@@ -141,3 +140,10 @@ const DROPPED = {
   tampered: "the store holds a value for this session that does not open or was altered",
   conflicts: "other requests kept writing the session in between",
 } as const;
+
+/** A change that cannot be saved (too large, or data JSON cannot hold): logged and reported, never a store failure. */
+export function reportRejected(error: SessionDataError | SessionTooLargeError, report: Reporting): void {
+  const reason = error instanceof SessionTooLargeError ? "too-large" : "unserialisable";
+  report.onEvent({ type: "write-rejected", reason });
+  report.logger.error(`hono-edge-session: ${error.message}`);
+}

@@ -8,7 +8,7 @@ import {
 import { newSessionId, newWriteTag } from "../sealing/session-id.js";
 import { RequestTrace } from "../trace.js";
 import type { SessionCookie, SessionData } from "../types.js";
-import { land, planFor, type LandDeps } from "./land.js";
+import { land, planFor, reportRejected, type LandDeps } from "./land.js";
 import { fresh, type LoadedSession } from "./load.js";
 import { apply, diff, overwrittenKeys } from "./merge.js";
 import { isSaved, NOTHING_STORED, type MemoryEntry } from "./memory-tier.js";
@@ -75,11 +75,11 @@ export async function saveChange(change: SessionChange, deps: SaveDeps, trace: R
       }
       return { cookies: KEEP };
     case "unchanged":
-      return maintain(change.loaded, change.newId, change.ended, deps, trace);
+      return maintain(change.loaded, change.newId, change.ended, deps);
     case "changed":
       return await write(change, deps, trace);
     case "rejected":
-      reject(change.error, deps);
+      reportRejected(change.error, deps.report);
       return { cookies: change.loaded.deadCookie ? CLEAR : KEEP };
   }
 }
@@ -103,12 +103,6 @@ function withinLimits(change: SessionChange, deps: SaveDeps): SessionChange {
   return tooLarge === undefined ? change : { kind: "rejected", loaded: change.loaded, error: tooLarge };
 }
 
-function reject(error: SessionDataError | SessionTooLargeError, deps: SaveDeps): void {
-  const reason = error instanceof SessionTooLargeError ? "too-large" : "unserialisable";
-  deps.report.onEvent({ type: "write-rejected", reason });
-  deps.report.logger.error(`hono-edge-session: ${error.message}`);
-}
-
 /** `commit()`: writes the change now and answers the session as it landed (merged, perhaps). */
 export async function commitChange(
   change: SessionChange,
@@ -117,7 +111,7 @@ export async function commitChange(
 ): Promise<LoadedSession | undefined> {
   change = withinLimits(retiredMeanwhile(change, deps), deps);
   if (change.kind === "rejected") {
-    reject(change.error, deps);
+    reportRejected(change.error, deps.report);
     throw change.error;
   }
   if (change.kind === "read-only" && change.modified) {
@@ -334,13 +328,7 @@ async function write(
   return { cookies: { kind: "set", withId, cookie: { id: loaded.id, version, tag } } };
 }
 
-function maintain(
-  loaded: LoadedSession,
-  newId: boolean,
-  ended: boolean,
-  deps: SaveDeps,
-  trace: RequestTrace,
-): AfterHandler {
+function maintain(loaded: LoadedSession, newId: boolean, ended: boolean, deps: SaveDeps): AfterHandler {
   if (ended || loaded.deadCookie) return { cookies: CLEAR };
   if (loaded.isNew) return { cookies: KEEP };
   const cookie = { id: loaded.id, version: loaded.version, tag: loaded.tag };

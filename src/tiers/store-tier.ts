@@ -35,8 +35,6 @@ export interface UserSession {
   id: string;
   createdAt: number;
   expiresAt: number;
-  /** The secret whose index listed it. */
-  indexAt: number;
 }
 
 /** The conditional read found the version the caller knows. */
@@ -166,7 +164,7 @@ export class StoreTier {
   async listUser(user: string, trace: RequestTrace): Promise<UserSession[]> {
     if (!this.store.indexed) throw new SessionIndexUnsupportedError();
     const byId = new Map<string, UserSession>();
-    for (const [indexAt, keys] of this.ring.all.entries()) {
+    for (const keys of this.ring.all) {
       const userKey = await userKeyOf(keys, user);
       const entries = await trace.store(() => this.store.listIndex(userKey));
       for (const { handle, entry, expiresAt } of entries) {
@@ -174,7 +172,7 @@ export class StoreTier {
         if (opened === undefined) continue;
         const known = byId.get(opened.id);
         if (known === undefined || known.expiresAt < expiresAt) {
-          byId.set(opened.id, { ...opened, handle, expiresAt, indexAt });
+          byId.set(opened.id, { ...opened, handle, expiresAt });
         }
       }
     }
