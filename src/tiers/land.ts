@@ -3,7 +3,7 @@ import type { RequestTrace } from "../trace.js";
 import type { Reporting, SessionData } from "../types.js";
 import { apply, diff } from "./merge.js";
 import { isSaved, type MemoryEntry, type MemoryTier } from "./memory-tier.js";
-import type { Landed, SessionWriter, WriteOutcome, WritePlan } from "./writers/session-writer.js";
+import type { Ended, Landed, Marker, SessionWriter, WriteOutcome, WritePlan } from "./writers/session-writer.js";
 
 /** What landing a write needs. */
 export interface LandDeps {
@@ -146,4 +146,46 @@ export function reportRejected(error: SessionDataError | SessionTooLargeError, r
   const reason = error instanceof SessionTooLargeError ? "too-large" : "unserialisable";
   report.onEvent({ type: "write-rejected", reason });
   report.logger.error(`hono-edge-session: ${error.message}`);
+}
+
+/** Where an id to end lives: the version this isolate knows there, and which secret's key holds it. */
+export interface EndTarget {
+  id: string;
+  knownVersion: number;
+  at: number;
+  /** Whose index holds it. */
+  user: string | undefined;
+}
+
+/** Ends an id with `marker` in the store; a failure is logged and reported as one, and rethrown. */
+export async function endId(target: EndTarget, marker: Marker, deps: LandDeps, trace: RequestTrace): Promise<Ended> {
+  try {
+    return await deps.writer.end(target.id, target.knownVersion, marker, trace, target.at, target.user);
+  } catch (error) {
+    deps.report.onEvent({
+      type: "store-failure",
+      operation: "mark",
+      misconfigured: error instanceof StoreMisconfiguredError,
+    });
+    deps.report.logger.error(
+      storeFailureLine(
+        error,
+        `the session could not be ${marker.kind === "tombstone" ? "destroyed" : "regenerated"} in the store`,
+      ),
+    );
+    throw error;
+  }
+}
+
+/** Ends an id for good (destroy, revoke): a tombstone in the store, and gone from this isolate's memory. */
+export async function tombstone(
+  target: EndTarget,
+  createdAt: number,
+  deps: LandDeps,
+  trace: RequestTrace,
+): Promise<void> {
+  deps.memory.delete(target.id);
+  await endId(target, { kind: "tombstone", createdAt, writtenAt: Date.now() }, deps, trace);
+  // A load of this isolate may have put the session back while the tombstone was on its way.
+  deps.memory.delete(target.id);
 }

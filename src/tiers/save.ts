@@ -8,13 +8,13 @@ import {
 import { newSessionId, newWriteTag } from "../sealing/session-id.js";
 import { RequestTrace } from "../trace.js";
 import type { SessionCookie, SessionData } from "../types.js";
-import { land, planFor, reportRejected, type LandDeps } from "./land.js";
+import { endId, land, planFor, reportRejected, tombstone, type EndTarget, type LandDeps } from "./land.js";
 import { fresh, type LoadedSession } from "./load.js";
 import { apply, diff, overwrittenKeys } from "./merge.js";
 import { isSaved, NOTHING_STORED, type MemoryEntry } from "./memory-tier.js";
 import { UNCHANGED, type StoreTier } from "./store-tier.js";
 import type { WriteQueue } from "./write-queue.js";
-import { sizeError, type Ended, type WriteOutcome } from "./writers/session-writer.js";
+import { sizeError, type WriteOutcome } from "./writers/session-writer.js";
 
 /** What a request did to its session, decided once the handler has returned. */
 export type SessionChange =
@@ -176,7 +176,7 @@ export async function regenerateSession(
     // The old id is retired first, and only a live session is carried over: a session destroyed or revoked
     // meanwhile (its copy still in some isolate's memory, within the bound) is never copied to a new id.
     const ended = await endId(
-      loaded,
+      endTarget(loaded),
       { kind: "retired", createdAt: loaded.createdAt, writtenAt: now, graceUntil },
       deps,
       trace,
@@ -199,36 +199,16 @@ export async function regenerateSession(
 
 /** `destroy()`: a tombstone where the session was, for its whole lifetime, before this returns. */
 export async function destroySession(loaded: LoadedSession, deps: SaveDeps, trace: RequestTrace): Promise<void> {
-  deps.memory.delete(loaded.id);
-  if (loaded.isNew) return;
-  const now = Date.now();
-  await endId(loaded, { kind: "tombstone", createdAt: loaded.createdAt, writtenAt: now }, deps, trace);
-  // A load of this isolate may have put the session back while the tombstone was on its way.
-  deps.memory.delete(loaded.id);
+  if (loaded.isNew) {
+    deps.memory.delete(loaded.id);
+    return;
+  }
+  await tombstone(endTarget(loaded), loaded.createdAt, deps, trace);
 }
 
-async function endId(
-  loaded: LoadedSession,
-  marker: Parameters<LandDeps["writer"]["end"]>[2],
-  deps: SaveDeps,
-  trace: RequestTrace,
-): Promise<Ended> {
-  try {
-    return await deps.writer.end(loaded.id, loaded.base.version, marker, trace, loaded.at, loaded.base.user);
-  } catch (error) {
-    deps.report.onEvent({
-      type: "store-failure",
-      operation: "mark",
-      misconfigured: error instanceof StoreMisconfiguredError,
-    });
-    deps.report.logger.error(
-      storeFailureLine(
-        error,
-        `the session could not be ${marker.kind === "tombstone" ? "destroyed" : "regenerated"} in the store`,
-      ),
-    );
-    throw error;
-  }
+/** The loaded session's id as the store holds it: the version it was loaded at, under its secret's key. */
+function endTarget(loaded: LoadedSession): EndTarget {
+  return { id: loaded.id, knownVersion: loaded.base.version, at: loaded.at, user: loaded.base.user };
 }
 
 /** The session as a write left it: the landed version, or an error saying why it did not land. */

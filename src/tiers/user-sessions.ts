@@ -1,15 +1,11 @@
 import type { RequestTrace } from "../trace.js";
 import type { SessionInfo } from "../types.js";
-import type { MemoryTier } from "./memory-tier.js";
+import { tombstone, type LandDeps } from "./land.js";
 import type { StoreTier } from "./store-tier.js";
-import type { SessionWriter } from "./writers/session-writer.js";
 
 /** What "your sessions" and "log out everywhere" need. */
-export interface UserSessionsDeps {
+export interface UserSessionsDeps extends LandDeps {
   tier: StoreTier;
-  writer: SessionWriter;
-  memory: MemoryTier;
-  timeoutMinutes: number;
 }
 
 /** A user's live sessions, newest first; `currentId` marks the one the request holds. */
@@ -48,12 +44,9 @@ export async function revokeSessions(
   );
   await Promise.all(
     targets.map(async ({ id, createdAt }) => {
-      deps.memory.delete(id);
       // Ended where it lives: under the current secret's key, or a previous one's if not written since a rotation.
       const found = await deps.tier.find(id, trace);
-      const marker = { kind: "tombstone", createdAt, writtenAt: Date.now() } as const;
-      await deps.writer.end(id, found.version, marker, trace, found.at, user);
-      deps.memory.delete(id); // again: a load of this isolate may have put it back meanwhile
+      await tombstone({ id, knownVersion: found.version, at: found.at, user }, createdAt, deps, trace);
     }),
   );
   return targets.map(({ id }) => id);
