@@ -24,8 +24,11 @@ export interface IsolateState {
   tiers: LoadDeps & SaveDeps;
 }
 
-/** Built on the first request (bindings arrive with it, and workerd refuses random values at module scope). */
-/** The configuration and the store: made synchronously, so an isolate makes them once, however many requests come first. */
+/**
+ * The configuration and the store, built on the first request (bindings arrive with it, and workerd refuses
+ * random values at module scope): made synchronously, so an isolate makes them once, however many requests
+ * come first.
+ */
 export interface Configured {
   config: SessionConfig;
   store: GuardedStore;
