@@ -57,12 +57,13 @@ describe("parallel writes over isolates", () => {
         }),
       ),
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const events = [
-      ...((await app[0]!.json(new BrowserJar(), "/events")) as SessionEvent[]),
-      ...((await app[1]!.json(new BrowserJar(), "/events")) as SessionEvent[]),
-    ];
-    expect(events.some((e) => e.type === "write-overwrite")).toBe(true);
+    // The writes land after the responses: wait for the report rather than a fixed time.
+    const reported = async () =>
+      [
+        ...((await app[0]!.json(new BrowserJar(), "/events")) as SessionEvent[]),
+        ...((await app[1]!.json(new BrowserJar(), "/events")) as SessionEvent[]),
+      ].some((e) => e.type === "write-overwrite");
+    await expect(waitFor(reported, "a write-overwrite report")).resolves.toBeUndefined();
   });
 
   it("keeps all ten items of ten parallel cart adds made with update()", async () => {

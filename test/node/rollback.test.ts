@@ -29,6 +29,14 @@ async function twoVersions(options: Record<string, unknown>) {
   const versionOne = await storedAt(key, 1);
   await app[0]!.json(browser, "/session", { method: "PUT", json: { role: "user" } }); // the role is removed
   await storedAt(key, 2);
+  // The store holds version 2 a moment before isolate 0 records it as saved (after the store's reply):
+  // wait for that too, or isolate 0 still holds it as an unsaved change and serves it without a read.
+  await waitFor(
+    async () =>
+      ((await app[0]!.json(new BrowserJar(), "/events")) as SessionEvent[]).filter((e) => e.type === "write").length >=
+      2,
+    "isolate 0 to record its second write",
+  );
   return { app, browser, key, versionOne, reader };
 }
 
