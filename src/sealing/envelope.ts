@@ -4,8 +4,19 @@ import type { KeyRing } from "./keys.js";
 
 /** What a sealed blob holds besides its version (which the codec keeps in the authenticated header). */
 export type Envelope =
-  /** A live session: its data, the tag of the write that produced this version, and its user, if tied to one. */
-  | { kind: "data"; json: string; tag: string; createdAt: number; writtenAt: number; user?: string | undefined }
+  /**
+   * A live session: its data, the tag of the write that produced this version, the tags of the few writes
+   * before it (newest first), and its user, if tied to one.
+   */
+  | {
+      kind: "data";
+      json: string;
+      tag: string;
+      prior?: readonly string[] | undefined;
+      createdAt: number;
+      writtenAt: number;
+      user?: string | undefined;
+    }
   /** A destroyed session: kept for the session's lifetime so no request can write it back. */
   | { kind: "tombstone"; createdAt: number; writtenAt: number }
   /**
@@ -22,7 +33,8 @@ export function wrap(envelope: Envelope): string {
   switch (envelope.kind) {
     case "data": {
       const user = envelope.user === undefined ? "" : `,"u":${JSON.stringify(envelope.user)}`;
-      return `${head},"t":${JSON.stringify(envelope.tag)}${user},"d":${envelope.json}}`;
+      const prior = envelope.prior?.length ? `,"p":${JSON.stringify(envelope.prior)}` : "";
+      return `${head},"t":${JSON.stringify(envelope.tag)}${prior}${user},"d":${envelope.json}}`;
     }
     case "tombstone":
       return `${head},"x":1}`;
@@ -49,7 +61,7 @@ export async function openEnvelope(
   } catch {
     throw new SealError("sealed session holds no valid JSON");
   }
-  const { c, w, d, t, u, x, g, m } = (parsed ?? {}) as Record<string, unknown>;
+  const { c, w, d, t, p, u, x, g, m } = (parsed ?? {}) as Record<string, unknown>;
   if (typeof c === "number" && typeof w === "number") {
     if (x === 1) return { kind: "tombstone", version, createdAt: c, writtenAt: w };
     if (m === 1) return { kind: "moved", version, createdAt: c, writtenAt: w };
@@ -60,7 +72,8 @@ export async function openEnvelope(
       const at = plaintext.indexOf(',"d":');
       const json = at > 0 && plaintext.endsWith("}") ? plaintext.slice(at + 5, -1) : JSON.stringify(d);
       const user = typeof u === "string" ? u : undefined;
-      return { kind: "data", version, json, tag: t, createdAt: c, writtenAt: w, user };
+      const prior = Array.isArray(p) ? p.filter((tag): tag is string => typeof tag === "string") : [];
+      return { kind: "data", version, json, tag: t, prior, createdAt: c, writtenAt: w, user };
     }
   }
   throw new SealError("sealed session has an unknown layout");

@@ -47,7 +47,13 @@ export function planFor(id: string, entry: MemoryEntry): WritePlan {
 
 /** The memory entry of a version that landed: the store holds exactly it, as of now. */
 export function landedEntry(landed: Landed, timeoutMinutes: number, at = 0): MemoryEntry {
-  const stored = { version: landed.version, tag: landed.tag, json: landed.json, user: landed.user };
+  const stored = {
+    version: landed.version,
+    tag: landed.tag,
+    json: landed.json,
+    user: landed.user,
+    prior: landed.prior,
+  };
   const now = Date.now();
   return {
     ...stored,

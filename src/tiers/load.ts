@@ -140,7 +140,7 @@ async function fromStore(
     }
     // The store still holds what this isolate knows, but the cookie names a newer write.
     const { createdAt, expiresAt, user, at } = entry!;
-    state = { kind: "data", ...entry!.stored, createdAt, expiresAt, user, at };
+    state = { kind: "data", ...entry!.stored, prior: entry!.stored.prior ?? [], createdAt, expiresAt, user, at };
   } else {
     state = read;
   }
@@ -210,7 +210,7 @@ async function settle(
         memory.delete(cookie.id);
         return fresh(cookie, true);
       }
-      const stored = { version: state.version, tag: state.tag, json: state.json, user: state.user };
+      const stored = { version: state.version, tag: state.tag, json: state.json, user: state.user, prior: state.prior };
       const fromStore: MemoryEntry = {
         ...stored,
         createdAt: state.createdAt,
@@ -223,9 +223,11 @@ async function settle(
       };
       // A change of this isolate not written yet (made while this request read the store, or before) is
       // never replaced: it moves onto what the store holds now, and its write follows.
-      const current = memory.peek(cookie.id);
+      const current = await ownWriteAnswered(cookie, state.version, deps, trace);
       if (current !== undefined && !isSaved(current)) {
-        if (fromStore.version <= current.stored.version) return fromEntry(cookie, current, false);
+        if (fromStore.version <= current.stored.version || deps.writes.running(cookie.id)) {
+          return fromEntry(cookie, current, false);
+        }
         const moved = rebase(current, current.stored.json, fromStore);
         memory.set(cookie.id, moved);
         return fromEntry(cookie, moved, false);
@@ -238,6 +240,46 @@ async function settle(
       return fromEntry(cookie, fromStore, refreshDue(fromStore, deps));
     }
   }
+}
+
+/**
+ * This isolate's entry of the session, once the store has answered the write of it that is on its way.
+ * That write may have landed already, answer not yet back: the newer version just read is then built on
+ * it, and moving the change onto that version would apply it a second time, over what others wrote since.
+ * Waits up to `staleReadWaitMs`; past that the entry is served as it is (reported, or refused, as a stale
+ * read) and the write settles it: landed, or merged onto the newest version.
+ */
+async function ownWriteAnswered(
+  cookie: SessionCookie,
+  storedVersion: number,
+  deps: LoadDeps,
+  trace: RequestTrace,
+): Promise<MemoryEntry | undefined> {
+  const { memory, writes, policy, report } = deps;
+  const inFlight = (entry: MemoryEntry | undefined) =>
+    entry !== undefined && !isSaved(entry) && entry.stored.version < storedVersion && writes.running(cookie.id);
+  let current = memory.peek(cookie.id);
+  if (!inFlight(current)) return current;
+  const started = performance.now();
+  let delay = 2;
+  while (inFlight(current) && performance.now() - started < policy.staleReadWaitMs) {
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 20);
+    current = memory.peek(cookie.id);
+  }
+  trace.waitedMs += performance.now() - started;
+  if (inFlight(current) && !serves(current!, cookie)) {
+    const served = policy.onStaleRead === "serve";
+    report.onEvent({
+      type: "stale-read",
+      storedVersion: current!.version,
+      cookieVersion: cookie.version,
+      waitedMs: Math.round(performance.now() - started),
+      served,
+    });
+    if (!served) throw new SessionUnavailableError(new Error("this isolate's write of the session is still in flight"));
+  }
+  return current;
 }
 
 /**

@@ -7,6 +7,8 @@ export interface StoredState {
   json: string;
   /** The user the stored version is tied to (its user-index entry is theirs). */
   user?: string | undefined;
+  /** The tags of the writes before the stored version, newest first (a few). */
+  prior?: readonly string[] | undefined;
 }
 
 export const NOTHING_STORED: StoredState = { version: 0, tag: "", json: "{}" };

@@ -15,6 +15,8 @@ export type StoredSession =
       kind: "data";
       version: number;
       tag: string;
+      /** The tags of the writes before this version, newest first (a few). */
+      prior: readonly string[];
       json: string;
       createdAt: number;
       user: string | undefined;
@@ -255,6 +257,7 @@ export class StoreTier {
           kind: "data",
           version,
           tag: envelope.tag,
+          prior: envelope.prior ?? [],
           json: envelope.json,
           createdAt: envelope.createdAt,
           user: envelope.user,

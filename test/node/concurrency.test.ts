@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import type { SessionEvent } from "../../src/index.js";
 import { startApp, useIsolates } from "../support/isolates.js";
-import { BrowserJar, waitFor } from "../support/node.js";
+import { BrowserJar, waitFor, type Isolate } from "../support/node.js";
 
 // Each of these fails on a last-writer-wins session layer: HES_TEST_LWW=1 runs them with compare-and-set
 // turned off (versionedWrites: false) to show it.
@@ -14,6 +15,8 @@ const app = (count: number, options: Record<string, unknown> = {}) =>
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const slow = (ms: number) => ({ "x-delay-ms": String(ms) });
+const events = async (isolate: Isolate) => (await isolate.json(new BrowserJar(), "/events")) as SessionEvent[];
+const writes = async (isolate: Isolate) => (await events(isolate)).filter((e) => e.type === "write").length;
 
 describe("no lost updates", () => {
   it("keeps both changes of parallel writers to different keys in two isolates", async () => {
@@ -25,6 +28,9 @@ describe("no lost updates", () => {
       a!.json(browser, "/session", { method: "PUT", json: { fromA: true }, headers: slow(150) }),
       b!.json(browser, "/session", { method: "PUT", json: { fromB: true }, headers: slow(150) }),
     ]);
+    // Both writes land after the responses: read once they have (a: base and fromA, b: fromB), or the read
+    // may find only the first. Last-writer-wins records them too, and fails on the data below.
+    await waitFor(async () => (await writes(a!)) >= 2 && (await writes(b!)) >= 1, "both writes to land");
     expect(await reader!.json(browser, "/session")).toEqual({ base: 1, fromA: true, fromB: true });
   });
 
@@ -57,6 +63,14 @@ describe("destroy is final", () => {
     await sleep(100);
     expect((await b!.fetch(browser, "/session", { method: "DELETE" })).status).toBe(204);
     await slowWrite;
+    // Its write lands after the response; until then `a` holds it as an unsaved change. Check once it is
+    // settled: dropped, or (last-writer-wins) written, which the assertions below catch.
+    await waitFor(
+      async () =>
+        (await events(a!)).some((e) => e.type === "write-dropped" && e.reason === "destroyed") ||
+        (await writes(a!)) >= 2,
+      "the slow request's write to be dropped or land",
+    );
     const replay = new BrowserJar().with(stolen);
     expect(await c!.json(replay, "/session")).toEqual({});
     expect(await a!.json(new BrowserJar().with(stolen), "/session")).toEqual({});
@@ -67,8 +81,9 @@ describe("timeouts enforced on the server", () => {
   it("ends a session at its absolute lifetime however active it is, regenerate included", async () => {
     const [a, b] = await app(2, { absoluteTimeout: 0.02 }); // 1.2 s
     const browser = new BrowserJar();
-    const started = Date.now();
     await a!.json(browser, "/session", { method: "PUT", json: { user: "ada" } });
+    // Created before the PUT answered: 1.3 s from here is surely past its 1.2 s, however slow the PUT was.
+    const started = Date.now();
     await sleep(400);
     expect(await b!.json(browser, "/session")).toEqual({ user: "ada" });
     await b!.json(browser, "/session/regenerate", { method: "POST" });

@@ -25,15 +25,22 @@ describe("revocation on every isolate", () => {
     const loggedOut = Date.now();
     // An attacker with the copy keeps polling b; every hit is a chance to keep b's copy alive.
     let deadAfter: number | undefined;
+    let aliveSentAt = 0; // when the last poll answered alive was sent (it was served after that)
     while (Date.now() - loggedOut < 3 * BOUND_MS) {
+      const sentAt = Date.now() - loggedOut;
       const body = await b!.json(new BrowserJar().with(copy), "/session");
-      if (JSON.stringify(body) === "{}") deadAfter ??= Date.now() - loggedOut;
-      else expect(deadAfter).toBeUndefined(); // once dead, never alive again
+      if (JSON.stringify(body) === "{}") deadAfter ??= sentAt;
+      else {
+        expect(deadAfter).toBeUndefined(); // once dead, never alive again
+        aliveSentAt = sentAt;
+      }
       await sleep(25);
     }
     expect(deadAfter).toBeDefined();
-    // The bound, plus the one store read that finds the tombstone.
-    expect(deadAfter!).toBeLessThan(BOUND_MS + 250);
+    // No poll sent past the bound (plus a margin) was served the session. Timed by when a poll was sent,
+    // so a slow answer on a busy machine does not count against the bound; a copy kept alive until the
+    // loop ends (3 bounds) still fails.
+    expect(aliveSentAt).toBeLessThan(BOUND_MS + 250);
   });
 
   it("lets no write through any isolate bring a destroyed session back", async () => {

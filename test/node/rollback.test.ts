@@ -78,9 +78,13 @@ describe("no silent rollback", () => {
     const res = await fresh.fetch(browser, "/session", { method: "PUT", json: { more: 1 } });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ more: 1 }); // a new session: the altered one is not trusted
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const events = (await fresh.json(new BrowserJar(), "/events")) as SessionEvent[];
-    expect(events.filter((e) => e.type === "write-conflict")).toEqual([]);
-    expect(fresh.logs.join("\n")).toMatch(/the store's version 7 is not the sealed version 2/);
+    // Both come after the response: the new session's write (waitUntil), the log line (workerd's stdout).
+    const events = async () => (await fresh.json(new BrowserJar(), "/events")) as SessionEvent[];
+    await waitFor(async () => (await events()).some((e) => e.type === "write"), "the new session's write");
+    expect((await events()).filter((e) => e.type === "write-conflict")).toEqual([]);
+    await waitFor(
+      async () => /the store's version 7 is not the sealed version 2/.test(fresh.logs.join("\n")),
+      "the log line that the store's version 7 is not the sealed version 2",
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { SessionInfo } from "../../src/index.js";
+import type { SessionEvent, SessionInfo } from "../../src/index.js";
 import { startApp, useIsolates } from "../support/isolates.js";
 import { BrowserJar, waitFor, type Isolate } from "../support/node.js";
 
@@ -71,6 +71,8 @@ describe("a user's sessions", () => {
     const [a, b] = app;
     const phone = await login(a!, "bob");
     const laptop = await login(b!, "bob");
+    // setUser() after regenerate is written after the response: wait for both logins in the index.
+    await waitFor(async () => (await indexed(app.instance)).length === 2, "both logins in the index");
     const listed = (await a!.json(phone, "/sessions")) as SessionInfo[];
     const other = listed.find((s) => !s.current)!;
     expect(await a!.json(phone, "/sessions/revoke", { method: "POST", json: { handle: other.handle } })).toEqual({
@@ -78,7 +80,11 @@ describe("a user's sessions", () => {
     });
     // The laptop's isolate still holds it in memory, within the bound: a write through it must not revive it.
     await b!.fetch(new BrowserJar().with(laptop.cookie), "/session", { method: "PUT", json: { evil: 1 } });
-    await sleep(200);
+    await waitFor(
+      async () =>
+        ((await b!.json(new BrowserJar(), "/events")) as SessionEvent[]).some((e) => e.type === "write-dropped"),
+      "b to drop the write of the revoked session",
+    );
     const fresh = await app.spawn();
     expect(await fresh.json(new BrowserJar().with(laptop.cookie), "/session")).toEqual({});
     expect(((await a!.json(phone, "/sessions")) as SessionInfo[]).map((s) => s.current)).toEqual([true]);
@@ -95,7 +101,8 @@ describe("a user's sessions", () => {
           : app[(i + 1) % 2]!.json(browser, "/login", { method: "POST", json: { user: "cy" } }),
       ),
     );
-    await sleep(100);
+    // The logins' setUser() writes land after the responses: wait for the index to settle (at 4, if no orphan).
+    await waitFor(async () => (await indexed(app.instance)).length === 4, "the index to hold the 4 live sessions");
     const live = browsers.filter((_, i) => i % 2 === 1);
     const listed = (await app[0]!.json(live[0]!, "/sessions")) as SessionInfo[];
     expect(listed).toHaveLength(4); // no orphan: neither the logged-out nor the regenerated-away ids

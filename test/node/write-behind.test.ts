@@ -39,13 +39,15 @@ describe("writes after the response", () => {
     // Every write landed.
     await waitFor(async () => (await storedVersion(app.instance, browser.id!)) === 4, "version 4 in the store");
 
-    // The answer does not wait for the store: with the store 300 ms away (150 ms before Redis applies a
-    // write), the response is back, and the store still holds the version before, with time to spare even
-    // on a busy machine.
-    isolates.stack.gateway.setDelay(300);
+    // The answer does not wait for the store: with the store 1 s away (500 ms before Redis applies a
+    // write), the response is back, and the store still holds the version before. The key is derived
+    // beforehand, so only one direct Redis GET runs in that window, with time to spare on a busy machine.
+    const key = `${app.instance}:${await (await StoreReader.forSecret(SECRET)).storeKey(browser.id!)}`;
+    const versionAt = async () => Number((await isolates.stack.client.get(key))?.split(".", 1)[0] ?? 0);
+    isolates.stack.gateway.setDelay(1_000);
     expect(await a!.json(browser, "/session", { method: "PUT", json: { step: 5 } })).toMatchObject({ step: 5 });
-    expect(await storedVersion(app.instance, browser.id!)).toBe(4);
-    await waitFor(async () => (await storedVersion(app.instance, browser.id!)) === 5, "version 5 in the store");
+    expect(await versionAt()).toBe(4);
+    await waitFor(async () => (await versionAt()) === 5, "version 5 in the store", 10_000);
     const events = (await a!.json(new BrowserJar(), "/events")) as SessionEvent[];
     expect(events.filter((e) => e.type === "write" && e.deferred).length).toBeGreaterThanOrEqual(2);
   });
@@ -58,6 +60,12 @@ describe("idempotent compare-and-set", () => {
     const browser = new BrowserJar();
     await a!.json(browser, "/session", { method: "PUT", json: { n: 0 } });
     await waitFor(async () => (await storedVersion(app.instance, browser.id!)) === 1, "version 1 in the store");
+    // Redis holds it a moment before `a` records it as saved: until then /counter would run on the unsaved
+    // entry, conflict, and spend the fault on the wrong attempt.
+    await waitFor(
+      async () => ((await a!.json(new BrowserJar(), "/events")) as SessionEvent[]).some((e) => e.type === "write"),
+      "isolate a to record its write",
+    );
     // The next compare-and-set runs in Redis, then the gateway drops the connection before answering.
     isolates.stack.gateway.injectFault({ command: ["EVALSHA", "EVAL"], times: 1 });
     expect(await a!.json(browser, "/counter", { method: "POST" })).toEqual({ n: 1 });

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodeBase64Url, encodeBase64Url } from "../../src/sealing/base64url.js";
 import { seal, unseal } from "../../src/sealing/codec.js";
+import { openEnvelope, wrap } from "../../src/sealing/envelope.js";
 import { SealError } from "../../src/errors.js";
 import { deriveKeys, KeyRing, storeKeyOf, type SessionKeys } from "../../src/sealing/keys.js";
 import { Secret } from "../../src/config/secret.js";
@@ -87,6 +88,24 @@ describe("seal / unseal", () => {
     bytes[0] = 9;
     await expect(unseal(ring, ID, encodeBase64Url(bytes))).rejects.toThrow(/unknown sealed format version 9/);
     await expect(unseal(ring, ID, "not base64!")).rejects.toThrow(/not base64url/);
+  });
+});
+
+describe("envelope", () => {
+  it("keeps a version's data, user and the tags of the writes before it", async () => {
+    const envelope = { kind: "data", json: '{"a":{"d":1}}', tag: "t3", prior: ["t2", "t1"], user: "ada" } as const;
+    const sealed = await seal(ring.current, ID, 3, wrap({ ...envelope, createdAt: 1, writtenAt: 2 }));
+    expect(await openEnvelope(ring, ID, sealed)).toEqual({ ...envelope, version: 3, createdAt: 1, writtenAt: 2 });
+  });
+
+  it("reads a version written without earlier tags as having none", async () => {
+    const sealed = await seal(
+      ring.current,
+      ID,
+      1,
+      wrap({ kind: "data", json: "{}", tag: "t1", createdAt: 1, writtenAt: 1 }),
+    );
+    expect(await openEnvelope(ring, ID, sealed)).toMatchObject({ tag: "t1", prior: [], json: "{}" });
   });
 });
 

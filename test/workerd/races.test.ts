@@ -56,6 +56,10 @@ function isolate(store: MemoryStore, extra: SessionOptions = {}) {
       await c.var.session.commit();
       return c.json({ ok: true });
     })
+    .post("/count", async (c) => {
+      await c.var.session.update((data) => ({ ...data, n: Number(data["n"] ?? 0) + 1 }));
+      return c.json(await c.var.session.get());
+    })
     .post("/user", async (c) => {
       await c.var.session.setUser("ada");
       return c.json({ ok: true });
@@ -413,6 +417,82 @@ describe("a load that replaces a pending change of its own isolate", () => {
     await Promise.all([r1.done, r2.done]);
     const final = await new Browser(isolate(base).app).with(viaB.cookie).json("/read");
     expect(final).toEqual({ start: 0, a: 1, b: 1, c: 1 });
+  });
+});
+
+describe("a write of this isolate that landed, its answer still on the way", () => {
+  /**
+   * Isolate A's store applies a write at once but answers `replyMs` later; meanwhile the same browser
+   * writes the same key through isolate B (on top of A's landed write), then comes back to A.
+   */
+  async function overwrittenWhileAnswerTravels(replyMs: number, extra: SessionOptions = {}) {
+    const base = new MemoryStore();
+    const lateAnswer = overriding(base, async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
+      const result = await base.setIfVersion(...args);
+      await sleep(replyMs);
+      return result;
+    });
+    const a = isolate(lateAnswer, extra);
+    const b = isolate(base).app;
+    const browser = new Browser(b);
+    await browser.fetch("/set", { method: "POST", json: { theme: "light" } }); // v1
+    await new Browser(a.app).with(browser.cookie).fetch("/read"); // A holds v1
+
+    const ctx = createExecutionContext();
+    const viaA = await a.app.fetch(
+      new Request("https://app.test/set", {
+        method: "POST",
+        body: JSON.stringify({ theme: "dark" }),
+        headers: { Cookie: browser.cookie!, "Content-Type": "application/json" },
+      }),
+      {},
+      ctx,
+    );
+    browser.take(viaA);
+    await sleep(20); // A's write (v2) is in the store now; its answer is not back
+    const viaB = new Browser(b).with(browser.cookie);
+    await viaB.fetch("/set", { method: "POST", json: { theme: "blue" } }); // v3, on top of v2
+    const back = await new Browser(a.app).with(viaB.cookie).fetch("/read");
+    await waitOnExecutionContext(ctx);
+    const stored = await new Browser(isolate(base).app).with(viaB.cookie).json("/read");
+    return { back, stored, events: a.events };
+  }
+
+  it("is waited for, not applied again over what another isolate wrote since", async () => {
+    const { back, stored } = await overwrittenWhileAnswerTravels(150, { staleReadWaitMs: 2_000 });
+    expect(await back.json()).toEqual({ theme: "blue" });
+    expect(stored).toEqual({ theme: "blue" });
+  });
+
+  it("past staleReadWaitMs, is served as it is and reported, and still never written over the newer value", async () => {
+    const { back, stored, events } = await overwrittenWhileAnswerTravels(400, { staleReadWaitMs: 50 });
+    expect(back.status).toBe(200);
+    expect(events).toContainEqual(expect.objectContaining({ type: "stale-read", storedVersion: 2, served: true }));
+    expect(stored).toEqual({ theme: "blue" });
+  });
+});
+
+describe("a compare-and-set retried after its answer was lost, another isolate having written in between", () => {
+  it("is found landed (its tag is in the newer version's history): update(fn) runs once", async () => {
+    const base = new MemoryStore();
+    const b = isolate(base).app;
+    const browser = new Browser(b);
+    await browser.json("/count", { method: "POST" }); // n: 1
+    const before = browser.cookie;
+    let lost = true;
+    // The client's first try lands, its answer is lost; before the retry, the user's other tab counts on B.
+    const retrying = overriding(base, async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
+      const first = await base.setIfVersion(...args);
+      if (!lost) return first;
+      lost = false;
+      expect(await new Browser(b).with(before).json("/count", { method: "POST" })).toEqual({ n: 3 });
+      return await base.setIfVersion(...args);
+    });
+    const a = isolate(retrying);
+    expect(await new Browser(a.app).with(before).json("/count", { method: "POST" })).toEqual({ n: 3 });
+    expect(lost).toBe(false); // the retry did happen
+    expect(await new Browser(isolate(base).app).with(before).json("/read")).toEqual({ n: 3 });
+    expect(a.events.filter((e) => e.type === "write-conflict")).toEqual([]);
   });
 });
 

@@ -61,7 +61,7 @@ describe("compare-and-set merging", () => {
     const v1 = { version: 1, tag: "TAGTAG00", json: '{"a":1,"b":1}' };
     await writer.write(plan(v1, { a: 1, b: 1 }, { a: 2, b: 1 }, { tag: "OTHER000" }), trace()); // v2: a=2
     // Made against v1: sets b and a; lands as v3 on top of v2.
-    const merged = await writer.write(plan(v1, { a: 1, b: 1 }, { a: 3, b: 9, c: 1 }), trace());
+    const merged = await writer.write(plan(v1, { a: 1, b: 1 }, { a: 3, b: 9, c: 1 }, { tag: "MERGED00" }), trace());
     expect(merged).toMatchObject({ kind: "written", attempts: 2, landed: { version: 3, json: '{"a":3,"b":9,"c":1}' } });
     expect(events).toContainEqual({ type: "write-overwrite", keys: 1 }); // "a" was changed by both
   });

@@ -1,3 +1,4 @@
+import { newWriteTag } from "../../sealing/session-id.js";
 import type { RequestTrace } from "../../trace.js";
 import type { SessionData, SessionEvent } from "../../types.js";
 import { diff, overwrittenKeys } from "../merge.js";
@@ -16,6 +17,13 @@ import {
  * so N writers racing for one session need at most N attempts; 32 covers a burst of parallel requests.
  */
 const MAX_ATTEMPTS = 32;
+
+/**
+ * How many earlier writes' tags each version carries. A write whose answer was lost (the client retries it)
+ * finds its own tag there when others wrote on top of it before the retry: enough for a burst of writes
+ * within the client's retry delay.
+ */
+const PRIOR_TAGS = 8;
 
 /** Random back-off after a conflict, growing per attempt (up to 100 ms), so racing writers spread out. */
 function backOff(attempt: number): Promise<void> {
@@ -64,7 +72,13 @@ export class CompareAndSetWriter implements SessionWriter {
     const own = JSON.parse(plan.base.json) as SessionData;
     let current = own;
     // What the store holds, as far as this write knows: the version it expects, and whose index entry it has.
-    let at = { version: plan.base.version, tag: plan.base.tag, createdAt: plan.createdAt, user: plan.base.user };
+    let at = {
+      version: plan.base.version,
+      tag: plan.base.tag,
+      prior: plan.base.prior ?? [],
+      createdAt: plan.createdAt,
+      user: plan.base.user,
+    };
     let floor = plan.floor;
     /** The secret whose store key this writes under: the current one, unless the session is found elsewhere. */
     let target = 0;
@@ -77,11 +91,12 @@ export class CompareAndSetWriter implements SessionWriter {
       const version = Math.max(at.version, floor) + 1;
       const writtenAt = Date.now();
       const { createdAt } = at;
+      const prior = at.version > 0 ? [at.tag, ...at.prior].slice(0, PRIOR_TAGS) : [];
       const conflict = await this.tier.compareAndSet(
         plan.id,
         at.version,
         version,
-        { kind: "data", json, tag: plan.tag, createdAt, writtenAt, user: plan.user },
+        { kind: "data", json, tag: plan.tag, prior, createdAt, writtenAt, user: plan.user },
         this.ttl.dataMinutes,
         trace,
         target,
@@ -90,7 +105,16 @@ export class CompareAndSetWriter implements SessionWriter {
       );
       if (conflict === null) {
         if (overwrites > 0) this.onEvent({ type: "write-overwrite", keys: overwrites });
-        const landed = { version, tag: plan.tag, json, createdAt, writtenAt, user: plan.user };
+        const landed = { version, tag: plan.tag, json, createdAt, writtenAt, user: plan.user, prior };
+        return { kind: "written", landed, attempts: attempt, at: target };
+      }
+      if (conflict.kind === "data" && (conflict.tag === plan.tag || conflict.prior.includes(plan.tag))) {
+        // This change landed already and what the store holds was written on top of it: an attempt whose
+        // answer was lost, retried by the client after another isolate wrote. Applying it again would put
+        // its keys back over that write (and run update(fn) twice).
+        const { version, tag, json, createdAt, user, prior } = conflict;
+        const writtenAt = conflict.expiresAt - this.ttl.dataMinutes * 60_000;
+        const landed = { version, tag, json, createdAt, user, prior, writtenAt };
         return { kind: "written", landed, attempts: attempt, at: target };
       }
       this.onEvent({ type: "write-conflict", attempt });
@@ -113,11 +137,17 @@ export class CompareAndSetWriter implements SessionWriter {
         case "nothing":
           if (Date.now() >= plan.restoreUntil) return { kind: "dropped", reason: "expired" };
           // The store lost a session this isolate knows to be live (a flushed Redis): write it again.
-          at = { ...at, version: 0, tag: "" };
+          at = { ...at, version: 0, tag: "", prior: [] };
           break;
         case "data":
           current = JSON.parse(found.json) as SessionData;
-          at = { version: found.version, tag: found.tag, createdAt: found.createdAt, user: found.user };
+          at = {
+            version: found.version,
+            tag: found.tag,
+            prior: found.prior,
+            createdAt: found.createdAt,
+            user: found.user,
+          };
           if (plan.change.kind === "patch") overwrites = overwrittenKeys(plan.change.patch, own, current);
           break;
       }
@@ -150,8 +180,10 @@ export class CompareAndSetWriter implements SessionWriter {
       const carried = await this.#write(
         {
           ...plan,
+          // A change of its own: the tag of the move is in the history of what stands at the new key.
+          tag: newWriteTag(),
           at: 0,
-          base: { version: landed.version, tag: landed.tag, json: landed.json },
+          base: { version: landed.version, tag: landed.tag, json: landed.json, prior: landed.prior },
           change: {
             kind: "patch",
             patch: diff(JSON.parse(seen) as SessionData, JSON.parse(conflict.json) as SessionData),

@@ -35,6 +35,7 @@ export interface Landed {
   createdAt: number;
   writtenAt: number;
   user: string | undefined;
+  prior?: readonly string[] | undefined;
 }
 
 export type WriteOutcome =
