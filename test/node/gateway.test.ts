@@ -446,7 +446,7 @@ describe("distance and faults", () => {
 
   it("drops the response after running the command: the client retries, so the command ran twice", async () => {
     const injected = await call("/__gateway/faults", { command: "INCR", times: 1 });
-    expect(await injected.json()).toEqual({ result: [{ commands: ["INCR"], remaining: 1 }] });
+    expect(await injected.json()).toEqual({ result: [{ commands: ["INCR"], remaining: 1, holdMs: 0 }] });
     expect(await redis.get("g:s")).toBe("héllo ✓ 𝄞"); // not a matching command: untouched
     expect(await redis.incr("g:fault")).toBe(2);
     expect(await stack.client.get("g:fault")).toBe("2");
@@ -462,6 +462,16 @@ describe("distance and faults", () => {
     expect(await redis.evalsha(sha, ["g:fault:script"], [])).toBe(2);
     expect(await stack.client.get("g:fault:script")).toBe("2");
     expect((await recorded("g:fault:script")).map((c) => c.command)).toEqual(["EVALSHA", "EVALSHA"]);
+  });
+
+  it("holds a faulty connection for holdMs before it breaks: the retry comes that much later", async () => {
+    stack.gateway.injectFault({ command: "INCR", holdMs: 300 });
+    const started = performance.now();
+    expect(await redis.incr("g:fault:held")).toBe(2);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(300);
+    const incrs = (await recorded("g:fault:held")).filter((c) => c.command === "INCR");
+    expect(incrs).toHaveLength(2);
+    await expect(call("/__gateway/faults", { command: "INCR", holdMs: -1 })).resolves.toMatchObject({ status: 400 });
   });
 
   it("drops a script's response after it ran: without retries the client gets an error, yet the script applied", async () => {

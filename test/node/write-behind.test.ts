@@ -75,4 +75,29 @@ describe("idempotent compare-and-set", () => {
     const events = (await a!.json(new BrowserJar(), "/events")) as SessionEvent[];
     expect(events.filter((e) => e.type === "write-conflict")).toEqual([]); // found its own write, no merge
   });
+
+  it("counts exactly when another isolate counted on top of that write before the client's retry", async () => {
+    const app = await startApp(isolates, 2);
+    const [a, b] = app;
+    const browser = new BrowserJar();
+    await a!.json(browser, "/session", { method: "PUT", json: { n: 0 } });
+    await waitFor(async () => (await storedVersion(app.instance, browser.id!)) === 1, "version 1 in the store");
+    await waitFor(
+      async () => ((await a!.json(new BrowserJar(), "/events")) as SessionEvent[]).some((e) => e.type === "write"),
+      "isolate a to record its write",
+    );
+    const before = browser.cookie;
+    // a's compare-and-set runs in Redis; its connection then hangs and breaks, and the client retries.
+    isolates.stack.gateway.injectFault({ command: ["EVALSHA", "EVAL"], times: 1, holdMs: 1_000 });
+    const viaA = a!.json(new BrowserJar().with(before), "/counter", { method: "POST" });
+    await waitFor(async () => (await storedVersion(app.instance, browser.id!)) === 2, "a's count in the store");
+    // Meanwhile the user's other tab counts on b, on top of a's write.
+    expect(await b!.json(new BrowserJar().with(before), "/counter", { method: "POST" })).toEqual({ n: 2 });
+    // a's retry finds its own write under b's: counted once, not merged and counted again.
+    expect(await viaA).toEqual({ n: 2 });
+    expect(isolates.stack.gateway.pendingFaults()).toEqual([]);
+    expect(await (await app.spawn()).json(new BrowserJar().with(before), "/session")).toEqual({ n: 2 });
+    const events = (await a!.json(new BrowserJar(), "/events")) as SessionEvent[];
+    expect(events.filter((e) => e.type === "write-conflict")).toEqual([]);
+  });
 });

@@ -34,8 +34,9 @@ Options:
 
 Run-time controls (authenticated with the token, like every request):
   GET|POST /__gateway/delay          {"ms": 40}
-  GET|POST|DELETE /__gateway/faults  {"command": "EVALSHA", "times": 1}: the next request carrying
-                                     EVALSHA runs it, then its connection is dropped without an answer
+  GET|POST|DELETE /__gateway/faults  {"command": "EVALSHA", "times": 1, "holdMs": 0}: the next request
+                                     carrying EVALSHA runs it, then its connection hangs holdMs and is
+                                     dropped without an answer
   GET /__gateway/commands?prefix=    the recorded commands (with --record)
 `;
 

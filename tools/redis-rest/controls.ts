@@ -18,11 +18,14 @@ export interface RecordedCommand {
 export interface FaultSpec {
   command: string | string[];
   times?: number;
+  /** The connection hangs this long before it breaks (default 0): the client's retry comes that much later. */
+  holdMs?: number;
 }
 
 export interface PendingFault {
   commands: string[];
   remaining: number;
+  holdMs: number;
 }
 
 type ControlResponse = [status: number, body: unknown];
@@ -57,7 +60,9 @@ export class GatewayControls {
     const names = given.map((n) => n.toUpperCase());
     const times = spec.times ?? 1;
     if (!Number.isInteger(times) || times < 1) throw new RangeError(`times must be an integer >= 1, not ${times}`);
-    this.faults.push({ commands: names, remaining: times });
+    const holdMs = spec.holdMs ?? 0;
+    if (!Number.isFinite(holdMs) || holdMs < 0) throw new RangeError(`holdMs must be a number >= 0, not ${holdMs}`);
+    this.faults.push({ commands: names, remaining: times, holdMs });
   }
 
   clearFaults(): void {
@@ -65,16 +70,19 @@ export class GatewayControls {
   }
 
   pendingFaults(): PendingFault[] {
-    return this.faults.map((f) => ({ commands: [...f.commands], remaining: f.remaining }));
+    return this.faults.map((f) => ({ commands: [...f.commands], remaining: f.remaining, holdMs: f.holdMs }));
   }
 
-  /** Decided when the request arrives, so concurrent requests cannot both take the last one. */
-  claimFault(commands: Command[]): boolean {
+  /**
+   * Decided when the request arrives, so concurrent requests cannot both take the last one: how long its
+   * connection hangs before it breaks, or `undefined` for no fault.
+   */
+  claimFault(commands: Command[]): number | undefined {
     const names = new Set(commands.map(commandName));
     const fault = this.faults.find((f) => f.commands.some((n) => names.has(n)));
-    if (fault === undefined) return false;
+    if (fault === undefined) return undefined;
     if (--fault.remaining === 0) this.faults.splice(this.faults.indexOf(fault), 1);
-    return true;
+    return fault.holdMs;
   }
 
   /** Entries for the commands of one request; their `error` is filled in once Redis answered. */
@@ -93,7 +101,8 @@ export class GatewayControls {
    * calls to the store):
    * - `GET commands?prefix=`: the recorded commands (those with an argument starting with the prefix);
    * - `GET delay`, `POST delay {"ms": 40}`: the simulated distance, per HTTP call;
-   * - `GET faults`, `POST faults {"command": "EVALSHA" | ["EVALSHA", "EVAL"], "times": 1}`, `DELETE faults`.
+   * - `GET faults`, `POST faults {"command": "EVALSHA" | ["EVALSHA", "EVAL"], "times": 1, "holdMs": 0}`,
+   *   `DELETE faults`.
    */
   handle(method: string, path: string, query: URLSearchParams, body: Buffer): ControlResponse {
     try {

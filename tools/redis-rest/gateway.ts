@@ -149,14 +149,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
 
     const entries = controls.record(requestNumber, request.commands);
-    const drop = controls.claimFault(request.commands);
+    const holdMs = controls.claimFault(request.commands);
     const result = await run(request, res, base64Requested(req));
     result.errors.forEach((error, i) => {
       if (error !== undefined) entries[i]!.error = error;
     });
-    if (!drop) return answer(result.status, result.body);
+    if (holdMs === undefined) return answer(result.status, result.body);
     // Drop-after-apply: the commands ran; the response is lost on its way back.
-    await sleep(inbound);
+    await sleep(inbound + holdMs);
     res.socket?.destroy();
   }
 
