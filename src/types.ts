@@ -116,7 +116,10 @@ export type SessionEvent =
   | { type: "write-dropped"; reason: DropReason }
   /** A change was not saved: larger than `maxSessionBytes`, or data JSON cannot hold. The last saved version stands. */
   | { type: "write-rejected"; reason: "too-large" | "unserialisable" }
-  /** The store stayed behind the version the cookie names after the wait (`served`: what it had was served). */
+  /**
+   * The store stayed behind the version the cookie names after the wait, or this isolate's own write of the
+   * session stayed unanswered (`storedVersion`: the version served, or refused; `served`: it was served).
+   */
   | { type: "stale-read"; storedVersion: number; cookieVersion: number; waitedMs: number; served: boolean }
   /** A store call failed (`misconfigured`: for a reason waiting will not fix). */
   | { type: "store-failure"; operation: "read" | "write" | "mark" | "refresh"; misconfigured: boolean };

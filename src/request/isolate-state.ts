@@ -42,8 +42,9 @@ export function configure(bindings: Record<string, unknown>, options: SessionOpt
 /** The rest, around them; the keys take a moment (Web Crypto is asynchronous). */
 export async function createIsolateState({ config, store }: Configured): Promise<IsolateState> {
   const ring = await deriveKeyRing(config.secret, config.previousSecrets);
-  // The envelope around the data adds well under a kilobyte.
-  const tier = new StoreTier(ring, store, config.logger, config.timeoutMinutes, config.maxSessionBytes + 1024);
+  // The envelope around the data: times, tags, and a user id of at most 256 bytes (up to 6 characters each,
+  // escaped in JSON) stay well under this.
+  const tier = new StoreTier(ring, store, config.logger, config.timeoutMinutes, config.maxSessionBytes + 4096);
   const memory = new MemoryTier(config.memoryMaxBytes, (count) =>
     config.logger.error(
       `hono-edge-session: memory tier full of sessions the store does not hold yet; dropped ${count} (raise memoryMaxBytes or fix the store)`,

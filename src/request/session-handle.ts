@@ -6,6 +6,9 @@ import { SessionDataError, SessionNotSavedError } from "../errors.js";
 import type { Session, SessionData, SessionInfo } from "../types.js";
 import { WorkingCopy } from "./working-copy.js";
 
+/** A user id is sealed into every version of the session: the envelope's room around the data is bounded. */
+const MAX_USER_ID_BYTES = 256;
+
 /** What the handle asks of the tiers; each call returns the session as the store now holds it. */
 export interface SessionOperations {
   load(): Promise<LoadedSession>;
@@ -93,6 +96,9 @@ export class SessionHandle<T extends SessionData> {
       await this.#ready();
       if (userId !== undefined && (typeof userId !== "string" || userId === "")) {
         throw new TypeError("setUser() takes a non-empty string, or undefined to untie the session");
+      }
+      if (userId !== undefined && new TextEncoder().encode(userId).length > MAX_USER_ID_BYTES) {
+        throw new TypeError(`setUser() takes a user id of at most ${MAX_USER_ID_BYTES} bytes (UTF-8)`);
       }
       this.#user = userId;
     },

@@ -223,8 +223,13 @@ async function settle(
       };
       // A change of this isolate not written yet (made while this request read the store, or before) is
       // never replaced: it moves onto what the store holds now, and its write follows.
-      const current = await ownWriteAnswered(cookie, state.version, deps, trace);
+      const current = await ownWriteAnswered(cookie, state, deps, trace);
       if (current !== undefined && !isSaved(current)) {
+        if (landedIn(state, current.tag)) {
+          // Its write landed (its answer lost, or still on the way), and what the store holds is built on it.
+          memory.set(cookie.id, fromStore);
+          return fromEntry(cookie, fromStore, false);
+        }
         if (fromStore.version <= current.stored.version || deps.writes.running(cookie.id)) {
           return fromEntry(cookie, current, false);
         }
@@ -251,13 +256,17 @@ async function settle(
  */
 async function ownWriteAnswered(
   cookie: SessionCookie,
-  storedVersion: number,
+  stored: Extract<StoredSession, { kind: "data" }>,
   deps: LoadDeps,
   trace: RequestTrace,
 ): Promise<MemoryEntry | undefined> {
   const { memory, writes, policy, report } = deps;
   const inFlight = (entry: MemoryEntry | undefined) =>
-    entry !== undefined && !isSaved(entry) && entry.stored.version < storedVersion && writes.running(cookie.id);
+    entry !== undefined &&
+    !isSaved(entry) &&
+    entry.stored.version < stored.version &&
+    !landedIn(stored, entry.tag) &&
+    writes.running(cookie.id);
   let current = memory.peek(cookie.id);
   if (!inFlight(current)) return current;
   const started = performance.now();
@@ -280,6 +289,11 @@ async function ownWriteAnswered(
     if (!served) throw new SessionUnavailableError(new Error("this isolate's write of the session is still in flight"));
   }
   return current;
+}
+
+/** The write tagged `tag` is the stored version, or one of the few it was built on. */
+function landedIn(stored: Extract<StoredSession, { kind: "data" }>, tag: string): boolean {
+  return stored.tag === tag || stored.prior.includes(tag);
 }
 
 /**

@@ -88,7 +88,7 @@ describe("idempotent compare-and-set", () => {
     );
     const before = browser.cookie;
     // a's compare-and-set runs in Redis; its connection then hangs and breaks, and the client retries.
-    isolates.stack.gateway.injectFault({ command: ["EVALSHA", "EVAL"], times: 1, holdMs: 1_000 });
+    isolates.stack.gateway.injectFault({ command: ["EVALSHA", "EVAL"], times: 1, holdMs: 2_000 });
     const viaA = a!.json(new BrowserJar().with(before), "/counter", { method: "POST" });
     await waitFor(async () => (await storedVersion(app.instance, browser.id!)) === 2, "a's count in the store");
     // Meanwhile the user's other tab counts on b, on top of a's write.

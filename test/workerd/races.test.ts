@@ -421,54 +421,98 @@ describe("a load that replaces a pending change of its own isolate", () => {
 });
 
 describe("a write of this isolate that landed, its answer still on the way", () => {
+  interface Scenario {
+    replyMs: number;
+    options?: SessionOptions;
+    /** The answer, when it comes, is an error (the write applied all the same). */
+    answerFails?: boolean;
+    /** A second change on A, made while the first one's answer travels: its tag is in no stored history. */
+    secondChange?: boolean;
+  }
+
   /**
    * Isolate A's store applies a write at once but answers `replyMs` later; meanwhile the same browser
    * writes the same key through isolate B (on top of A's landed write), then comes back to A.
    */
-  async function overwrittenWhileAnswerTravels(replyMs: number, extra: SessionOptions = {}) {
+  async function overwrittenWhileAnswerTravels({ replyMs, options = {}, answerFails, secondChange }: Scenario) {
     const base = new MemoryStore();
+    let first = true;
     const lateAnswer = overriding(base, async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
       const result = await base.setIfVersion(...args);
       await sleep(replyMs);
+      if (answerFails === true && first) {
+        first = false;
+        throw new Error("the answer was lost (test)");
+      }
       return result;
     });
-    const a = isolate(lateAnswer, extra);
+    const a = isolate(lateAnswer, options);
     const b = isolate(base).app;
     const browser = new Browser(b);
     await browser.fetch("/set", { method: "POST", json: { theme: "light" } }); // v1
     await new Browser(a.app).with(browser.cookie).fetch("/read"); // A holds v1
 
-    const ctx = createExecutionContext();
-    const viaA = await a.app.fetch(
-      new Request("https://app.test/set", {
-        method: "POST",
-        body: JSON.stringify({ theme: "dark" }),
-        headers: { Cookie: browser.cookie!, "Content-Type": "application/json" },
-      }),
-      {},
-      ctx,
-    );
-    browser.take(viaA);
+    const contexts: ExecutionContext[] = [];
+    const viaA = async (json: object) => {
+      const ctx = createExecutionContext();
+      contexts.push(ctx);
+      const res = await a.app.fetch(
+        new Request("https://app.test/set", {
+          method: "POST",
+          body: JSON.stringify(json),
+          headers: { Cookie: browser.cookie!, "Content-Type": "application/json" },
+        }),
+        {},
+        ctx,
+      );
+      browser.take(res);
+    };
+    await viaA({ theme: "dark" });
     await sleep(20); // A's write (v2) is in the store now; its answer is not back
+    if (secondChange === true) await viaA({ other: 1 }); // queued behind the first write
     const viaB = new Browser(b).with(browser.cookie);
-    await viaB.fetch("/set", { method: "POST", json: { theme: "blue" } }); // v3, on top of v2
+    await viaB.fetch("/set", { method: "POST", json: { theme: "blue" } }); // on top of v2
     const back = await new Browser(a.app).with(viaB.cookie).fetch("/read");
-    await waitOnExecutionContext(ctx);
+    for (const ctx of contexts) await waitOnExecutionContext(ctx);
     const stored = await new Browser(isolate(base).app).with(viaB.cookie).json("/read");
     return { back, stored, events: a.events };
   }
 
-  it("is waited for, not applied again over what another isolate wrote since", async () => {
-    const { back, stored } = await overwrittenWhileAnswerTravels(150, { staleReadWaitMs: 2_000 });
+  it("finds it in the newer version's history: takes that version, never applies the change again", async () => {
+    const { back, stored, events } = await overwrittenWhileAnswerTravels({ replyMs: 150 });
+    expect(await back.json()).toEqual({ theme: "blue" });
+    expect(stored).toEqual({ theme: "blue" });
+    expect(events.filter((e) => e.type === "stale-read")).toEqual([]); // nothing to wait for
+  });
+
+  it("finds it there too when the answer, when it came, was an error", async () => {
+    const { back, stored } = await overwrittenWhileAnswerTravels({ replyMs: 150, answerFails: true });
     expect(await back.json()).toEqual({ theme: "blue" });
     expect(stored).toEqual({ theme: "blue" });
   });
 
-  it("past staleReadWaitMs, is served as it is and reported, and still never written over the newer value", async () => {
-    const { back, stored, events } = await overwrittenWhileAnswerTravels(400, { staleReadWaitMs: 50 });
-    expect(back.status).toBe(200);
-    expect(events).toContainEqual(expect.objectContaining({ type: "stale-read", storedVersion: 2, served: true }));
-    expect(stored).toEqual({ theme: "blue" });
+  it("waits for the answer when a later change of this isolate stands on it", async () => {
+    const { back, stored } = await overwrittenWhileAnswerTravels({
+      replyMs: 150,
+      secondChange: true,
+      options: { staleReadWaitMs: 2_000 },
+    });
+    expect(await back.json()).toEqual({ theme: "blue", other: 1 });
+    expect(stored).toEqual({ theme: "blue", other: 1 });
+  });
+
+  it("past staleReadWaitMs, serves this isolate's copy as it is, reports it, and still writes nothing over the newer value", async () => {
+    const { back, stored, events } = await overwrittenWhileAnswerTravels({
+      replyMs: 400,
+      secondChange: true,
+      options: { staleReadWaitMs: 50 },
+    });
+    expect(await back.json()).toEqual({ theme: "dark", other: 1 });
+    // A's copy is version 3 (its second change); B, finding the store behind that, wrote version 4.
+    expect(events).toContainEqual(
+      expect.objectContaining({ type: "stale-read", storedVersion: 3, cookieVersion: 4, served: true }),
+    );
+    expect(stored).toEqual({ theme: "blue", other: 1 });
   });
 });
 

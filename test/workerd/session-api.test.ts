@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { session } from "../../src/index.js";
+import { MemoryStore, session } from "../../src/index.js";
 import { Browser, commandsFor, names, redisOptions, uniqueInstance } from "../support/workerd.js";
 
 function counterApp(instance: string) {
@@ -61,5 +61,31 @@ describe("store calls per request kind (counted at the gateway)", () => {
     expect(names(await commandsFor(instance))).toEqual(["CAS", "READ"]);
     expect(await second.json("/read")).toEqual({ n: 1 });
     expect(names(await commandsFor(instance))).toEqual(["CAS", "READ"]);
+  });
+});
+
+describe("setUser()", () => {
+  const app = new Hono()
+    .use(session({ secret: "user-id-secret-".padEnd(72, "u"), store: new MemoryStore() }))
+    .post("/user", async (c) => {
+      const { id } = await c.req.json<{ id: unknown }>();
+      try {
+        await c.var.session.setUser(id as string);
+        return c.json({ user: await c.var.session.getUser() });
+      } catch (error) {
+        return c.json({ error: (error as Error).message });
+      }
+    });
+
+  it("takes a user id of up to 256 bytes, and names the rule for a longer or empty one", async () => {
+    const browser = new Browser(app);
+    const longest = "é".repeat(128); // 256 bytes in UTF-8
+    expect(await browser.json("/user", { method: "POST", json: { id: longest } })).toEqual({ user: longest });
+    expect(await browser.json("/user", { method: "POST", json: { id: `${longest}x` } })).toEqual({
+      error: "setUser() takes a user id of at most 256 bytes (UTF-8)",
+    });
+    expect(await browser.json("/user", { method: "POST", json: { id: "" } })).toEqual({
+      error: "setUser() takes a non-empty string, or undefined to untie the session",
+    });
   });
 });

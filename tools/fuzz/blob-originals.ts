@@ -57,6 +57,9 @@ function envelopeOf(rng: Prng, shape: string): string {
     kind: "data",
     json,
     tag: rng.string(BASE64URL_ALPHABET, 8),
+    prior: rng.chance(0.5)
+      ? Array.from({ length: rng.between(1, 8) }, () => rng.string(BASE64URL_ALPHABET, 8))
+      : undefined,
     createdAt,
     writtenAt,
     user,

@@ -56,7 +56,8 @@ export class CompareAndSetWriter implements SessionWriter {
       {
         ...plan,
         at: 0,
-        base: { version: 0, tag: "", json: plan.base.json, user: plan.base.user },
+        // Nothing expected at the new key; the history of write tags goes along.
+        base: { version: 0, tag: plan.base.tag, prior: plan.base.prior, json: plan.base.json, user: plan.base.user },
         floor: Math.max(plan.floor, plan.base.version),
       },
       trace,
@@ -91,7 +92,7 @@ export class CompareAndSetWriter implements SessionWriter {
       const version = Math.max(at.version, floor) + 1;
       const writtenAt = Date.now();
       const { createdAt } = at;
-      const prior = at.version > 0 ? [at.tag, ...at.prior].slice(0, PRIOR_TAGS) : [];
+      const prior = [at.tag, ...at.prior].filter((tag) => tag !== "").slice(0, PRIOR_TAGS);
       const conflict = await this.tier.compareAndSet(
         plan.id,
         at.version,
@@ -108,16 +109,6 @@ export class CompareAndSetWriter implements SessionWriter {
         const landed = { version, tag: plan.tag, json, createdAt, writtenAt, user: plan.user, prior };
         return { kind: "written", landed, attempts: attempt, at: target };
       }
-      if (conflict.kind === "data" && (conflict.tag === plan.tag || conflict.prior.includes(plan.tag))) {
-        // This change landed already and what the store holds was written on top of it: an attempt whose
-        // answer was lost, retried by the client after another isolate wrote. Applying it again would put
-        // its keys back over that write (and run update(fn) twice).
-        const { version, tag, json, createdAt, user, prior } = conflict;
-        const writtenAt = conflict.expiresAt - this.ttl.dataMinutes * 60_000;
-        const landed = { version, tag, json, createdAt, user, prior, writtenAt };
-        return { kind: "written", landed, attempts: attempt, at: target };
-      }
-      this.onEvent({ type: "write-conflict", attempt });
       let found = conflict;
       if (found.kind === "moved") {
         // An isolate with another current secret moved the session (a rotation still rolling out): write
@@ -126,6 +117,16 @@ export class CompareAndSetWriter implements SessionWriter {
         target = found.at;
         indexAt = found.at;
       }
+      if (found.kind === "data" && (found.tag === plan.tag || found.prior.includes(plan.tag))) {
+        // This change landed already and what the store holds was written on top of it: an attempt whose
+        // answer was lost, retried by the client after another isolate wrote. Applying it again would put
+        // its keys back over that write (and run update(fn) twice).
+        const { version, tag, json, createdAt, user, prior } = found;
+        const writtenAt = found.expiresAt - this.ttl.dataMinutes * 60_000;
+        const landed = { version, tag, json, createdAt, user, prior, writtenAt };
+        return { kind: "written", landed, attempts: attempt, at: target };
+      }
+      this.onEvent({ type: "write-conflict", attempt });
       switch (found.kind) {
         case "tombstone":
           return { kind: "dropped", reason: "destroyed" };
