@@ -3,6 +3,7 @@ import { bundledStore } from "hono-edge-session/custom-store";
 import type { SessionOptions } from "../config/options.js";
 import { parseConfig, type SessionConfig } from "../config/parse-config.js";
 import { storeFromBundle } from "../custom-store/bundled-store.js";
+import { ENVELOPE_ROOM_BYTES } from "../sealing/envelope.js";
 import { deriveKeyRing } from "../sealing/keys.js";
 import { GuardedStore } from "../stores/guarded-store.js";
 import type { UserCustomStore } from "../stores/types.js";
@@ -42,9 +43,8 @@ export function configure(bindings: Record<string, unknown>, options: SessionOpt
 /** The rest, around them; the keys take a moment (Web Crypto is asynchronous). */
 export async function createIsolateState({ config, store }: Configured): Promise<IsolateState> {
   const ring = await deriveKeyRing(config.secret, config.previousSecrets);
-  // The envelope around the data: times, tags, and a user id of at most 256 bytes (up to 6 characters each,
-  // escaped in JSON) stay well under this.
-  const tier = new StoreTier(ring, store, config.logger, config.timeoutMinutes, config.maxSessionBytes + 4096);
+  const plaintextBound = config.maxSessionBytes + ENVELOPE_ROOM_BYTES;
+  const tier = new StoreTier(ring, store, config.logger, config.timeoutMinutes, plaintextBound);
   const memory = new MemoryTier(config.memoryMaxBytes, (count) =>
     config.logger.error(
       `hono-edge-session: memory tier full of sessions the store does not hold yet; dropped ${count} (raise memoryMaxBytes or fix the store)`,

@@ -27,6 +27,13 @@ export type Envelope =
   /** The session moved to the store key of the current secret (after a secret rotation). */
   | { kind: "moved"; createdAt: number; writtenAt: number };
 
+/**
+ * Room for the envelope around the data, in a sealed plaintext: its times, tags and a user id of at most 256
+ * bytes (up to 6 characters each, escaped in JSON) stay well under it. The plaintext bound is the session
+ * size limit plus this.
+ */
+export const ENVELOPE_ROOM_BYTES = 4096;
+
 /** The plaintext that gets sealed: a small JSON object around the data (or the marker). */
 export function wrap(envelope: Envelope): string {
   const head = `{"c":${envelope.createdAt},"w":${envelope.writtenAt}`;

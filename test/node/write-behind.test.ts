@@ -54,18 +54,24 @@ describe("writes after the response", () => {
 });
 
 describe("idempotent compare-and-set", () => {
-  it("counts exactly when the store applied a write and its answer was lost (the client retries)", async () => {
-    const app = await startApp(isolates, 1);
-    const [a] = app;
+  /** `{ n: 0 }` written through the first isolate: in the store, and recorded as saved by that isolate. */
+  async function counterSession(isolateCount: number) {
+    const app = await startApp(isolates, isolateCount);
     const browser = new BrowserJar();
-    await a!.json(browser, "/session", { method: "PUT", json: { n: 0 } });
+    await app[0]!.json(browser, "/session", { method: "PUT", json: { n: 0 } });
     await waitFor(async () => (await storedVersion(app.instance, browser.id!)) === 1, "version 1 in the store");
-    // Redis holds it a moment before `a` records it as saved: until then /counter would run on the unsaved
-    // entry, conflict, and spend the fault on the wrong attempt.
+    // Redis holds it a moment before the isolate records it as saved: until then /counter would run on the
+    // unsaved entry, conflict, and spend the fault on the wrong attempt.
     await waitFor(
-      async () => ((await a!.json(new BrowserJar(), "/events")) as SessionEvent[]).some((e) => e.type === "write"),
-      "isolate a to record its write",
+      async () => ((await app[0]!.json(new BrowserJar(), "/events")) as SessionEvent[]).some((e) => e.type === "write"),
+      "the isolate to record its write",
     );
+    return { app, browser };
+  }
+
+  it("counts exactly when the store applied a write and its answer was lost (the client retries)", async () => {
+    const { app, browser } = await counterSession(1);
+    const [a] = app;
     // The next compare-and-set runs in Redis, then the gateway drops the connection before answering.
     isolates.stack.gateway.injectFault({ command: ["EVALSHA", "EVAL"], times: 1 });
     expect(await a!.json(browser, "/counter", { method: "POST" })).toEqual({ n: 1 });
@@ -77,15 +83,8 @@ describe("idempotent compare-and-set", () => {
   });
 
   it("counts exactly when another isolate counted on top of that write before the client's retry", async () => {
-    const app = await startApp(isolates, 2);
+    const { app, browser } = await counterSession(2);
     const [a, b] = app;
-    const browser = new BrowserJar();
-    await a!.json(browser, "/session", { method: "PUT", json: { n: 0 } });
-    await waitFor(async () => (await storedVersion(app.instance, browser.id!)) === 1, "version 1 in the store");
-    await waitFor(
-      async () => ((await a!.json(new BrowserJar(), "/events")) as SessionEvent[]).some((e) => e.type === "write"),
-      "isolate a to record its write",
-    );
     const before = browser.cookie;
     // a's compare-and-set runs in Redis; its connection then hangs and breaks, and the client retries.
     isolates.stack.gateway.injectFault({ command: ["EVALSHA", "EVAL"], times: 1, holdMs: 2_000 });

@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { ENVELOPE_ROOM_BYTES } from "../../src/sealing/envelope.js";
 import { SECRET } from "../../test/support/node.js";
 import type { CraftItem, OpenItem, OpenOutcome, SealItem, SecretRole } from "./blob-protocol.js";
 import { BLOB_MUTATORS, type BlobCase, type BlobContext, type BlobMutator } from "./blob-mutators.js";
@@ -17,8 +18,8 @@ import { uncaughtErrors } from "./worker-logs.js";
  * changing (new ids, versions, IVs) while every mutator keeps a choice of sizes and kinds.
  */
 
-/** As the store tier opens blobs: maxSessionBytes (the default, 128 KiB) + 1024 (src/request/isolate-state.ts). */
-export const MAX_BYTES = 128 * 1024 + 1024;
+/** As the store tier opens blobs: maxSessionBytes (the default, 128 KiB) + the envelope's room. */
+export const MAX_BYTES = 128 * 1024 + ENVELOPE_ROOM_BYTES;
 const ORIGINALS = 64;
 const RENEWED_PER_BATCH = 8;
 const NEXT_SECRET = "fuzz-rotated-to-".padEnd(80, "n");

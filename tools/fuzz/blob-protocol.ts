@@ -38,7 +38,7 @@ export interface OpenItem {
 }
 
 export interface OpenRequest {
-  /** The plaintext bound, as the store tier passes it (maxSessionBytes + 1024). */
+  /** The plaintext bound, as the store tier passes it (maxSessionBytes + the envelope's room). */
   maxBytes: number;
   items: OpenItem[];
 }
