@@ -27,6 +27,7 @@ export function rebase(entry: MemoryEntry, from: string, onto: MemoryEntry): Mem
     stored: onto.stored,
     confirmedAt: onto.confirmedAt,
     at: onto.at,
+    beneath: undefined,
   };
 }
 
@@ -38,6 +39,7 @@ export function planFor(id: string, entry: MemoryEntry): WritePlan {
     change: { kind: "patch", patch: diff(JSON.parse(entry.stored.json), JSON.parse(entry.json)) },
     floor: entry.version - 1,
     tag: entry.tag,
+    beneath: entry.beneath,
     createdAt: entry.createdAt,
     user: entry.user,
     at: entry.at,
@@ -92,6 +94,15 @@ export async function land(
       if (replaces !== undefined && memory.peek(plan.id) === replaces) memory.delete(plan.id);
       reportRejected(error, report);
       throw error;
+    }
+    const current = memory.peek(plan.id);
+    if (replaces !== undefined && current !== undefined && current !== replaces && !isSaved(current)) {
+      if (current.stored === replaces.stored) {
+        // A later change made on this one: this write may have landed all the same (an answer lost after the
+        // store applied it), so the later change remembers it, to take only its own keys onto what landed.
+        const failed = { tag: replaces.tag, json: replaces.json };
+        current.beneath = [failed, ...(replaces.beneath ?? [])].slice(0, 8);
+      }
     }
     report.onEvent({
       type: "store-failure",

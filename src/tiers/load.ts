@@ -4,7 +4,7 @@ import { newSessionId } from "../sealing/session-id.js";
 import type { RequestTrace } from "../trace.js";
 import type { SessionCookie } from "../types.js";
 import { rebase, type LandDeps } from "./land.js";
-import { isSaved, NOTHING_STORED, type MemoryEntry, type StoredState } from "./memory-tier.js";
+import { isSaved, landedBeneath, NOTHING_STORED, type MemoryEntry, type StoredState } from "./memory-tier.js";
 import { UNCHANGED, type StoredSession, type StoreTier } from "./store-tier.js";
 import type { WriteQueue } from "./write-queue.js";
 
@@ -224,6 +224,8 @@ async function settle(
       // A change of this isolate not written yet (made while this request read the store, or before) is
       // never replaced: it moves onto what the store holds now, and its write follows.
       const current = await ownWriteAnswered(cookie, state, deps, trace);
+      // A regenerate of this isolate retired the id while this request read the store.
+      if (current?.retiredUntil !== undefined) return retired(cookie, current, current.retiredUntil, trace);
       if (current !== undefined && !isSaved(current)) {
         if (landedIn(state, current.tag)) {
           // Its write landed (its answer lost, or still on the way), and what the store holds is built on it.
@@ -233,7 +235,8 @@ async function settle(
         if (fromStore.version <= current.stored.version || deps.writes.running(cookie.id)) {
           return fromEntry(cookie, current, false);
         }
-        const moved = rebase(current, current.stored.json, fromStore);
+        // Only its own keys: those it changed since a change beneath it that landed after all, if one did.
+        const moved = rebase(current, landedBeneath(current, state)?.json ?? current.stored.json, fromStore);
         memory.set(cookie.id, moved);
         return fromEntry(cookie, moved, false);
       }

@@ -37,6 +37,25 @@ export interface MemoryEntry {
   refreshedAt: number;
   /** Set when the id was retired by regenerate: requests in flight may read it until then, then it is dead. */
   retiredUntil?: number;
+  /**
+   * Changes of this isolate beneath this one (newest first) whose writes failed: they may have landed all
+   * the same. This entry's change, made against `stored`, includes theirs; once the store shows one landed
+   * (its tag in a version's history), only what this entry changed on top of that one is this entry's own.
+   */
+  beneath?: readonly Beneath[] | undefined;
+}
+
+export interface Beneath {
+  tag: string;
+  json: string;
+}
+
+/** The newest change beneath `entry` that landed in `stored`'s history, if any. */
+export function landedBeneath(
+  entry: { beneath?: readonly Beneath[] | undefined },
+  stored: { tag: string; prior: readonly string[] },
+): Beneath | undefined {
+  return entry.beneath?.find((b) => b.tag === stored.tag || stored.prior.includes(b.tag));
 }
 
 /** The store holds exactly this entry. */

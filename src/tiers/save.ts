@@ -270,6 +270,8 @@ function pendingEntry(change: Extract<SessionChange, { kind: "changed" }>, deps:
     // The write sets the store's expiry to this: until then, a store found empty lost the session.
     expiresAt: now + deps.timeoutMinutes * 60_000,
     refreshedAt: onto?.refreshedAt ?? now,
+    // Made on an unsaved change: it includes that change's own unanswered writes beneath it.
+    beneath: onto !== undefined && !isSaved(onto) ? onto.beneath : undefined,
   };
 }
 

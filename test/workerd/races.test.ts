@@ -501,6 +501,17 @@ describe("a write of this isolate that landed, its answer still on the way", () 
     expect(stored).toEqual({ theme: "blue", other: 1 });
   });
 
+  it("with a later change of this isolate on one whose answer was an error, takes only the later change's keys", async () => {
+    const { back, stored } = await overwrittenWhileAnswerTravels({
+      replyMs: 150,
+      answerFails: true,
+      secondChange: true,
+      options: { staleReadWaitMs: 2_000 },
+    });
+    expect(await back.json()).toEqual({ theme: "blue", other: 1 });
+    expect(stored).toEqual({ theme: "blue", other: 1 });
+  });
+
   it("past staleReadWaitMs, serves this isolate's copy as it is, reports it, and still writes nothing over the newer value", async () => {
     const { back, stored, events } = await overwrittenWhileAnswerTravels({
       replyMs: 400,

@@ -66,6 +66,24 @@ describe("compare-and-set merging", () => {
     expect(events).toContainEqual({ type: "write-overwrite", keys: 1 }); // "a" was changed by both
   });
 
+  it("takes only its own keys onto a newer version when a change beneath it, whose write failed, landed after all", async () => {
+    const { writer } = tiers();
+    await writer.write(plan(NOTHING_STORED, {}, { a: 1 }), trace()); // v1
+    const v1 = { version: 1, tag: "TAGTAG00", json: '{"a":1}' };
+    // This isolate's first change (a: 2) landed as v2 though its write reported an error; another isolate
+    // then set a: 3 on top (v3). The later change of this isolate (b: 1) was made on the first one.
+    await writer.write(plan(v1, { a: 1 }, { a: 2 }, { tag: "FIRST000" }), trace());
+    const v2 = { version: 2, tag: "FIRST000", json: '{"a":2}', prior: ["TAGTAG00"] };
+    await writer.write(plan(v2, { a: 2 }, { a: 3 }, { tag: "OTHER000" }), trace());
+    const later = plan(
+      v1,
+      { a: 1 },
+      { a: 2, b: 1 },
+      { tag: "LATER000", beneath: [{ tag: "FIRST000", json: '{"a":2}' }] },
+    );
+    expect(await writer.write(later, trace())).toMatchObject({ landed: { version: 4, json: '{"a":3,"b":1}' } });
+  });
+
   it("drops a write onto a tombstone, and never revives an expired session", async () => {
     const { writer } = tiers();
     await writer.write(plan(NOTHING_STORED, {}, { a: 1 }), trace());

@@ -1,7 +1,8 @@
 import { newWriteTag } from "../../sealing/session-id.js";
 import type { RequestTrace } from "../../trace.js";
 import type { SessionData, SessionEvent } from "../../types.js";
-import { diff, overwrittenKeys } from "../merge.js";
+import { landedBeneath } from "../memory-tier.js";
+import { apply, diff, overwrittenKeys } from "../merge.js";
 import type { StoreTier } from "../store-tier.js";
 import {
   changedJson,
@@ -70,7 +71,7 @@ export class CompareAndSetWriter implements SessionWriter {
 
   /** `indexAt`: the secret whose index holds the session's entry (where it lived before a move). */
   async #write(plan: WritePlan, trace: RequestTrace, indexAt = plan.at): Promise<WriteOutcome> {
-    const own = JSON.parse(plan.base.json) as SessionData;
+    let own = JSON.parse(plan.base.json) as SessionData;
     let current = own;
     // What the store holds, as far as this write knows: the version it expects, and whose index entry it has.
     let at = {
@@ -140,7 +141,15 @@ export class CompareAndSetWriter implements SessionWriter {
           // The store lost a session this isolate knows to be live (a flushed Redis): write it again.
           at = { ...at, version: 0, tag: "", prior: [] };
           break;
-        case "data":
+        case "data": {
+          const under = landedBeneath(plan, found);
+          if (under !== undefined && plan.change.kind === "patch") {
+            // A change beneath this one landed after all (its write failed after the store applied it): only
+            // what this one changed on top of it is its own now, or that change's keys go over newer writes.
+            const intended = apply(plan.change.patch, own);
+            own = JSON.parse(under.json) as SessionData;
+            plan = { ...plan, change: { kind: "patch", patch: diff(own, intended) }, beneath: undefined };
+          }
           current = JSON.parse(found.json) as SessionData;
           at = {
             version: found.version,
@@ -151,6 +160,7 @@ export class CompareAndSetWriter implements SessionWriter {
           };
           if (plan.change.kind === "patch") overwrites = overwrittenKeys(plan.change.patch, own, current);
           break;
+        }
       }
       floor = Math.max(floor, version, found.version);
       if (attempt > 1) await backOff(attempt);
@@ -184,7 +194,14 @@ export class CompareAndSetWriter implements SessionWriter {
           // A change of its own: the tag of the move is in the history of what stands at the new key.
           tag: newWriteTag(),
           at: 0,
-          base: { version: landed.version, tag: landed.tag, json: landed.json, prior: landed.prior },
+          // The write carried over goes into the history too: a retry of it that follows the marker finds it.
+          base: {
+            version: landed.version,
+            tag: landed.tag,
+            json: landed.json,
+            prior: [conflict.tag, ...(landed.prior ?? [])],
+          },
+          beneath: undefined,
           change: {
             kind: "patch",
             patch: diff(JSON.parse(seen) as SessionData, JSON.parse(conflict.json) as SessionData),

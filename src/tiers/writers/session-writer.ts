@@ -3,7 +3,7 @@ import type { Envelope } from "../../sealing/envelope.js";
 import type { RequestTrace } from "../../trace.js";
 import type { DropReason, SessionData } from "../../types.js";
 import type { Patch } from "../merge.js";
-import type { StoredState } from "../memory-tier.js";
+import type { Beneath, StoredState } from "../memory-tier.js";
 
 /** One change to write: what it was made against, and how to make it again on newer data. */
 export interface WritePlan {
@@ -12,6 +12,8 @@ export interface WritePlan {
   base: StoredState;
   /** A request's change (its top-level keys), or `update(fn)`'s function, applied onto the data the store holds. */
   change: { kind: "patch"; patch: Patch } | { kind: "update"; fn: (data: SessionData) => SessionData | void };
+  /** Changes beneath this one whose writes failed but may have landed (see `MemoryEntry.beneath`). */
+  beneath?: readonly Beneath[] | undefined;
   /** Versions up to this one were seen (handed to the browser, say): what lands is above it. */
   floor: number;
   tag: string;
