@@ -4,7 +4,7 @@ import { newSessionId } from "../sealing/session-id.js";
 import type { RequestTrace } from "../trace.js";
 import type { SessionCookie } from "../types.js";
 import { rebase, type LandDeps } from "./land.js";
-import { isSaved, landedBeneath, NOTHING_STORED, type MemoryEntry, type StoredState } from "./memory-tier.js";
+import { isSaved, landedBeneath, landedIn, NOTHING_STORED, type MemoryEntry, type StoredState } from "./memory-tier.js";
 import { UNCHANGED, type StoredSession, type StoreTier } from "./store-tier.js";
 import type { WriteQueue } from "./write-queue.js";
 
@@ -263,7 +263,7 @@ async function ownWriteAnswered(
   deps: LoadDeps,
   trace: RequestTrace,
 ): Promise<MemoryEntry | undefined> {
-  const { memory, writes, policy, report } = deps;
+  const { memory, writes, policy } = deps;
   const inFlight = (entry: MemoryEntry | undefined) =>
     entry !== undefined &&
     !isSaved(entry) &&
@@ -281,22 +281,26 @@ async function ownWriteAnswered(
   }
   trace.waitedMs += performance.now() - started;
   if (inFlight(current) && !serves(current!, cookie)) {
-    const served = policy.onStaleRead === "serve";
-    report.onEvent({
-      type: "stale-read",
-      storedVersion: current!.version,
-      cookieVersion: cookie.version,
-      waitedMs: Math.round(performance.now() - started),
-      served,
-    });
-    if (!served) throw new SessionUnavailableError(new Error("this isolate's write of the session is still in flight"));
+    staleRead("this isolate's copy (its write still unanswered)", current!.version, cookie, started, deps);
   }
   return current;
 }
 
-/** The write tagged `tag` is the stored version, or one of the few it was built on. */
-function landedIn(stored: Extract<StoredSession, { kind: "data" }>, tag: string): boolean {
-  return stored.tag === tag || stored.prior.includes(tag);
+/**
+ * After the wait, what would be served (`version`, held by `holder`) is still older than the cookie names:
+ * reported and logged, then served, or refused with a 503, as `onStaleRead` says.
+ */
+function staleRead(holder: string, version: number, cookie: SessionCookie, started: number, deps: LoadDeps): void {
+  const { policy, report } = deps;
+  const served = policy.onStaleRead === "serve";
+  const waitedMs = Math.round(performance.now() - started);
+  report.onEvent({ type: "stale-read", storedVersion: version, cookieVersion: cookie.version, waitedMs, served });
+  const line = `hono-edge-session: ${holder} holds version ${version} but the cookie names ${cookie.version}`;
+  if (!served) {
+    report.logger.error(`${line}; answering 503 (onStaleRead: "reject")`);
+    throw new SessionUnavailableError(new Error(`${holder} is behind the session cookie`));
+  }
+  report.logger.warn(`${line}; serving it`);
 }
 
 /**
@@ -318,7 +322,7 @@ async function waitForCookie(
   deps: LoadDeps,
   trace: RequestTrace,
 ): Promise<StoredSession> {
-  const { tier, policy, report } = deps;
+  const { tier, policy } = deps;
   const started = performance.now();
   let delay = 10;
   let waited = 0;
@@ -337,25 +341,8 @@ async function waitForCookie(
     if (again !== UNCHANGED) current = again;
   }
   trace.waitedMs += performance.now() - started;
-  if (current.kind === "data" && !serves(current, cookie)) {
-    const served = policy.onStaleRead === "serve";
-    report.onEvent({
-      type: "stale-read",
-      storedVersion: current.version,
-      cookieVersion: cookie.version,
-      waitedMs: Math.round(performance.now() - started),
-      served,
-    });
-    if (!served) {
-      report.logger.error(
-        `hono-edge-session: the store holds version ${current.version} but the cookie names ${cookie.version}; answering 503 (onStaleRead: "reject")`,
-      );
-      throw new SessionUnavailableError(new Error("the store is behind the session cookie"));
-    }
-    report.logger.warn(
-      `hono-edge-session: the store holds version ${current.version} but the cookie names ${cookie.version}; serving the newest version the store has`,
-    );
-  }
+  if (current.kind === "data" && !serves(current, cookie))
+    staleRead("the store", current.version, cookie, started, deps);
   return current;
 }
 

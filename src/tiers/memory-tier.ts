@@ -50,12 +50,23 @@ export interface Beneath {
   json: string;
 }
 
+/** A stored version and the tags of the few writes it was built on. */
+interface History {
+  tag: string;
+  prior: readonly string[];
+}
+
+/** The write tagged `tag` is the stored version, or one of the few it was built on: it landed. */
+export function landedIn(stored: History, tag: string): boolean {
+  return stored.tag === tag || stored.prior.includes(tag);
+}
+
 /** The newest change beneath `entry` that landed in `stored`'s history, if any. */
 export function landedBeneath(
   entry: { beneath?: readonly Beneath[] | undefined },
-  stored: { tag: string; prior: readonly string[] },
+  stored: History,
 ): Beneath | undefined {
-  return entry.beneath?.find((b) => b.tag === stored.tag || stored.prior.includes(b.tag));
+  return entry.beneath?.find((b) => landedIn(stored, b.tag));
 }
 
 /** The store holds exactly this entry. */

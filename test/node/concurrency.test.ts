@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { SessionEvent } from "../../src/index.js";
 import { startApp, useIsolates } from "../support/isolates.js";
-import { BrowserJar, waitFor, type Isolate } from "../support/node.js";
+import { BrowserJar, eventsOf, type Isolate, waitFor } from "../support/node.js";
 
 // Each of these fails on a last-writer-wins session layer: HES_TEST_LWW=1 runs them with compare-and-set
 // turned off (versionedWrites: false) to show it.
@@ -15,8 +14,7 @@ const app = (count: number, options: Record<string, unknown> = {}) =>
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const slow = (ms: number) => ({ "x-delay-ms": String(ms) });
-const events = async (isolate: Isolate) => (await isolate.json(new BrowserJar(), "/events")) as SessionEvent[];
-const writes = async (isolate: Isolate) => (await events(isolate)).filter((e) => e.type === "write").length;
+const writes = async (isolate: Isolate) => (await eventsOf(isolate)).filter((e) => e.type === "write").length;
 
 describe("no lost updates", () => {
   it("keeps both changes of parallel writers to different keys in two isolates", async () => {
@@ -67,7 +65,7 @@ describe("destroy is final", () => {
     // settled: dropped, or (last-writer-wins) written, which the assertions below catch.
     await waitFor(
       async () =>
-        (await events(a!)).some((e) => e.type === "write-dropped" && e.reason === "destroyed") ||
+        (await eventsOf(a!)).some((e) => e.type === "write-dropped" && e.reason === "destroyed") ||
         (await writes(a!)) >= 2,
       "the slow request's write to be dropped or land",
     );

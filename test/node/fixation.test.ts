@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { SessionEvent } from "../../src/index.js";
 import { startApp, useIsolates } from "../support/isolates.js";
-import { BrowserJar, waitFor, type Isolate } from "../support/node.js";
+import { BrowserJar, eventsOf, type Isolate, waitFor } from "../support/node.js";
 
 /*
  * Regenerate defends against session fixation: the new id, and anything written after regenerate(), are
@@ -102,9 +101,7 @@ describe("regenerate defends against session fixation", () => {
     // Its write was dropped, and reported: written into the new session, it would be the attacker's way in.
     // The write runs after the response, so the report may come a little later.
     const dropped = async () =>
-      ((await a!.json(new BrowserJar(), "/events")) as SessionEvent[]).some(
-        (e) => e.type === "write-dropped" && e.reason === "regenerated",
-      );
+      (await eventsOf(a!)).some((e) => e.type === "write-dropped" && e.reason === "regenerated");
     await expect(waitFor(dropped, "the in-flight write to be dropped as regenerated")).resolves.toBeUndefined();
   });
 

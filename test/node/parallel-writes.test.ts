@@ -1,9 +1,8 @@
 import { isDeepStrictEqual } from "node:util";
 import { describe, expect, it } from "vitest";
 import { startApp, useIsolates } from "../support/isolates.js";
-import { BrowserJar, SECRET, waitFor } from "../support/node.js";
+import { BrowserJar, eventsOf, SECRET, waitFor } from "../support/node.js";
 import { StoreReader } from "../support/stored.js";
-import type { SessionEvent } from "../../src/index.js";
 
 /*
  * Parallel writes over several isolates all land (they merge per top-level key), and every isolate shows
@@ -59,10 +58,7 @@ describe("parallel writes over isolates", () => {
     );
     // The writes land after the responses: wait for the report rather than a fixed time.
     const reported = async () =>
-      [
-        ...((await app[0]!.json(new BrowserJar(), "/events")) as SessionEvent[]),
-        ...((await app[1]!.json(new BrowserJar(), "/events")) as SessionEvent[]),
-      ].some((e) => e.type === "write-overwrite");
+      [...(await eventsOf(app[0]!)), ...(await eventsOf(app[1]!))].some((e) => e.type === "write-overwrite");
     await expect(waitFor(reported, "a write-overwrite report")).resolves.toBeUndefined();
   });
 

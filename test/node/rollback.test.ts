@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { SessionEvent } from "../../src/index.js";
 import { startApp, useIsolates } from "../support/isolates.js";
-import { BrowserJar, SECRET, waitFor } from "../support/node.js";
+import { BrowserJar, eventsOf, SECRET, waitFor } from "../support/node.js";
 import { StoreReader } from "../support/stored.js";
 
 /*
@@ -32,9 +31,7 @@ async function twoVersions(options: Record<string, unknown>) {
   // The store holds version 2 a moment before isolate 0 records it as saved (after the store's reply):
   // wait for that too, or isolate 0 still holds it as an unsaved change and serves it without a read.
   await waitFor(
-    async () =>
-      ((await app[0]!.json(new BrowserJar(), "/events")) as SessionEvent[]).filter((e) => e.type === "write").length >=
-      2,
+    async () => (await eventsOf(app[0]!)).filter((e) => e.type === "write").length >= 2,
     "isolate 0 to record its second write",
   );
   return { app, browser, key, versionOne, reader };
@@ -45,7 +42,7 @@ describe("no silent rollback", () => {
     const { app, browser, key, versionOne } = await twoVersions({ staleReadWaitMs: 150 });
     await isolates.stack.client.set(key, versionOne, "PX", 60_000); // version 1 put back
     expect(await app[1]!.json(browser, "/session")).toEqual({ role: "admin" });
-    const events = (await app[1]!.json(new BrowserJar(), "/events")) as SessionEvent[];
+    const events = await eventsOf(app[1]!);
     const stale = events.find((e) => e.type === "stale-read");
     expect(stale).toMatchObject({ storedVersion: 1, cookieVersion: 2, served: true });
     expect((stale as { waitedMs: number }).waitedMs).toBeGreaterThanOrEqual(150);
@@ -66,7 +63,7 @@ describe("no silent rollback", () => {
     await isolates.stack.client.set(key, versionOne, "PX", 60_000);
     // Isolate 0 wrote version 2; asked again (every request confirms here), it keeps it, and says the store is behind.
     expect(await app[0]!.json(new BrowserJar().with(browser.cookie), "/session")).toEqual({ role: "user" });
-    const events = (await app[0]!.json(new BrowserJar(), "/events")) as SessionEvent[];
+    const events = await eventsOf(app[0]!);
     expect(events).toContainEqual(expect.objectContaining({ type: "stale-read", storedVersion: 1, served: false }));
   });
 
@@ -79,7 +76,7 @@ describe("no silent rollback", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ more: 1 }); // a new session: the altered one is not trusted
     // Both come after the response: the new session's write (waitUntil), the log line (workerd's stdout).
-    const events = async () => (await fresh.json(new BrowserJar(), "/events")) as SessionEvent[];
+    const events = async () => await eventsOf(fresh);
     await waitFor(async () => (await events()).some((e) => e.type === "write"), "the new session's write");
     expect((await events()).filter((e) => e.type === "write-conflict")).toEqual([]);
     await waitFor(

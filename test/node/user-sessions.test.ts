@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { SessionEvent, SessionInfo } from "../../src/index.js";
+import type { SessionInfo } from "../../src/index.js";
 import { startApp, useIsolates } from "../support/isolates.js";
-import { BrowserJar, waitFor, type Isolate } from "../support/node.js";
+import { BrowserJar, eventsOf, type Isolate, waitFor } from "../support/node.js";
 
 /*
  * "Your sessions" and "log out everywhere", on real isolates and Redis: a user's sessions are listed (by
@@ -81,8 +81,7 @@ describe("a user's sessions", () => {
     // The laptop's isolate still holds it in memory, within the bound: a write through it must not revive it.
     await b!.fetch(new BrowserJar().with(laptop.cookie), "/session", { method: "PUT", json: { evil: 1 } });
     await waitFor(
-      async () =>
-        ((await b!.json(new BrowserJar(), "/events")) as SessionEvent[]).some((e) => e.type === "write-dropped"),
+      async () => (await eventsOf(b!)).some((e) => e.type === "write-dropped"),
       "b to drop the write of the revoked session",
     );
     const fresh = await app.spawn();

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { SessionEvent } from "../../src/index.js";
 import { startApp, useIsolates } from "../support/isolates.js";
-import { BrowserJar, SECRET, waitFor } from "../support/node.js";
+import { BrowserJar, eventsOf, SECRET, waitFor } from "../support/node.js";
 import { StoreReader } from "../support/stored.js";
 
 /*
@@ -48,7 +47,7 @@ describe("writes after the response", () => {
     expect(await a!.json(browser, "/session", { method: "PUT", json: { step: 5 } })).toMatchObject({ step: 5 });
     expect(await versionAt()).toBe(4);
     await waitFor(async () => (await versionAt()) === 5, "version 5 in the store", 10_000);
-    const events = (await a!.json(new BrowserJar(), "/events")) as SessionEvent[];
+    const events = await eventsOf(a!);
     expect(events.filter((e) => e.type === "write" && e.deferred).length).toBeGreaterThanOrEqual(2);
   });
 });
@@ -63,7 +62,7 @@ describe("idempotent compare-and-set", () => {
     // Redis holds it a moment before the isolate records it as saved: until then /counter would run on the
     // unsaved entry, conflict, and spend the fault on the wrong attempt.
     await waitFor(
-      async () => ((await app[0]!.json(new BrowserJar(), "/events")) as SessionEvent[]).some((e) => e.type === "write"),
+      async () => (await eventsOf(app[0]!)).some((e) => e.type === "write"),
       "the isolate to record its write",
     );
     return { app, browser };
@@ -78,7 +77,7 @@ describe("idempotent compare-and-set", () => {
     expect(isolates.stack.gateway.pendingFaults()).toEqual([]); // the fault did strike
     const fresh = await app.spawn();
     expect(await fresh.json(browser, "/session")).toEqual({ n: 1 });
-    const events = (await a!.json(new BrowserJar(), "/events")) as SessionEvent[];
+    const events = await eventsOf(a!);
     expect(events.filter((e) => e.type === "write-conflict")).toEqual([]); // found its own write, no merge
   });
 
@@ -96,7 +95,7 @@ describe("idempotent compare-and-set", () => {
     expect(await viaA).toEqual({ n: 2 });
     expect(isolates.stack.gateway.pendingFaults()).toEqual([]);
     expect(await (await app.spawn()).json(new BrowserJar().with(before), "/session")).toEqual({ n: 2 });
-    const events = (await a!.json(new BrowserJar(), "/events")) as SessionEvent[];
+    const events = await eventsOf(a!);
     expect(events.filter((e) => e.type === "write-conflict")).toEqual([]);
   });
 });

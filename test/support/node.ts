@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { build } from "esbuild";
 import Redis from "ioredis";
 import { Miniflare } from "miniflare";
+import type { SessionEvent } from "../../src/index.js";
 import { CookieJar } from "./cookie-jar.js";
 import { startGateway, type Gateway } from "../../tools/redis-rest/gateway.js";
 import { startRedisServer, type RedisServer } from "../../tools/redis-rest/redis-server.js";
@@ -179,6 +180,11 @@ export function bindingsFor(
 }
 
 /** Backups run after the response (waitUntil), which dispatchFetch does not wait for: poll Redis instead. */
+/** The session events the test worker (test/fixtures/concurrency-worker.ts) has recorded so far. */
+export async function eventsOf(isolate: Isolate): Promise<SessionEvent[]> {
+  return (await isolate.json(new BrowserJar(), "/events")) as SessionEvent[];
+}
+
 export async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {

@@ -1,7 +1,7 @@
 import { newWriteTag } from "../../sealing/session-id.js";
 import type { RequestTrace } from "../../trace.js";
 import type { SessionData, SessionEvent } from "../../types.js";
-import { landedBeneath } from "../memory-tier.js";
+import { landedBeneath, landedIn } from "../memory-tier.js";
 import { apply, diff, overwrittenKeys } from "../merge.js";
 import type { StoreTier } from "../store-tier.js";
 import {
@@ -118,7 +118,7 @@ export class CompareAndSetWriter implements SessionWriter {
         target = found.at;
         indexAt = found.at;
       }
-      if (found.kind === "data" && (found.tag === plan.tag || found.prior.includes(plan.tag))) {
+      if (found.kind === "data" && landedIn(found, plan.tag)) {
         // This change landed already and what the store holds was written on top of it: an attempt whose
         // answer was lost, retried by the client after another isolate wrote. Applying it again would put
         // its keys back over that write (and run update(fn) twice).
