@@ -1,26 +1,30 @@
-import type { LoadedSession } from "../tiers/load.js";
-import { diff } from "../tiers/merge.js";
-import type { MemoryEntry } from "../tiers/memory-tier.js";
-import type { SessionChange } from "../tiers/save.js";
-import { SessionDataError, SessionNotSavedError } from "../errors.js";
+import { SessionDataError, SessionIndexUnsupportedError, SessionNotSavedError, SessionUnavailableError } from "../errors.js";
+import { diff } from "../protocol/patch.js";
+import type { Loaded, RequestChange } from "../protocol/request.js";
+import type { Tie } from "../protocol/types.js";
+import type { SessionChange } from "../engine/save.js";
 import type { Session, SessionData, SessionInfo } from "../types.js";
-import { WorkingCopy } from "./working-copy.js";
+import { tooDeep, WorkingCopy } from "./working-copy.js";
 
 /** A user id is sealed into every version of the session: the envelope's room around the data is bounded. */
 const MAX_USER_ID_BYTES = 256;
 
-/** What the handle asks of the tiers; each call returns the session as the store now holds it. */
+/** What the handle asks of the engine; each call answers the session as the store now holds it. */
 export interface SessionOperations {
-  load(): Promise<LoadedSession>;
-  commit(change: SessionChange): Promise<LoadedSession | undefined>;
-  update(loaded: LoadedSession, fn: (data: SessionData) => SessionData | void): Promise<LoadedSession>;
-  regenerate(loaded: LoadedSession, data: SessionData, user: string | undefined): Promise<LoadedSession>;
-  destroy(loaded: LoadedSession): Promise<void>;
-  /** A new, empty session (after `destroy()`). */
-  fresh(): LoadedSession;
+  load(): Promise<Loaded>;
+  commit(change: SessionChange): Promise<Loaded | undefined>;
+  update(loaded: Loaded, fn: (data: SessionData) => SessionData | void): Promise<Loaded>;
+  regenerate(loaded: Loaded, change: RequestChange): Promise<Loaded>;
+  destroy(loaded: Loaded): Promise<void>;
+  /** The id ended (destroyed, retired) since the request loaded it. */
+  endedMeanwhile(id: string): boolean;
+  /** The store keeps user indexes. */
+  readonly indexed: boolean;
   listSessions(user: string, currentId: string | undefined): Promise<SessionInfo[]>;
-  /** Ends the user's sessions `which` picks; answers the ids it ended. */
-  revoke(user: string, which: { handle?: string; keep?: string }): Promise<string[]>;
+  revokeSession(user: string, handle: string): Promise<string | undefined>;
+  /** Ends the user's sessions; `keep`: this session stays (tied anew). Answers the ids ended and the kept session. */
+  revokeAll(user: string, keep: Loaded | undefined): Promise<{ ended: string[]; kept?: Loaded | undefined }>;
+  now(): number;
 }
 
 /**
@@ -30,10 +34,10 @@ export interface SessionOperations {
  */
 export class SessionHandle<T extends SessionData> {
   #loading: Promise<void> | undefined;
-  #loaded: LoadedSession | undefined;
+  #loaded: Loaded | undefined;
   #data: WorkingCopy | undefined;
   #user: string | undefined;
-  /** The browser does not know this id yet (a new session, or regenerated here): the id cookie must be sent. */
+  /** The browser does not know this id yet (regenerated here): the id cookie must be sent. */
   #newId = false;
   /** Destroyed in this request: unless something is written after, the cookies are cleared. */
   #ended = false;
@@ -52,14 +56,12 @@ export class SessionHandle<T extends SessionData> {
       (await this.#ready()).delete(key);
     },
     regenerate: async () => {
-      const data = await this.#ready();
-      const loaded = this.#loaded!;
-      // A retired id (a login form sent twice, the second with the old cookie) starts afresh from what it
-      // holds: there is no live session behind it to retire.
-      const from = loaded.readOnly ? { ...loaded, isNew: true, readOnly: false } : loaded;
-      const regenerated = await this.operations.regenerate(from, data.current(), this.#user);
-      if (regenerated.isNew) return this.#end(); // it had ended meanwhile: nothing was carried over
+      await this.#ready();
+      const change = this.#requestChange();
+      if (change instanceof SessionDataError) throw change;
+      const regenerated = await this.operations.regenerate(this.#loaded!, change ?? { patch: { set: {}, deleted: [] } });
       this.#adopt(regenerated);
+      if (regenerated.isNew) return this.#end(); // it had ended meanwhile: nothing was carried over
       this.#newId = true;
       this.#ended = false;
     },
@@ -72,25 +74,25 @@ export class SessionHandle<T extends SessionData> {
       this.#end();
     },
     commit: async () => {
-      const change = this.change();
-      const saved = await this.operations.commit(change);
+      await this.#ready();
+      const saved = await this.operations.commit(this.change());
       if (saved !== undefined) this.#adopt(saved);
     },
     update: async (fn) => {
       await this.#ready();
       const loaded = this.#loaded!;
-      if (loaded.readOnly) {
-        throw new SessionNotSavedError("this session's id was retired by a regenerate; it takes no more writes");
+      if (loaded.readOnly || this.operations.endedMeanwhile(loaded.id)) {
+        throw new SessionNotSavedError("this session's id was retired or ended; it takes no more writes");
       }
       // This request's own set/delete so far are kept on top of the updated data.
-      const pending = diff(JSON.parse(loaded.json) as SessionData, this.#data!.current());
+      const pending = diff(JSON.parse(loaded.view.json) as SessionData, this.#data!.current());
       const user = this.#user;
       const saved = await this.operations.update(loaded, fn as (data: SessionData) => SessionData | void);
       this.#adopt(saved);
       this.#user = user;
       for (const [key, value] of Object.entries(pending.set)) this.#data!.set(key, value);
       for (const key of pending.deleted) this.#data!.delete(key);
-      return JSON.parse(saved.json) as T;
+      return JSON.parse(saved.view.json) as T;
     },
     setUser: async (userId) => {
       await this.#ready();
@@ -108,78 +110,120 @@ export class SessionHandle<T extends SessionData> {
     },
     listSessions: async (userId) => {
       await this.#ready();
-      const user = userId ?? this.#user;
+      if (!this.operations.indexed) throw new SessionIndexUnsupportedError();
+      const user = this.#acting(userId);
       if (user === undefined) return [];
       return await this.operations.listSessions(user, this.#loaded!.isNew ? undefined : this.#loaded!.id);
     },
     revokeSession: async (handle, userId) => {
       await this.#ready();
-      const user = userId ?? this.#user;
+      if (!this.operations.indexed) throw new SessionIndexUnsupportedError();
+      const user = this.#acting(userId);
       if (user === undefined) return false;
-      return this.#revoked(await this.operations.revoke(user, { handle })) > 0;
+      const id = await this.operations.revokeSession(user, handle);
+      if (id !== undefined && id === this.#loaded!.id) this.#end();
+      return id !== undefined;
     },
     revokeAllSessions: async (options = {}) => {
       await this.#ready();
-      const user = options.userId ?? this.#user;
+      if (!this.operations.indexed) throw new SessionIndexUnsupportedError();
+      const user = this.#acting(options.userId);
       if (user === undefined) return 0;
-      return this.#revoked(await this.operations.revoke(user, options.keepCurrent ? { keep: this.#loaded!.id } : {}));
+      const loaded = this.#loaded!;
+      const keep = options.keepCurrent === true && !loaded.isNew && this.#user === user ? loaded : undefined;
+      const { ended, kept } = await this.operations.revokeAll(user, keep);
+      if (kept !== undefined) this.#adopt(kept);
+      else if (this.#user === user && !loaded.isNew) this.#end();
+      return ended.length;
     },
   };
 
-  /** If this request's own session was among the revoked ones, it ends as with `destroy()`. */
-  #revoked(ids: string[]): number {
-    if (ids.includes(this.#loaded!.id)) this.#end();
-    return ids.length;
+  /**
+   * The user a user-level call acts for: the one given, else the session's own. None for a session that
+   * may not act: a retired id, or one ended since it loaded (a copied old cookie lists and revokes nothing).
+   */
+  #acting(userId: string | undefined): string | undefined {
+    const loaded = this.#loaded!;
+    if (loaded.readOnly || (!loaded.isNew && this.operations.endedMeanwhile(loaded.id))) return undefined;
+    return userId ?? this.#user;
   }
 
   /** Destroyed: a new, empty session takes its place, and unless something is written the cookies go. */
   #end(): void {
-    this.#loaded = this.operations.fresh();
+    const loaded = this.#loaded!;
+    this.#loaded = {
+      ...loaded,
+      isNew: true,
+      readOnly: false,
+      view: { json: "{}", user: undefined, since: 0, createdAt: this.operations.now(), tags: [] },
+      held: undefined,
+      served: undefined,
+    };
     this.#data = new WorkingCopy({});
     this.#user = undefined;
     this.#newId = false;
     this.#ended = true;
   }
 
+  /** The request's change so far: its patch over what it was served, and a new tie if the user changed. */
+  #requestChange(): RequestChange | SessionDataError | undefined {
+    const loaded = this.#loaded!;
+    let json: string | undefined;
+    try {
+      json = this.#data!.changedJson(loaded.view.json);
+      if (json !== undefined && tooDeep(this.#data!.current())) throw new RangeError("nesting deeper than 512 levels");
+    } catch (error) {
+      // A BigInt, a cycle, or nesting too deep: an error of its own, not a store failure.
+      return new SessionDataError(error);
+    }
+    const tie: Tie | undefined = this.#user !== loaded.view.user ? { user: this.#user, since: this.operations.now() } : undefined;
+    if (json === undefined && tie === undefined) return undefined;
+    const patch = json === undefined ? { set: {}, deleted: [] } : diff(JSON.parse(loaded.view.json) as SessionData, JSON.parse(json) as SessionData);
+    return { patch, tie };
+  }
+
   /** Compares the data with what was loaded (so in-place mutations of nested values count too). */
   change(): SessionChange {
     const loaded = this.#loaded;
     if (loaded === undefined) return { kind: "untouched" };
-    let json: string | undefined;
-    try {
-      json = this.#data!.changedJson(loaded.json);
-    } catch (error) {
-      // A BigInt, a cycle, or nesting deeper than JSON.stringify can go: an error of its own, not a store failure.
-      return { kind: "rejected", loaded, error: new SessionDataError(error) };
-    }
-    const userChanged = this.#user !== loaded.user;
-    if (loaded.readOnly) return { kind: "read-only", loaded, modified: json !== undefined || userChanged };
-    if ((json === undefined && !userChanged) || (loaded.isNew && (json ?? "{}") === "{}" && !userChanged)) {
-      return { kind: "unchanged", loaded, newId: this.#newId, ended: this.#ended };
-    }
-    return { kind: "changed", loaded, json: json ?? loaded.json, user: this.#user, newId: this.#newId };
+    const change = this.#requestChange();
+    if (change instanceof SessionDataError) return { kind: "rejected", loaded, error: change };
+    // A new session with nothing in it is not written.
+    const empty = loaded.isNew && change !== undefined && Object.keys(change.patch.set).length === 0 && change.tie === undefined;
+    if (change === undefined || empty) return { kind: "unchanged", loaded, newId: this.#newId, ended: this.#ended };
+    return { kind: "changed", loaded, change, newId: this.#newId };
   }
 
   /** The session as the store now holds it becomes this request's base (and its data). */
-  #adopt(saved: LoadedSession): void {
-    this.#loaded = saved;
-    this.#user = saved.user;
-    this.#data = new WorkingCopy(sharedData(saved.json, saved.entry));
+  #adopt(loaded: Loaded): void {
+    // A new session that got written here: the browser learns its id from this response.
+    if (this.#loaded?.isNew === true && !loaded.isNew && loaded.id === this.#loaded.id) this.#newId = true;
+    this.#loaded = loaded;
+    this.#user = loaded.view.user;
+    this.#data = new WorkingCopy(sharedData(loaded));
   }
 
   async #ready(): Promise<WorkingCopy> {
     await (this.#loading ??= this.operations.load().then((loaded) => {
-      this.#loaded = loaded;
-      this.#user = loaded.user;
-      this.#newId = loaded.isNew;
-      this.#data = new WorkingCopy(sharedData(loaded.json, loaded.entry));
+      this.#adopt(loaded);
+      if (loaded.refused) throw new SessionUnavailableError(new Error("the store is behind the session cookie"));
     }));
     return this.#data!;
   }
 }
 
-/** The parsed data of a memory-tier entry, parsed once per version and shared (read only) by its requests. */
-function sharedData(json: string, entry: MemoryEntry | undefined): SessionData {
-  if (entry === undefined || entry.json !== json) return JSON.parse(json) as SessionData;
-  return (entry.parsed ??= JSON.parse(json) as SessionData);
+/** The parsed data of a copy, parsed once per view and shared (read only) by the requests it serves. */
+function sharedData(loaded: Loaded): SessionData {
+  if (loaded.readOnly || loaded.held === undefined || loaded.held.view !== loaded.view) return JSON.parse(loaded.view.json) as SessionData;
+  return parsedOnce(loaded.view);
+}
+
+const parsed = new WeakMap<object, SessionData>();
+function parsedOnce(view: object & { json: string }): SessionData {
+  let data = parsed.get(view);
+  if (data === undefined) {
+    data = JSON.parse(view.json) as SessionData;
+    parsed.set(view, data);
+  }
+  return data;
 }

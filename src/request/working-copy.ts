@@ -93,11 +93,32 @@ function sameJson(a: unknown, b: unknown): boolean {
   return count === 0;
 }
 
-/** A deep copy of a JSON value (faster than structuredClone or a JSON round trip for session-sized values). */
+
+/**
+ * A deep copy of a JSON value (faster than structuredClone or a JSON round trip for session-sized values;
+ * written data nests at most `MAX_DEPTH` deep, so the recursion is bounded).
+ */
 function copyJson<V>(value: V): V {
   if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) return value.map(copyJson) as V;
   const copy: Record<string, unknown> = {};
   for (const key in value) setOwn(copy, key, copyJson((value as Record<string, unknown>)[key]));
   return copy as V;
+}
+
+/** Nesting deeper than this is refused when written: copying, merging and sealing it could overflow the stack. */
+export const MAX_DEPTH = 512;
+
+/** Whether a JSON value nests deeper than `MAX_DEPTH` (walked without recursion). */
+export function tooDeep(value: unknown): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (typeof current !== "object" || current === null) continue;
+    if (depth >= MAX_DEPTH) return true;
+    for (const child of Object.values(current)) {
+      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }

@@ -5,27 +5,22 @@ import type { KeyRing } from "./keys.js";
 /** What a sealed blob holds besides its version (which the codec keeps in the authenticated header). */
 export type Envelope =
   /**
-   * A live session: its data, the tag of the write that produced this version, the tags of the few writes
-   * before it (newest first), and its user, if tied to one.
+   * A live session: its data, the tags of the changes it holds (newest first: the write that made it, then
+   * those before), its user and since when it is tied to them, if tied.
    */
   | {
       kind: "data";
       json: string;
-      tag: string;
-      prior?: readonly string[] | undefined;
+      tags: readonly string[];
       createdAt: number;
       writtenAt: number;
       user?: string | undefined;
+      since?: number | undefined;
     }
-  /** A destroyed session: kept for the session's lifetime so no request can write it back. */
+  /** A destroyed session: kept longer than any copy of it can live, so no request can write it back. */
   | { kind: "tombstone"; createdAt: number; writtenAt: number }
-  /**
-   * A regenerated session's old id. It never names the new id. Until `graceUntil`, requests with the old
-   * id that were in flight may finish (read only); after it the old id is as dead as a destroyed one.
-   */
-  | { kind: "retired"; createdAt: number; writtenAt: number; graceUntil: number }
-  /** The session moved to the store key of the current secret (after a secret rotation). */
-  | { kind: "moved"; createdAt: number; writtenAt: number };
+  /** A regenerated session's old id: as dead as a destroyed one, and it never names the new id. */
+  | { kind: "retired"; createdAt: number; writtenAt: number };
 
 /**
  * Room for the envelope around the data, in a sealed plaintext: its times, tags and a user id of at most 256
@@ -39,16 +34,15 @@ export function wrap(envelope: Envelope): string {
   const head = `{"c":${envelope.createdAt},"w":${envelope.writtenAt}`;
   switch (envelope.kind) {
     case "data": {
-      const user = envelope.user === undefined ? "" : `,"u":${JSON.stringify(envelope.user)}`;
-      const prior = envelope.prior?.length ? `,"p":${JSON.stringify(envelope.prior)}` : "";
-      return `${head},"t":${JSON.stringify(envelope.tag)}${prior}${user},"d":${envelope.json}}`;
+      const [tag = "", ...prior] = envelope.tags;
+      const user = envelope.user === undefined ? "" : `,"u":${JSON.stringify(envelope.user)},"s":${envelope.since ?? envelope.createdAt}`;
+      const history = prior.length > 0 ? `,"p":${JSON.stringify(prior)}` : "";
+      return `${head},"t":${JSON.stringify(tag)}${history}${user},"d":${envelope.json}}`;
     }
     case "tombstone":
       return `${head},"x":1}`;
     case "retired":
-      return `${head},"g":${envelope.graceUntil}}`;
-    case "moved":
-      return `${head},"m":1}`;
+      return `${head},"r":1}`;
   }
 }
 
@@ -68,11 +62,11 @@ export async function openEnvelope(
   } catch {
     throw new SealError("sealed session holds no valid JSON");
   }
-  const { c, w, d, t, p, u, x, g, m } = (parsed ?? {}) as Record<string, unknown>;
+  const { c, w, d, t, p, u, s, x, r, g } = (parsed ?? {}) as Record<string, unknown>;
   if (typeof c === "number" && typeof w === "number") {
     if (x === 1) return { kind: "tombstone", version, createdAt: c, writtenAt: w };
-    if (m === 1) return { kind: "moved", version, createdAt: c, writtenAt: w };
-    if (typeof g === "number") return { kind: "retired", version, createdAt: c, writtenAt: w, graceUntil: g };
+    // "g" (a grace window's end) is how 0.2 wrote retirements.
+    if (r === 1 || typeof g === "number") return { kind: "retired", version, createdAt: c, writtenAt: w };
     if (typeof t === "string" && typeof d === "object" && d !== null && !Array.isArray(d)) {
       // The data is the last member, as `wrap` writes it (the plaintext is authenticated, so the layout is
       // ours, and no member before it can hold the text ',"d":'): its JSON is the rest of the text.
@@ -80,7 +74,8 @@ export async function openEnvelope(
       const json = at > 0 && plaintext.endsWith("}") ? plaintext.slice(at + 5, -1) : JSON.stringify(d);
       const user = typeof u === "string" ? u : undefined;
       const prior = Array.isArray(p) ? p.filter((tag): tag is string => typeof tag === "string") : [];
-      return { kind: "data", version, json, tag: t, prior, createdAt: c, writtenAt: w, user };
+      const since = typeof s === "number" ? s : c;
+      return { kind: "data", version, json, tags: [t, ...prior], createdAt: c, writtenAt: w, user, since };
     }
   }
   throw new SealError("sealed session has an unknown layout");

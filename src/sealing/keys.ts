@@ -10,8 +10,6 @@ export interface SessionKeys {
   payload: CryptoKey;
   /** Raw HMAC-SHA-256 key for the signed cookies (hono/cookie takes raw key bytes). */
   cookie: Uint8Array<ArrayBuffer>;
-  /** HMAC-SHA-256 key that turns a session id into its store key. */
-  storeKey: CryptoKey;
   /** HMAC-SHA-256 key that turns a session id into the opaque handle a user's session list shows. */
   handle: CryptoKey;
   /** HMAC-SHA-256 key that turns a user id into the key of that user's session index. */
@@ -58,11 +56,10 @@ export async function deriveKeys(secret: Secret): Promise<SessionKeys> {
     );
   const hmac = async (purpose: string) =>
     crypto.subtle.importKey("raw", await bits(purpose, 256), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const [keyId, payloadBytes, cookie, storeKey, handle, user] = await Promise.all([
+  const [keyId, payloadBytes, cookie, handle, user] = await Promise.all([
     bits("key-id/v1", 32),
     bits("payload-encryption/v1", 256),
     bits("cookie-signing/v1", 256),
-    hmac("store-key/v1"),
     hmac("session-handle/v1"),
     hmac("user-index/v1"),
   ]);
@@ -70,7 +67,7 @@ export async function deriveKeys(secret: Secret): Promise<SessionKeys> {
     "encrypt",
     "decrypt",
   ]);
-  return { keyId, payload, cookie, storeKey, handle, user };
+  return { keyId, payload, cookie, handle, user };
 }
 
 /** The ring of the current secret and the previous ones. */
@@ -83,9 +80,19 @@ async function mac(key: CryptoKey, text: string): Promise<string> {
   return encodeBase64Url(new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(text))));
 }
 
-/** The store key of a session: a keyed hash, so a dump of the store holds no id that a cookie could carry. */
-export function storeKeyOf(keys: SessionKeys, sessionId: string): Promise<string> {
-  return mac(keys.storeKey, sessionId);
+const STORE_KEY_PREFIX = new TextEncoder().encode("hono-edge-session/store-key/v2:");
+
+/**
+ * The store key of a session: a hash of the id, so a dump of the store holds no id a cookie could carry
+ * (ids are 144 random bits: no one can guess an id from its hash). Not keyed by the secret, so a secret
+ * rotation leaves every session where it is: it is sealed again in place on its next write.
+ */
+export async function storeKeyOf(sessionId: string): Promise<string> {
+  const id = new TextEncoder().encode(sessionId);
+  const input = new Uint8Array(STORE_KEY_PREFIX.length + id.length);
+  input.set(STORE_KEY_PREFIX);
+  input.set(id, STORE_KEY_PREFIX.length);
+  return encodeBase64Url(new Uint8Array(await crypto.subtle.digest("SHA-256", input)));
 }
 
 /** The opaque, stable handle of a session in its user's list: it cannot be turned back into the id. */

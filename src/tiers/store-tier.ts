@@ -1,220 +1,172 @@
-import { SealError, SessionIndexUnsupportedError } from "../errors.js";
+import { SealError } from "../errors.js";
+import type { IndexedSession, StorePort } from "../engine/ports.js";
+import type { IndexOp, ReadAnswer, Stored } from "../protocol/types.js";
+import { UNCHANGED } from "../protocol/types.js";
+import type { EndPlan, WritePlan } from "../protocol/write.js";
 import { seal, unseal } from "../sealing/codec.js";
 import { openEnvelope, wrap, type Envelope } from "../sealing/envelope.js";
-import { handleOf, storeKeyOf, userKeyOf, type KeyRing } from "../sealing/keys.js";
+import { handleOf, storeKeyOf, userKeyOf, type KeyRing, type SessionKeys } from "../sealing/keys.js";
 import type { GuardedStore } from "../stores/guarded-store.js";
 import type { IndexChange, StoredVersion } from "../stores/types.js";
 import type { RequestTrace } from "../trace.js";
 import type { SessionLogger } from "../types.js";
 
-/** A session as the store holds it, opened and checked; `at` is the secret whose store key holds it (0: current). */
-export type StoredSession =
-  /** Nothing (never written, expired, or removed). */
-  | { kind: "nothing"; version: 0; at: number }
-  | {
-      kind: "data";
-      version: number;
-      tag: string;
-      /** The tags of the writes before this version, newest first (a few). */
-      prior: readonly string[];
-      json: string;
-      createdAt: number;
-      user: string | undefined;
-      /** When the store's copy expires: as the store tells, else at least `timeout` after it was written. */
-      expiresAt: number;
-      at: number;
-    }
-  | { kind: "tombstone"; version: number; at: number }
-  | { kind: "retired"; version: number; graceUntil: number; at: number }
-  /** Moved to the current secret's store key (after a rotation): look there. */
-  | { kind: "moved"; version: number; at: number }
-  /** A value that does not open, or whose stored version disagrees with the sealed one. */
-  | { kind: "tampered"; version: number; at: number };
-
-/** A session of a user, as the user's index lists it. */
-export interface UserSession {
-  handle: string;
-  id: string;
-  createdAt: number;
-  expiresAt: number;
-}
-
-/** The conditional read found the version the caller knows. */
-export const UNCHANGED = "unchanged";
+/** Store timeouts are minutes in the application router's interface. */
+const minutes = (ms: number) => ms / 60_000;
 
 /**
- * Sealed sessions in the store, by session id: the only place where sealing meets the store. It decides
- * nothing about sessions; the writers and the loader do. Everything is sealed with the current secret;
- * `at` says under which secret's store key a session lives (0, the current one, unless it has not been
- * written since a rotation).
+ * Sealed sessions in the store, by session id: the only place where sealing meets the store, and the
+ * engine's `StorePort` on Workers and Node. It decides nothing about sessions. Everything is sealed with
+ * the current secret and opened with any secret of the ring; store keys are hashes of the ids, the same
+ * under every secret (a rotation moves nothing). User indexes are keyed by a keyed hash of the user id per
+ * secret: written under the current one, read and revoked under all of them.
  */
-export class StoreTier {
+export class StoreTier implements StorePort {
+  readonly merges: boolean;
+  readonly revalidating: boolean;
+  readonly indexed: boolean;
+
   constructor(
     readonly ring: KeyRing,
     readonly store: GuardedStore,
     readonly logger: SessionLogger,
-    /** The idle timeout: how long a written session lives in the store. */
-    readonly timeoutMinutes: number,
+    readonly now: () => number,
+    /** The idle timeout: a stored version without a time to live from the store expires this long after its write. */
+    readonly idleTimeoutMs: number,
     /** The largest session plaintext a stored blob may open to. */
     readonly maxBytes: number,
-  ) {}
+    /** A user's index: how many entries at most, and how long its record outlives its last change. */
+    readonly limits: { maxEntries: number; keepMs: number },
+  ) {
+    this.merges = store.versioned;
+    this.revalidating = store.revalidating;
+    this.indexed = store.indexed;
+  }
 
-  /**
-   * What the store holds for `id`, or `UNCHANGED` when it still holds `knownVersion` (conditional stores
-   * only answer that; others send the whole value). With `refreshMinutes`, a conditional store pushes the
-   * known version's expiry forward in the same step.
-   */
-  async read(
-    id: string,
-    knownVersion: number,
-    refreshMinutes: number | undefined,
-    trace: RequestTrace,
-    at = 0,
-    /** The session's user: a refresh pushes their index entry's expiry forward too. */
-    user?: string,
-  ): Promise<StoredSession | typeof UNCHANGED> {
-    const key = await this.#key(id, at);
-    if (this.store.revalidating) {
-      const index =
-        refreshMinutes !== undefined && user !== undefined ? await this.#touch(id, user, refreshMinutes, at) : [];
-      const stored = await trace.store(() => this.store.getIfChanged(key, knownVersion, refreshMinutes, index));
-      return stored === null ? UNCHANGED : await this.#open(id, stored, at, trace);
+  async read(id: string, known: number, refreshMs: number | undefined, trace: RequestTrace): Promise<ReadAnswer> {
+    const key = await storeKeyOf(id);
+    if (this.revalidating) {
+      const refresh = refreshMs === undefined ? undefined : minutes(refreshMs);
+      const stored = await trace.store(() => this.store.getIfChanged(key, known, refresh));
+      return stored === null ? UNCHANGED : await this.#open(id, stored, trace);
     }
     const sealed = await trace.store(() => this.store.get(key));
-    return sealed === null
-      ? { kind: "nothing", version: 0, at }
-      : await this.#open(id, { version: -1, session: sealed }, at, trace);
+    return sealed === null ? { kind: "none" } : await this.#open(id, { version: -1, session: sealed }, trace);
   }
 
-  /**
-   * A miss: the current secret's store key, then (only if nothing is there) each previous secret's, so a
-   * session not written since a rotation is still found: one extra read per previous secret, at most.
-   */
-  async find(id: string, trace: RequestTrace): Promise<StoredSession> {
-    let found: StoredSession | typeof UNCHANGED = { kind: "nothing", version: 0, at: 0 };
-    for (let at = 0; at < this.ring.all.length && found !== UNCHANGED && found.kind === "nothing"; at++) {
-      found = await this.read(id, 0, undefined, trace, at);
+  async write(id: string, plan: WritePlan, ttlMs: number, trace: RequestTrace): Promise<Stored | null> {
+    const envelope: Envelope = {
+      kind: "data",
+      json: plan.json,
+      tags: plan.tags,
+      createdAt: plan.createdAt,
+      writtenAt: this.now(),
+      user: plan.tie.user,
+      since: plan.tie.since,
+    };
+    return await this.#put(id, plan.expected, plan.version, envelope, ttlMs, trace);
+  }
+
+  async end(id: string, plan: EndPlan, createdAt: number, ttlMs: number, trace: RequestTrace): Promise<Stored | null> {
+    if (!this.merges) {
+      // Without compare-and-set there are no markers: the key is removed.
+      const key = await storeKeyOf(id);
+      await trace.store(() => this.store.destroy(key));
+      return null;
     }
-    return found === UNCHANGED ? { kind: "nothing", version: 0, at: 0 } : found;
+    const kind = plan.reason === "destroyed" ? "tombstone" : "retired";
+    return await this.#put(id, plan.expected, plan.version, { kind, createdAt, writtenAt: this.now() }, ttlMs, trace);
   }
 
-  /**
-   * A session marked "moved" under the key of secret `from`: where it went (the first key of the ring,
-   * other than `from`, that holds anything), or nothing.
-   */
-  async findMoved(id: string, from: number, trace: RequestTrace): Promise<StoredSession> {
-    for (let at = 0; at < this.ring.all.length; at++) {
-      if (at === from) continue;
-      const found = await this.read(id, 0, undefined, trace, at);
-      if (found !== UNCHANGED && found.kind !== "nothing" && found.kind !== "moved") return found;
-    }
-    return { kind: "nothing", version: 0, at: from };
+  async refresh(id: string, ttlMs: number, trace: RequestTrace): Promise<void> {
+    const key = await storeKeyOf(id);
+    await trace.store(() => this.store.resetTimer(key, minutes(ttlMs)));
   }
 
-  /**
-   * Compare-and-set at the store key of secret `at`: stores `envelope` as `version` if the store holds
-   * `expected`. Answers `null` when written (also when a lost response's retry finds this very write in
-   * place), else what stands there.
-   */
-  async compareAndSet(
-    id: string,
-    expected: number,
-    version: number,
-    envelope: Envelope,
-    ttlMinutes: number,
-    trace: RequestTrace,
-    at = 0,
-    /** The user whose index holds the session now, if any: its entry moves with the write. */
-    previousUser?: string,
-    /** The secret whose index holds that entry (the one that wrote it). */
-    previousIndexAt = 0,
-  ): Promise<StoredSession | null> {
-    const sealed = await trace.sealing(() => seal(this.ring.current, id, version, wrap(envelope)));
-    const key = await this.#key(id, at);
-    const index = await this.#indexFor(id, envelope, previousUser, previousIndexAt, ttlMinutes);
-    const conflict = await trace.store(() =>
-      this.store.setIfVersion(key, expected, version, sealed, ttlMinutes, index),
+  async revokedBefore(user: string, trace: RequestTrace): Promise<number> {
+    const userKey = await userKeyOf(this.ring.current, user);
+    return await trace.store(() => this.store.revokedBefore(userKey));
+  }
+
+  /** Under every secret's user key, so an isolate whose current secret is another one of the ring sees it too. */
+  async revokeBefore(user: string, time: number, keepMs: number, trace: RequestTrace): Promise<void> {
+    await Promise.all(
+      this.ring.all.map(async (keys) => {
+        const userKey = await userKeyOf(keys, user);
+        await trace.store(() => this.store.revokeBefore(userKey, time, minutes(keepMs)));
+      }),
     );
-    // The client retries a call whose response was lost; the first attempt may have landed. The sealed value
-    // is unique (a fresh IV each time), so finding it in place means this write landed.
-    if (conflict === null || conflict.session === sealed) return null;
-    return await this.#open(id, conflict, at, trace);
   }
 
-  /** Last writer wins: stores `envelope` as `version` under the current secret's key, whatever is there. */
-  async put(id: string, version: number, envelope: Envelope, ttlMinutes: number, trace: RequestTrace): Promise<void> {
-    const sealed = await trace.sealing(() => seal(this.ring.current, id, version, wrap(envelope)));
-    const key = await this.#key(id, 0);
-    await trace.store(() => this.store.set(key, sealed, ttlMinutes));
-  }
-
-  async remove(id: string, trace: RequestTrace, at = 0): Promise<void> {
-    const key = await this.#key(id, at);
-    await trace.store(() => this.store.destroy(key));
-  }
-
-  /** Pushes the expiry forward (stores without conditional reads; a conditional store does it in `read`). */
-  async refresh(id: string, ttlMinutes: number, trace: RequestTrace, at = 0): Promise<void> {
-    const key = await this.#key(id, at);
-    await trace.store(() => this.store.resetTimer(key, ttlMinutes));
-  }
-
-  /**
-   * A user's live sessions, from the indexes of every secret of the ring (an entry made before a rotation
-   * stays in the old secret's index until it expires): id, creation and expiry, by opaque handle.
-   */
-  async listUser(user: string, trace: RequestTrace): Promise<UserSession[]> {
-    if (!this.store.indexed) throw new SessionIndexUnsupportedError();
-    const byId = new Map<string, UserSession>();
+  /** The user's sessions from the index of every secret (an entry made before a rotation stays in the old one until it expires). */
+  async readIndex(user: string, trace: RequestTrace): Promise<{ sessions: IndexedSession[]; revokedBefore: number }> {
+    const byId = new Map<string, IndexedSession>();
+    let revokedBefore = 0;
     for (const keys of this.ring.all) {
       const userKey = await userKeyOf(keys, user);
-      const entries = await trace.store(() => this.store.listIndex(userKey));
-      for (const { handle, entry, expiresAt } of entries) {
+      const index = await trace.store(() => this.store.readIndex(userKey));
+      revokedBefore = Math.max(revokedBefore, index.revokedBefore);
+      for (const { handle, entry, expiresAt, since } of index.entries) {
         const opened = await this.#openEntry(`${userKey}/${handle}`, entry);
         if (opened === undefined) continue;
         const known = byId.get(opened.id);
         if (known === undefined || known.expiresAt < expiresAt) {
-          byId.set(opened.id, { ...opened, handle, expiresAt });
+          byId.set(opened.id, { handle, id: opened.id, createdAt: opened.createdAt, since, expiresAt });
         }
       }
     }
-    return [...byId.values()];
+    return { sessions: [...byId.values()], revokedBefore };
   }
 
-  /** The index changes that go with writing `envelope` where `previousUser`'s entry was (on an indexed store). */
-  async #indexFor(
-    id: string,
-    envelope: Envelope,
-    previousUser: string | undefined,
-    previousIndexAt: number,
-    ttlMinutes: number,
-  ) {
-    if (!this.store.indexed) return [];
-    const user = envelope.kind === "data" ? envelope.user : undefined;
-    if (user === undefined && previousUser === undefined) return [];
-    const keys = this.ring.current;
-    const previousKeys = this.ring.all[previousIndexAt] ?? keys;
+  async changeIndex(ops: IndexOp[], trace: RequestTrace): Promise<void> {
+    if (!this.indexed || ops.length === 0) return;
     const changes: IndexChange[] = [];
-    if (previousUser !== undefined && (previousUser !== user || previousKeys !== keys)) {
-      const [userKey, handle] = await Promise.all([userKeyOf(previousKeys, previousUser), handleOf(previousKeys, id)]);
-      changes.push({ userKey, handle, op: "remove" });
+    for (const op of ops) {
+      if (op.op === "put") {
+        const keys = this.ring.current;
+        const [userKey, handle] = await Promise.all([userKeyOf(keys, op.user), handleOf(keys, op.id)]);
+        // The entry says which session the handle stands for, sealed to the handle and the user's index:
+        // only this layer reads it, and it opens nowhere else.
+        const entry = await seal(keys, `${userKey}/${handle}`, 0, JSON.stringify({ i: op.id, c: op.createdAt }));
+        changes.push({ userKey, handle, op: "put", entry, expiresAt: op.expiresAt, since: op.since });
+      } else if (op.op === "touch") {
+        const [userKey, handle] = await this.#entryKeys(this.ring.current, op.user, op.id);
+        changes.push({ userKey, handle, op: "touch", expiresAt: op.expiresAt });
+      } else {
+        // The entry may stand under any secret of the ring (made before a rotation).
+        for (const keys of this.ring.all) {
+          const [userKey, handle] = await this.#entryKeys(keys, op.user, op.id);
+          changes.push({ userKey, handle, op: "remove" });
+        }
+      }
     }
-    if (user !== undefined) {
-      const [userKey, handle] = await Promise.all([userKeyOf(keys, user), handleOf(keys, id)]);
-      // The entry says which session the handle stands for, sealed to the handle and the user's index:
-      // only this layer reads it, and it opens nowhere else.
-      const entry = await seal(keys, `${userKey}/${handle}`, 0, JSON.stringify({ i: id, c: envelope.createdAt }));
-      changes.push({ userKey, handle, op: "put", entry, expiresAt: Date.now() + ttlMinutes * 60_000 });
-    }
-    return changes;
+    const limits = { maxEntries: this.limits.maxEntries, keepMinutes: minutes(this.limits.keepMs) };
+    await trace.store(() => this.store.changeIndex(changes, limits));
   }
 
-  /** The index entry's expiry moves with the session's: in the index of the secret that wrote it (`at`). */
-  async #touch(id: string, user: string, minutes: number, at: number): Promise<IndexChange[]> {
-    if (!this.store.indexed) return [];
-    const keys = this.ring.all[at] ?? this.ring.current;
-    const [userKey, handle] = await Promise.all([userKeyOf(keys, user), handleOf(keys, id)]);
-    return [{ userKey, handle, op: "touch", expiresAt: Date.now() + minutes * 60_000 }];
+  #entryKeys(keys: SessionKeys, user: string, id: string): Promise<[string, string]> {
+    return Promise.all([userKeyOf(keys, user), handleOf(keys, id)]);
+  }
+
+  async #put(
+    id: string,
+    expected: number,
+    version: number,
+    envelope: Envelope,
+    ttlMs: number,
+    trace: RequestTrace,
+  ): Promise<Stored | null> {
+    const sealed = await trace.sealing(() => seal(this.ring.current, id, version, wrap(envelope)));
+    const key = await storeKeyOf(id);
+    if (!this.merges) {
+      await trace.store(() => this.store.set(key, sealed, minutes(ttlMs)));
+      return null;
+    }
+    const conflict = await trace.store(() => this.store.setIfVersion(key, expected, version, sealed, minutes(ttlMs)));
+    // The client retries a call whose response was lost; the first attempt may have landed. The sealed value
+    // is unique (a fresh IV each time), so finding it in place means this write landed.
+    if (conflict === null || conflict.session === sealed) return null;
+    return await this.#open(id, conflict, trace);
   }
 
   async #openEntry(boundTo: string, entry: string): Promise<{ id: string; createdAt: number } | undefined> {
@@ -227,20 +179,16 @@ export class StoreTier {
     }
   }
 
-  #key(id: string, at: number): Promise<string> {
-    return storeKeyOf(this.ring.all[at] ?? this.ring.current, id);
-  }
-
   /** Opens a stored value; `stored.version` is the store's claim (-1: it makes none), checked against the seal. */
-  async #open(id: string, stored: StoredVersion, at: number, trace: RequestTrace): Promise<StoredSession> {
-    if (stored.session === null) return { kind: "nothing", version: 0, at };
+  async #open(id: string, stored: StoredVersion, trace: RequestTrace): Promise<Stored> {
+    if (stored.session === null) return { kind: "none" };
     let envelope;
     try {
       envelope = await trace.unsealing(() => openEnvelope(this.ring, id, stored.session!, this.maxBytes));
     } catch (error) {
       if (!(error instanceof SealError)) throw error;
       this.logger.warn(`hono-edge-session: stored session rejected (${error.message})`);
-      return { kind: "tampered", version: Math.max(stored.version, 0), at };
+      return { kind: "tampered", version: Math.max(stored.version, 0) };
     }
     if (stored.version >= 0 && stored.version !== envelope.version) {
       // The version compare-and-set compares sits beside the sealed value, unauthenticated: a value whose
@@ -248,29 +196,28 @@ export class StoreTier {
       this.logger.warn(
         `hono-edge-session: stored session rejected (the store's version ${stored.version} is not the sealed version ${envelope.version})`,
       );
-      return { kind: "tampered", version: stored.version, at };
+      return { kind: "tampered", version: stored.version };
     }
     const version = envelope.version;
     switch (envelope.kind) {
       case "data":
         return {
-          kind: "data",
+          kind: "live",
           version,
-          tag: envelope.tag,
-          prior: envelope.prior ?? [],
+          tags: envelope.tags,
           json: envelope.json,
           createdAt: envelope.createdAt,
           user: envelope.user,
+          since: envelope.since ?? envelope.createdAt,
           expiresAt:
             stored.ttlMs !== undefined && stored.ttlMs > 0
-              ? Date.now() + stored.ttlMs
-              : envelope.writtenAt + this.timeoutMinutes * 60_000,
-          at,
+              ? this.now() + stored.ttlMs
+              : envelope.writtenAt + this.idleTimeoutMs,
         };
+      case "tombstone":
+        return { kind: "ended", version, reason: "destroyed" };
       case "retired":
-        return { kind: "retired", version, graceUntil: envelope.graceUntil, at };
-      default:
-        return { kind: envelope.kind, version, at };
+        return { kind: "ended", version, reason: "retired" };
     }
   }
 }

@@ -1,0 +1,141 @@
+import { SessionNotSavedError } from "../errors.js";
+import { notLanded, viewOf } from "../protocol/held.js";
+import { apply } from "../protocol/patch.js";
+import { freshSession, markOf, type Loaded, type RequestChange } from "../protocol/request.js";
+import type { EndReason, Held, LiveHeld, Tie, Version } from "../protocol/types.js";
+import { afterEnd, MAX_WRITE_ATTEMPTS, planEnd } from "../protocol/write.js";
+import type { RequestTrace } from "../trace.js";
+import type { Engine } from "./engine.js";
+import { localCell, memoryCell, reportStoreFailure, startOf, writeChanges } from "./write.js";
+
+/*
+ * Ending ids: `destroy()` (a tombstone), `regenerate()` (the old id retired, the data under a new one) and
+ * revocation. A marker is final: no write brings the id back.
+ */
+
+/** What an end replaced: the live version it ended, nothing, or a marker already there. */
+export type Ended = { kind: "live"; version: Version | null } | { kind: "already"; reason: EndReason };
+
+/** Writes the marker over whatever stands there; throws (logged) when the store fails. */
+export async function endId(
+  id: string,
+  known: number,
+  reason: EndReason,
+  createdAt: number,
+  engine: Engine,
+  trace: RequestTrace,
+): Promise<Ended> {
+  let plan = planEnd(known, reason);
+  let replacing: Version | null = null;
+  // Forgotten here at once: a request of this isolate that loads it meanwhile must not serve it.
+  engine.memory.set(id, { kind: "ended", reason });
+  for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+    let answer;
+    try {
+      answer = await engine.store.end(id, plan, createdAt, engine.policy.markerTtlMs, trace);
+    } catch (error) {
+      const what = reason === "destroyed" ? "destroyed" : "regenerated";
+      reportStoreFailure(error, "mark", `the session could not be ${what} in the store`, engine);
+      throw error;
+    }
+    const outcome = afterEnd(plan, answer, replacing);
+    engine.memory.set(id, { kind: "ended", reason });
+    if (outcome.kind === "ended") return { kind: "live", version: outcome.replaced };
+    if (outcome.kind === "already") return { kind: "already", reason: outcome.reason };
+    plan = outcome.plan;
+    replacing = outcome.live;
+  }
+  throw new Error("hono-edge-session: gave up ending a session: other writes did not stop");
+}
+
+/** `destroy()`: a tombstone where the session was, before this returns; its user's index entry goes too. */
+export async function destroySession(loaded: Loaded, engine: Engine, trace: RequestTrace): Promise<void> {
+  if (loaded.isNew) {
+    engine.memory.delete(loaded.id);
+    return;
+  }
+  const held = engine.memory.peek(loaded.id);
+  const known = knownVersion(held, loaded);
+  await endId(loaded.id, known, "destroyed", loaded.view.createdAt, engine, trace);
+  await unindex(loaded.view.user, loaded.id, engine, trace);
+}
+
+/**
+ * `regenerate()`: the old id is retired first (so nothing written to it afterwards counts), and only a live
+ * session is carried over to the new id (a session destroyed or revoked meanwhile never is), with this
+ * isolate's changes and the request's own on top. Both land before this returns. The retired marker never
+ * names the new id. Answers the request's session under the new id (empty when nothing was carried).
+ */
+export async function regenerateSession(
+  loaded: Loaded,
+  change: RequestChange,
+  engine: Engine,
+  trace: RequestTrace,
+): Promise<Loaded> {
+  const { runtime, policy } = engine;
+  let carried: LiveHeld | undefined = loaded.readOnly ? undefined : startOf(loaded, engine);
+  if (!loaded.isNew && !loaded.readOnly) {
+    const held = engine.memory.peek(loaded.id);
+    const from = held?.kind === "live" ? held : carried!;
+    const ended = await endId(loaded.id, knownVersion(held, loaded), "retired", loaded.view.createdAt, engine, trace);
+    carried = carriedOver(ended, from);
+    if (carried === undefined) {
+      engine.report.onEvent({ type: "write-dropped", reason: "destroyed" });
+      engine.report.logger.warn("hono-edge-session: regenerate of a session that had ended meanwhile: a new, empty session instead");
+    }
+    await unindex(from.view.user, loaded.id, engine, trace);
+  }
+  const id = runtime.newId();
+  const now = runtime.now();
+  if (carried === undefined) return freshSession(id, now, undefined);
+  const data = apply(change.patch, JSON.parse(carried.view.json) as Record<string, unknown>);
+  const tie: Tie = change.tie ?? { user: carried.view.user, since: carried.view.since };
+  // The new id's first version: the whole data, written before this returns.
+  const first = { tag: runtime.newTag(), patch: { set: data, deleted: [] }, tie, version: 1, at: now, bytes: 0 };
+  const held: LiveHeld = {
+    kind: "live",
+    base: null,
+    changes: [first],
+    view: viewOf(null, [first], carried.view),
+    confirmedAt: now,
+    refreshedAt: now,
+    expiresAt: now + policy.idleTimeoutMs,
+    floor: 0,
+    settled: [],
+  };
+  const cell = engine.memory.set(id, held) ? memoryCell(engine, id) : localCell(held);
+  const result = await writeChanges(id, cell, engine, trace, false);
+  const saved = cell.get();
+  if (result.kind !== "saved" || saved?.kind !== "live") {
+    throw new SessionNotSavedError(`the regenerated session was not saved (${result.kind === "dropped" ? result.reason : result.kind})`);
+  }
+  return { ...loaded, id, isNew: false, readOnly: false, view: saved.view, held: saved, ending: undefined, served: markOf(saved, policy.idleTimeoutMs) };
+}
+
+/** What a retirement leaves to carry over: the newest live data with this isolate's changes that did not land in it. */
+function carriedOver(ended: Ended, from: LiveHeld): LiveHeld | undefined {
+  if (ended.kind === "already") return undefined;
+  const replaced = ended.version;
+  if (replaced === null) {
+    // Nothing stood there: a session never written (carried as it is), or one that expired (not carried).
+    return from.base === null ? from : undefined;
+  }
+  const changes = notLanded(from.changes, replaced.tags);
+  return { ...from, base: replaced, changes, view: viewOf(replaced, changes, replaced) };
+}
+
+/** The version this isolate last saw stored for the request's session. */
+function knownVersion(held: Held | undefined, loaded: Loaded): number {
+  const live = held?.kind === "live" ? held : loaded.held;
+  return live?.base != null && !live.missing ? live.base.version : 0;
+}
+
+/** Takes an ended session out of its user's index; a failure is logged (the entry expires with the session). */
+async function unindex(user: string | undefined, id: string, engine: Engine, trace: RequestTrace): Promise<void> {
+  if (user === undefined || !engine.store.indexed) return;
+  try {
+    await engine.store.changeIndex([{ op: "remove", user, id }], trace);
+  } catch (error) {
+    reportStoreFailure(error, "mark", "the ended session could not be taken out of its user's index", engine);
+  }
+}

@@ -1,0 +1,203 @@
+import { SessionDataError, SessionNotSavedError, SessionTooLargeError } from "../errors.js";
+import { isSaved } from "../protocol/held.js";
+import { afterRead } from "../protocol/load.js";
+import {
+  CLEAR,
+  cookiesFor,
+  KEEP,
+  servedFrom,
+  withRequestChange,
+  type CookiePlan,
+  type Loaded,
+  type Mark,
+  type RequestChange,
+} from "../protocol/request.js";
+import { UNCHANGED, type LiveHeld } from "../protocol/types.js";
+import { byteLength, exceeds } from "../protocol/write.js";
+import { RequestTrace } from "../trace.js";
+import { endId } from "./end.js";
+import type { Engine } from "./engine.js";
+import { flushLater, localCell, memoryCell, reportRejected, reportStoreFailure, writeChanges, writingNow } from "./write.js";
+
+/** What a request did to its session, decided once the handler has returned. */
+export type SessionChange =
+  | { kind: "untouched" }
+  /** `newId`: the id is new to the browser (regenerated here); `ended`: destroyed here, nothing written after. */
+  | { kind: "unchanged"; loaded: Loaded; newId: boolean; ended: boolean }
+  | { kind: "changed"; loaded: Loaded; change: RequestChange; newId: boolean }
+  /** A change that cannot be saved (see `SessionDataError`, `SessionTooLargeError`). */
+  | { kind: "rejected"; loaded: Loaded; error: SessionDataError | SessionTooLargeError };
+
+export interface AfterHandler {
+  cookies: CookiePlan;
+  /** Store work for after the response (`waitUntil`); it never rejects. */
+  background?: Promise<void>;
+}
+
+/**
+ * A changed session goes into this isolate's memory and the cookies before the response; its write
+ * (compare-and-set, merging onto concurrent writes) runs after the response, unless the options say to
+ * wait. An unchanged one costs nothing but, sometimes, a write left over, an expiry refresh or the end of a
+ * revoked id after the response.
+ */
+export async function saveChange(change: SessionChange, engine: Engine, trace: RequestTrace): Promise<AfterHandler> {
+  switch (change.kind) {
+    case "untouched":
+      return { cookies: KEEP };
+    case "rejected":
+      reportRejected(change.error, engine);
+      return { cookies: cookiesFor({ loaded: change.loaded, mark: undefined, newId: false, ended: false, merges: engine.store.merges }) };
+    case "unchanged":
+      return maintain(change, engine);
+    case "changed":
+      return await write(change, engine, trace);
+  }
+}
+
+async function write(
+  change: Extract<SessionChange, { kind: "changed" }>,
+  engine: Engine,
+  trace: RequestTrace,
+): Promise<AfterHandler> {
+  const { loaded } = change;
+  const merges = engine.store.merges;
+  const newId = change.newId || loaded.isNew;
+  const held = joined(change, engine);
+  if (held === "dropped") return { cookies: loaded.readOnly ? KEEP : cookiesFor({ loaded, mark: undefined, newId: false, ended: true, merges }) };
+  if (held === "too-large") return { cookies: cookiesFor({ loaded, mark: undefined, newId: false, ended: false, merges }) };
+  const mine = held.changes.at(-1)!;
+  const mark: Mark = { version: mine.version, tag: mine.tag, at: mine.at };
+  // A copy the tier cannot hold (too large for one entry, or too many unsaved bytes) is written now.
+  const kept = engine.memory.set(loaded.id, held);
+  if (!engine.awaitWrites && kept) {
+    trace.write = "deferred";
+    const background = flushLater(loaded.id, engine, true);
+    return { cookies: cookiesFor({ loaded, mark, newId, ended: false, merges }), ...(background ? { background } : {}) };
+  }
+  trace.write = "awaited";
+  const cell = kept ? memoryCell(engine, loaded.id) : localCell(held);
+  let result;
+  try {
+    result = await writeChanges(loaded.id, cell, engine, trace, false);
+  } catch {
+    // Logged. Kept in memory, the change is written again later, and the cookie names it; not kept, it is
+    // lost, and the cookie keeps naming what was saved.
+    return { cookies: kept ? cookiesFor({ loaded, mark, newId, ended: false, merges }) : cookiesFor({ loaded, mark: loaded.served, newId: false, ended: false, merges }) };
+  }
+  if (result.kind === "dropped") {
+    const gone = result.reason === "destroyed" || result.reason === "expired";
+    return { cookies: gone ? CLEAR : KEEP };
+  }
+  const saved = cell.get();
+  const landedMark = saved?.kind === "live" && saved.base?.tags.includes(mine.tag) ? { ...mark, version: saved.base.version } : mark;
+  return { cookies: cookiesFor({ loaded, mark: result.kind === "saved" ? landedMark : loaded.served, newId: result.kind === "saved" && newId, ended: false, merges }) };
+}
+
+/**
+ * The request's change on top of this isolate's copy, ready to be kept; "dropped" when the id ended meanwhile
+ * (or is retired), "too-large" when it is refused (reported).
+ */
+function joined(change: Extract<SessionChange, { kind: "changed" }>, engine: Engine): LiveHeld | "dropped" | "too-large" {
+  const { loaded } = change;
+  const { runtime, policy, report } = engine;
+  const held = loaded.readOnly
+    ? undefined
+    : withRequestChange(loaded, engine.memory.peek(loaded.id), change.change, runtime.newTag(), runtime.now(), policy.idleTimeoutMs);
+  if (held === undefined) {
+    // Retired or destroyed while the request ran (or a retired id to begin with): its old id takes no more writes.
+    report.onEvent({ type: "write-dropped", reason: "regenerated" });
+    report.logger.warn("hono-edge-session: write dropped: the request's session was regenerated or ended by another request; its old id takes no more writes");
+    return "dropped";
+  }
+  if (exceeds(held.view.json, policy.maxSessionBytes)) {
+    reportRejected(new SessionTooLargeError(byteLength(held.view.json), policy.maxSessionBytes), engine);
+    return "too-large";
+  }
+  return held;
+}
+
+/** `commit()`: writes the request's change now and answers the session as it landed (merged, perhaps). */
+export async function commitChange(change: SessionChange, engine: Engine, trace: RequestTrace): Promise<Loaded | undefined> {
+  if (change.kind === "rejected") {
+    reportRejected(change.error, engine);
+    throw change.error;
+  }
+  if (change.kind !== "changed") return undefined;
+  const held = joined(change, engine);
+  if (held === "dropped") throw new SessionNotSavedError("the session was regenerated or ended by another request; its old id takes no more writes");
+  if (held === "too-large") throw new SessionTooLargeError(byteLength(JSON.stringify(change.change.patch.set)), engine.policy.maxSessionBytes);
+  const { loaded } = change;
+  const cell = engine.memory.set(loaded.id, held) ? memoryCell(engine, loaded.id) : localCell(held);
+  const result = await writeChanges(loaded.id, cell, engine, trace, false);
+  if (result.kind === "dropped") throw new SessionNotSavedError(`the session was not saved: ${result.reason}`);
+  if (result.kind === "rejected") throw new SessionTooLargeError(byteLength(held.view.json), engine.policy.maxSessionBytes);
+  if (result.kind === "conflicts") throw new SessionNotSavedError("the session was not saved: other requests kept writing it in between");
+  const saved = cell.get();
+  if (saved?.kind !== "live") throw new SessionNotSavedError("the session was not saved: it ended meanwhile");
+  return { ...servedFrom(saved, loaded.claim ?? { id: loaded.id, version: 0, tag: "", at: 0, resign: false }, engine.policy.idleTimeoutMs), id: loaded.id, claim: loaded.claim, isNew: false };
+}
+
+/** An unchanged request: its cookies, and the store work it leaves for after the response. */
+function maintain(change: Extract<SessionChange, { kind: "unchanged" }>, engine: Engine): AfterHandler {
+  const { loaded, newId, ended } = change;
+  const mark = loaded.isNew ? undefined : loaded.served;
+  const cookies = cookiesFor({ loaded, mark, newId, ended, merges: engine.store.merges });
+  if (loaded.ending === "revoked" && loaded.claim !== undefined) {
+    // Tied to its user before their "sign out everywhere": a tombstone makes its end final.
+    return { cookies, background: quietly(endId(loaded.claim.id, 0, "destroyed", 0, engine, new RequestTrace())) };
+  }
+  if (loaded.isNew || loaded.readOnly || ended) return { cookies };
+  const held = engine.memory.peek(loaded.id);
+  if (held?.kind !== "live") return { cookies };
+  if (!isSaved(held)) {
+    // A write that failed earlier (or a session the store lost): written again after the response.
+    const background = writingNow(loaded.id, engine) ? undefined : flushLater(loaded.id, engine, true);
+    return { cookies, ...(background ? { background } : {}) };
+  }
+  if (engine.runtime.now() - held.refreshedAt >= engine.policy.refreshIntervalMs) {
+    return { cookies, background: refresh(loaded.id, held, engine) };
+  }
+  return { cookies };
+}
+
+/**
+ * Pushes the store's expiry of the version this isolate knows forward (claimed first, so concurrent
+ * requests do it once). A conditional store does it only while that version is still the one stored,
+ * never a newer version's or a marker's; the copy's own expiry moves only when the store confirms.
+ */
+async function refresh(id: string, held: LiveHeld, engine: Engine): Promise<void> {
+  const { runtime, policy, store } = engine;
+  const trace = new RequestTrace();
+  const startedAt = runtime.now();
+  engine.memory.set(id, { ...held, refreshedAt: startedAt });
+  try {
+    if (store.revalidating) {
+      const answer = await store.read(id, held.base!.version, policy.idleTimeoutMs, trace);
+      const claim = { id, version: 0, tag: "", at: 0, resign: false };
+      const outcome = afterRead({ claim, held: engine.memory.peek(id), answer, startedAt, refreshed: answer === UNCHANGED, now: runtime.now(), policy, waitedMs: 0 });
+      if (outcome.kind !== "wait" && outcome.held !== undefined && !engine.memory.set(id, outcome.held)) engine.memory.delete(id);
+      if (answer !== UNCHANGED) return;
+    } else {
+      await store.refresh(id, policy.idleTimeoutMs, trace);
+      const now = engine.memory.peek(id);
+      if (now?.kind === "live") engine.memory.set(id, { ...now, expiresAt: startedAt + policy.idleTimeoutMs });
+    }
+    const user = held.view.user;
+    if (user !== undefined && store.indexed) {
+      await store.changeIndex([{ op: "touch", user, id, expiresAt: startedAt + policy.idleTimeoutMs }], trace);
+    }
+  } catch (error) {
+    const now = engine.memory.peek(id);
+    if (now?.kind === "live") engine.memory.set(id, { ...now, refreshedAt: held.refreshedAt });
+    reportStoreFailure(error, "refresh", "store expiry refresh failed; it is tried again on a later request", engine);
+  }
+}
+
+/** Background work never rejects: failures are logged where they happen. */
+async function quietly(work: Promise<unknown>): Promise<void> {
+  try {
+    await work;
+  } catch {
+    // Reported where it failed.
+  }
+}

@@ -1,0 +1,314 @@
+import {
+  SessionDataError,
+  SessionNotSavedError,
+  SessionTooLargeError,
+  storeFailureLine,
+  StoreMisconfiguredError,
+} from "../errors.js";
+import { holding, isSaved, viewOf } from "../protocol/held.js";
+import type { Loaded } from "../protocol/request.js";
+import type { Held, LiveHeld, Version } from "../protocol/types.js";
+import {
+  afterWrite,
+  byteLength,
+  exceeds,
+  MAX_WRITE_ATTEMPTS,
+  planUpdate,
+  planWrite,
+  refuse,
+  type DropReason,
+  type WritePlan,
+} from "../protocol/write.js";
+import { RequestTrace } from "../trace.js";
+import type { Engine } from "./engine.js";
+import { indexChangesOf } from "../protocol/index-ops.js";
+
+/*
+ * Writes: this isolate's changes of a session (the write queue, after the response), `commit()` and
+ * `update(fn)`. Each is a compare-and-set loop whose every answer `afterWrite` interprets.
+ */
+
+/** Where a write finds and leaves this isolate's copy: the memory tier, or, for one it cannot hold, a local cell. */
+export interface Cell {
+  get(): Held | undefined;
+  set(held: Held): void;
+}
+
+export function memoryCell(engine: Engine, id: string): Cell {
+  return {
+    get: () => engine.memory.peek(id),
+    set: (held) => {
+      if (!engine.memory.set(id, held)) engine.memory.delete(id);
+    },
+  };
+}
+
+export function localCell(initial: Held): Cell {
+  let held: Held | undefined = initial;
+  return { get: () => held, set: (next) => (held = next) };
+}
+
+/** How a run of writes ended. */
+export type WriteResult =
+  | { kind: "saved" }
+  | { kind: "dropped"; reason: DropReason }
+  | { kind: "rejected" }
+  | { kind: "conflicts" };
+
+/**
+ * Writes the changes this isolate holds of the session until none is left (new ones made meanwhile
+ * included). Throws when the store fails: the changes stay for the session's next request.
+ */
+export async function writeChanges(
+  id: string,
+  cell: Cell,
+  engine: Engine,
+  trace: RequestTrace,
+  deferred: boolean,
+): Promise<WriteResult> {
+  const { runtime, policy, report } = engine;
+  let attempts = 0;
+  let started = runtime.now();
+  for (;;) {
+    const held = cell.get();
+    if (held?.kind !== "live") return { kind: "saved" };
+    const plan = planWrite(held, policy);
+    if (plan === undefined) return { kind: "saved" };
+    if (plan === "too-large") {
+      // What the merge made is too large: refused, never a store failure, and not kept to be written again
+      // (it would fail the same way); the store keeps what it holds.
+      cell.set(refuse(held));
+      reportRejected(new SessionTooLargeError(byteLength(held.view.json), policy.maxSessionBytes), engine);
+      return { kind: "rejected" };
+    }
+    if (++attempts > MAX_WRITE_ATTEMPTS) {
+      report.logger.warn("hono-edge-session: other requests kept writing the session in between; the change is written again later");
+      return { kind: "conflicts" };
+    }
+    const outcome = await writeOnce(id, plan, held, cell, engine, trace, attempts);
+    switch (outcome.kind) {
+      case "landed":
+        report.onEvent({ type: "write", deferred, attempts, merges: attempts - 1, durationMs: runtime.now() - started });
+        attempts = 0;
+        started = runtime.now();
+        continue;
+      case "conflict":
+        if (attempts > 1) await backOff(attempts, engine);
+        continue;
+      case "dropped":
+        return { kind: "dropped", reason: outcome.reason };
+    }
+  }
+}
+
+/** One compare-and-set and what it means; memory is updated, the events reported. */
+async function writeOnce(
+  id: string,
+  plan: WritePlan,
+  before: LiveHeld,
+  cell: Cell,
+  engine: Engine,
+  trace: RequestTrace,
+  attempt: number,
+): Promise<{ kind: "landed"; version: Version } | { kind: "conflict" } | { kind: "dropped"; reason: DropReason }> {
+  const { runtime, policy, report, store } = engine;
+  const startedAt = runtime.now();
+  let answer;
+  try {
+    answer = await store.write(id, plan, policy.idleTimeoutMs, trace);
+  } catch (error) {
+    reportStoreFailure(
+      error,
+      "write",
+      "store write failed; the change stays in this isolate's memory and is written again on the session's next request",
+      engine,
+    );
+    throw error;
+  }
+  const outcome = afterWrite({ held: cell.get(), plan, answer, startedAt, now: runtime.now(), policy });
+  switch (outcome.kind) {
+    case "landed": {
+      if (outcome.held !== undefined) cell.set(outcome.held);
+      const index = indexChangesOf(id, before.base, outcome.version, before, runtime.now(), policy);
+      if (index.length > 0) await changeIndex(index, engine, trace, cell);
+      return { kind: "landed", version: outcome.version };
+    }
+    case "conflict":
+      cell.set(outcome.held);
+      report.onEvent({ type: "write-conflict", attempt });
+      if (outcome.overwrites > 0) report.onEvent({ type: "write-overwrite", keys: outcome.overwrites });
+      return { kind: "conflict" };
+    case "restore":
+      cell.set(outcome.held);
+      return { kind: "conflict" };
+    case "dropped":
+      cell.set(outcome.held);
+      report.onEvent({ type: "write-dropped", reason: outcome.reason });
+      report.logger.warn(`hono-edge-session: write dropped: ${DROPPED[outcome.reason]}`);
+      return { kind: "dropped", reason: outcome.reason };
+  }
+}
+
+/** Index changes after a write; a failure is logged (the session is written; its listing is not). */
+async function changeIndex(
+  ops: Parameters<Engine["store"]["changeIndex"]>[0],
+  engine: Engine,
+  trace: RequestTrace,
+  cell: Cell,
+): Promise<void> {
+  try {
+    await engine.store.changeIndex(ops, trace);
+    const held = cell.get();
+    if (held?.kind === "live") cell.set({ ...held, indexedAt: engine.runtime.now() });
+  } catch (error) {
+    reportStoreFailure(error, "write", "the user index could not be updated; the session is saved", engine);
+  }
+}
+
+/** Random back-off after a conflict, growing per attempt (up to 100 ms), so racing writers spread out. */
+function backOff(attempt: number, engine: Engine): Promise<void> {
+  const ceiling = Math.min(100, 4 * 2 ** (attempt - 1));
+  return engine.runtime.sleep(Math.floor(engine.runtime.random() * ceiling));
+}
+
+/** A run of this isolate's writes of a session has not moved for this long: it died with its request. */
+const STALLED_MS = 35_000;
+/** One request's run writes at most this many rounds; the next change starts a new run. */
+const MAX_ROUNDS = 16;
+
+/**
+ * The write queue: writes the session's changes after the response, one run per session per isolate. A
+ * change made while a run is writing is left in memory, and the run writes it in its next round, so a burst
+ * of changes costs a few writes. No request waits on another's promise (on Workers that can hang): the
+ * request that starts the run carries it in its own `waitUntil`. `undefined` when a run is already going.
+ */
+export function flushLater(id: string, engine: Engine, deferred: boolean): Promise<void> | undefined {
+  const now = engine.runtime.now();
+  const beat = engine.writing.get(id);
+  if (beat !== undefined && now - beat < STALLED_MS) return undefined;
+  engine.writing.set(id, now);
+  return run(id, engine, deferred, now);
+}
+
+async function run(id: string, engine: Engine, deferred: boolean, mine: number): Promise<void> {
+  const trace = new RequestTrace();
+  try {
+    // After this task: none of the sealing runs before the response is handed back. The run is already
+    // marked, so no change made meanwhile is left unwritten.
+    if (deferred) await engine.runtime.sleep(0);
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const held = engine.memory.peek(id);
+      // Checked and given up in one synchronous step: a change made after this is never left unwritten.
+      if (held?.kind !== "live" || isSaved(held)) return;
+      engine.writing.set(id, engine.runtime.now());
+      const result = await writeChanges(id, memoryCell(engine, id), engine, trace, deferred);
+      if (result.kind !== "saved") return;
+    }
+  } catch {
+    // Logged and reported where it failed; the changes stay for the session's next request.
+  } finally {
+    const beat = engine.writing.get(id);
+    if (beat !== undefined && beat >= mine) engine.writing.delete(id);
+  }
+}
+
+/** A write of this session is running in this isolate. */
+export function writingNow(id: string, engine: Engine): boolean {
+  const beat = engine.writing.get(id);
+  return beat !== undefined && engine.runtime.now() - beat < STALLED_MS;
+}
+
+/**
+ * `update(fn)`: `fn` applied to this isolate's newest view of the session and written at once with
+ * compare-and-set; on a conflict it runs again on what the store holds (with this isolate's changes that
+ * did not land in it), never twice for one landed write. Answers the session as it landed.
+ */
+export async function updateSession(
+  loaded: Loaded,
+  fn: (data: Record<string, unknown>) => Record<string, unknown> | void,
+  engine: Engine,
+  trace: RequestTrace,
+): Promise<LiveHeld> {
+  const { runtime, policy, report } = engine;
+  const tag = runtime.newTag();
+  const cell = engine.memory.peek(loaded.id) !== undefined ? memoryCell(engine, loaded.id) : localCell(startOf(loaded, engine));
+  const started = runtime.now();
+  for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+    const current = cell.get();
+    if (current?.kind === "ended") throw notSaved(current.reason === "retired" ? "regenerated" : "destroyed");
+    const held = current?.kind === "live" ? current : startOf(loaded, engine);
+    const json = runUpdate(fn, held.view.json);
+    if (exceeds(json, policy.maxSessionBytes)) {
+      const error = new SessionTooLargeError(byteLength(json), policy.maxSessionBytes);
+      reportRejected(error, engine);
+      throw error;
+    }
+    const plan = planUpdate(held, json, tag);
+    const outcome = await writeOnce(loaded.id, plan, held, cell, engine, trace, attempt);
+    if (outcome.kind === "landed") {
+      report.onEvent({ type: "write", deferred: false, attempts: attempt, merges: attempt - 1, durationMs: runtime.now() - started });
+      const now = cell.get();
+      // Memory may not keep it (too large for the tier): the landed version, as the request's own.
+      return now?.kind === "live" ? now : holding(outcome.version, runtime.now(), undefined, policy.idleTimeoutMs);
+    }
+    if (outcome.kind === "dropped") throw notSaved(outcome.reason);
+    if (attempt > 1) await backOff(attempt, engine);
+  }
+  throw new SessionNotSavedError("the session was not saved: other requests kept writing it in between");
+}
+
+/** `fn` on a private copy of the data; what it returns (or the copy it changed) as JSON. */
+function runUpdate(fn: (data: Record<string, unknown>) => Record<string, unknown> | void, json: string): string {
+  const copy = JSON.parse(json) as Record<string, unknown>;
+  const result = fn(copy) ?? copy;
+  try {
+    return JSON.stringify(result);
+  } catch (error) {
+    throw new SessionDataError(error);
+  }
+}
+
+/** The copy a request's write starts from when memory holds none: what the request was served. */
+export function startOf(loaded: Loaded, engine: Engine): LiveHeld {
+  if (loaded.held !== undefined) return loaded.held;
+  const now = engine.runtime.now();
+  return {
+    kind: "live",
+    base: null,
+    changes: [],
+    view: viewOf(null, [], loaded.view),
+    confirmedAt: now,
+    refreshedAt: now,
+    expiresAt: now + engine.policy.idleTimeoutMs,
+    floor: loaded.claim?.version ?? 0,
+    settled: [],
+  };
+}
+
+function notSaved(reason: DropReason | "conflicts"): SessionNotSavedError {
+  return new SessionNotSavedError(`the session was not saved: ${reason}`);
+}
+
+const DROPPED: Record<DropReason, string> = {
+  destroyed: "the session was destroyed while the request ran",
+  regenerated: "the session was regenerated while the request ran; its old id takes no more writes",
+  expired: "the session expired in the store before the write",
+  tampered: "the store holds a value for this session that does not open or was altered",
+};
+
+/** A change that cannot be saved (too large, or data JSON cannot hold): logged and reported, never a store failure. */
+export function reportRejected(error: SessionDataError | SessionTooLargeError, engine: Engine): void {
+  const reason = error instanceof SessionTooLargeError ? "too-large" : "unserialisable";
+  engine.report.onEvent({ type: "write-rejected", reason });
+  engine.report.logger.error(`hono-edge-session: ${error.message}`);
+}
+
+export function reportStoreFailure(
+  error: unknown,
+  operation: "read" | "write" | "mark" | "refresh",
+  consequence: string,
+  engine: Engine,
+): void {
+  engine.report.onEvent({ type: "store-failure", operation, misconfigured: error instanceof StoreMisconfiguredError });
+  engine.report.logger.error(storeFailureLine(error, consequence));
+}

@@ -1,0 +1,109 @@
+import { apply } from "./patch.js";
+import type { Change, Claim, Held, LiveHeld, Tie, Version, View } from "./types.js";
+
+/**
+ * How many change tags a version carries. A write whose answer was lost (the client retries it), or an
+ * isolate that reads before its own write's answer came back, finds its tag here even after others wrote
+ * on top; so does a browser whose cookie names a write that others wrote over since.
+ */
+export const HISTORY_TAGS = 16;
+
+/** Changes made before a claim's write more than this long ago have landed or never will: no wait for them. */
+export const FRESH_CLAIM_MS = 60_000;
+
+/** The view of a base with changes on top: the changes applied in order, the newest tie, every tag. */
+export function viewOf(base: Version | null, changes: readonly Change[], fresh: { createdAt: number } & Tie): View {
+  let tie: Tie = base ?? fresh;
+  let json = base?.json ?? "{}";
+  if (changes.length > 0) {
+    let data = JSON.parse(json) as Record<string, unknown>;
+    for (const change of changes) {
+      data = apply(change.patch, data);
+      if (change.tie !== undefined) tie = change.tie;
+    }
+    json = JSON.stringify(data);
+  }
+  const tags = [...changes.map((c) => c.tag).reverse(), ...(base?.tags ?? [])];
+  return { json, user: tie.user, since: tie.since, createdAt: base?.createdAt ?? fresh.createdAt, tags };
+}
+
+/**
+ * The changes still not landed once the store shows `tags`: a change whose tag is there landed, and so did
+ * every change made before it (each write of an isolate takes all its changes not yet landed, oldest first).
+ */
+export function notLanded(changes: readonly Change[], tags: readonly string[]): readonly Change[] {
+  for (let i = changes.length - 1; i >= 0; i--) {
+    if (tags.includes(changes[i]!.tag)) return changes.slice(i + 1);
+  }
+  return changes;
+}
+
+/** A live holding of `base` (seen stored at `confirmedAt`) with the changes of `previous` that did not land on it. */
+export function holding(
+  base: Version,
+  confirmedAt: number,
+  previous: Held | undefined,
+  idleTimeoutMs: number,
+): LiveHeld {
+  const live = previous?.kind === "live" ? previous : undefined;
+  const changes = notLanded(live?.changes ?? [], base.tags);
+  return {
+    kind: "live",
+    base,
+    changes,
+    view: viewOf(base, changes, base),
+    confirmedAt,
+    // The store's expiry was last pushed when this version was written, or by a refresh since.
+    refreshedAt: base.expiresAt - idleTimeoutMs,
+    expiresAt: base.expiresAt,
+    floor: Math.max(live?.floor ?? 0, base.version),
+    settled: previous?.kind === "live" || previous?.kind === "gone" ? previous.settled : [],
+  };
+}
+
+/** The same holding with other changes (the view follows). */
+export function withChanges(held: LiveHeld, changes: readonly Change[]): LiveHeld {
+  return { ...held, changes, view: viewOf(held.base, changes, held.view) };
+}
+
+/** The store holds exactly what this isolate serves. */
+export function isSaved(held: LiveHeld): boolean {
+  return held.changes.length === 0 && held.base !== null && held.missing !== true;
+}
+
+/**
+ * Serving `held` shows the browser every write its cookie names: the claimed write is in the view (its tag
+ * among the view's), or was settled as never landing, or the store moved so far past it that its tag left
+ * the history (it landed long ago).
+ */
+export function serves(held: LiveHeld, claim: Claim): boolean {
+  if (claim.version === 0 || held.view.tags.includes(claim.tag) || held.settled.includes(claim.tag)) return true;
+  const base = held.base;
+  return base !== null && base.tags.length >= HISTORY_TAGS && base.version >= claim.version + HISTORY_TAGS;
+}
+
+/** A claim worth waiting for: made recently enough that its write may still be on its way. */
+export function mayStillLand(claim: Claim, now: number): boolean {
+  return claim.version > 0 && (claim.at === 0 || now - claim.at < FRESH_CLAIM_MS);
+}
+
+/** Remembers that the claim's write will not be waited for again (bounded). */
+export function settle(settled: readonly string[], tag: string): readonly string[] {
+  return settled.includes(tag) || tag === "" ? settled : [tag, ...settled].slice(0, 8);
+}
+
+/** The bytes an entry holds, as the memory tier counts them: every string and change it keeps. */
+export function heldBytes(id: string, held: Held): number {
+  const fixed = 200 + 2 * id.length;
+  if (held.kind !== "live") return fixed + (held.kind === "gone" ? 16 * held.settled.length : 0);
+  // Per character of JSON: 2 bytes of UTF-16 string, and about as much again for its parsed object.
+  let bytes = fixed + 4 * held.view.json.length + 12 * held.view.tags.length + 16 * held.settled.length;
+  if (held.base !== null && held.base.json !== held.view.json) bytes += 2 * held.base.json.length;
+  for (const change of held.changes) bytes += 64 + change.bytes;
+  return bytes;
+}
+
+/** The newest version this isolate knows of or handed out. */
+export function highestVersion(held: LiveHeld): number {
+  return Math.max(held.floor, held.base?.version ?? 0, ...held.changes.map((c) => c.version));
+}

@@ -1,0 +1,153 @@
+import { highestVersion, viewOf } from "./held.js";
+import { clearsCookies, type Ending } from "./load.js";
+import type { Claim, Held, LiveHeld, Patch, Tie, View } from "./types.js";
+
+/*
+ * One request's session: what it was served, how its change joins this isolate's copy, and which cookies
+ * its response sets. Pure.
+ */
+
+/** What a version cookie names: a write of the session (version 0: none). */
+export interface Mark {
+  version: number;
+  tag: string;
+  /** When the write was made (ms). */
+  at: number;
+}
+
+/** The session a request starts from. */
+export interface Loaded {
+  id: string;
+  /** No session stands behind this id yet: new, or the one the cookie named ended. */
+  isNew: boolean;
+  /** A retired id: its data is not served, nothing it writes is kept, and no cookie is sent. */
+  readOnly: boolean;
+  view: View;
+  /** The copy it was served from (a new session: none). */
+  held: LiveHeld | undefined;
+  claim: Claim | undefined;
+  /** The session the cookie named ended: the cookies are cleared unless the request writes a new one. */
+  ending: Ending | undefined;
+  /** The write the response's version cookie names when the request changes nothing. */
+  served: Mark | undefined;
+  /** The store could not meet the claim in time and `onStaleRead` is "reject": the request is refused. */
+  refused?: boolean | undefined;
+}
+
+const EMPTY_TIE: Tie = { user: undefined, since: 0 };
+
+/** A new, empty session under `id` (not stored until something is written). */
+export function freshSession(id: string, now: number, claim: Claim | undefined, ending?: Ending): Loaded {
+  return {
+    id,
+    isNew: true,
+    readOnly: ending === "retired",
+    view: { json: "{}", ...EMPTY_TIE, createdAt: now, tags: [] },
+    held: undefined,
+    claim,
+    ending,
+    served: undefined,
+  };
+}
+
+/** The session served from this isolate's copy. */
+export function servedFrom(held: LiveHeld, claim: Claim, idleTimeoutMs: number): Loaded {
+  return {
+    id: claim.id,
+    isNew: false,
+    readOnly: false,
+    view: held.view,
+    held,
+    claim,
+    ending: undefined,
+    served: markOf(held, idleTimeoutMs),
+  };
+}
+
+/** The newest write a copy shows: its newest change, else the stored version. */
+export function markOf(held: LiveHeld, idleTimeoutMs: number): Mark | undefined {
+  const newest = held.changes.at(-1);
+  if (newest !== undefined) return { version: newest.version, tag: newest.tag, at: newest.at };
+  if (held.base === null) return undefined;
+  return { version: held.base.version, tag: held.base.tags[0] ?? "", at: held.base.expiresAt - idleTimeoutMs };
+}
+
+/** A change a request made: its patch over what it was served, and a new tie if `setUser()` gave one. */
+export interface RequestChange {
+  patch: Patch;
+  tie?: Tie | undefined;
+}
+
+/**
+ * This isolate's copy with a request's change on top. The change goes onto the newest copy (a concurrent
+ * request of this isolate may have changed it since this one loaded), key by key, exactly as the store
+ * merges writes. `undefined` when the id ended meanwhile (the change is dropped).
+ */
+export function withRequestChange(
+  loaded: Loaded,
+  current: Held | undefined,
+  change: RequestChange,
+  tag: string,
+  now: number,
+  idleTimeoutMs: number,
+): LiveHeld | undefined {
+  if (current?.kind === "ended") return undefined;
+  const onto: LiveHeld = current?.kind === "live" ? current : (loaded.held ?? newHolding(loaded, now, idleTimeoutMs));
+  const version = Math.max(highestVersion(onto), loaded.claim?.version ?? 0) + 1;
+  const bytes = JSON.stringify(change.patch).length * 2;
+  const changes = [...onto.changes, { tag, patch: change.patch, tie: change.tie, version, at: now, bytes }];
+  return { ...onto, changes, view: viewOf(onto.base, changes, onto.view), floor: Math.max(onto.floor, version) };
+}
+
+/** The copy of a session that nothing stores yet. */
+function newHolding(loaded: Loaded, now: number, idleTimeoutMs: number): LiveHeld {
+  return {
+    kind: "live",
+    base: null,
+    changes: [],
+    view: loaded.view,
+    confirmedAt: now,
+    refreshedAt: now,
+    expiresAt: now + idleTimeoutMs,
+    floor: loaded.claim?.version ?? 0,
+    settled: [],
+  };
+}
+
+/** The Set-Cookie a response carries. */
+export type CookiePlan =
+  | { kind: "keep" }
+  | { kind: "clear" }
+  /** `withId`: the id cookie too (a new id, or signed again with the current secret); always the version cookie. */
+  | { kind: "set"; withId: boolean; id: string; mark: Mark };
+
+export const KEEP: CookiePlan = { kind: "keep" };
+export const CLEAR: CookiePlan = { kind: "clear" };
+
+/** What the request's session came to when the response is sent. */
+export interface Settled {
+  loaded: Loaded;
+  /** The write the version cookie should name now (a change of this request, or what was served). */
+  mark: Mark | undefined;
+  /** The browser does not know this id yet (a new session written, or regenerated here). */
+  newId: boolean;
+  /** Ended in this request (destroyed, revoked) with nothing written after. */
+  ended: boolean;
+  /** The store's markers tell an expired id from a regenerated one. */
+  merges: boolean;
+}
+
+/** Which cookies the response sets. */
+export function cookiesFor({ loaded, mark, newId, ended, merges }: Settled): CookiePlan {
+  // A retired id: the browser holds the new id by now (or this is not the browser): never touch it.
+  if (loaded.readOnly && !newId) return KEEP;
+  if (ended) return CLEAR;
+  if (mark === undefined) {
+    return loaded.ending !== undefined && clearsCookies(loaded.ending, merges) ? CLEAR : KEEP;
+  }
+  const claim = loaded.claim;
+  const resign = claim?.resign === true;
+  if (newId || resign) return { kind: "set", withId: true, id: loaded.id, mark };
+  if (claim?.version === mark.version && claim.tag === mark.tag) return KEEP;
+  return { kind: "set", withId: false, id: loaded.id, mark };
+}
