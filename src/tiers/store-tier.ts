@@ -1,9 +1,9 @@
-import { SealError, SessionIndexUnsupportedError } from "../errors.js";
+import { describeError, SealError, SessionIndexUnsupportedError } from "../errors.js";
 import { seal, unseal } from "../sealing/codec.js";
 import { openEnvelope, wrap, type Envelope } from "../sealing/envelope.js";
 import { handleOf, storeKeyOf, userKeyOf, type KeyRing } from "../sealing/keys.js";
 import type { GuardedStore } from "../stores/guarded-store.js";
-import type { IndexChange, StoredVersion } from "../stores/types.js";
+import type { IndexChange, IndexLimits, StoredVersion } from "../stores/types.js";
 import type { RequestTrace } from "../trace.js";
 import type { SessionLogger } from "../types.js";
 
@@ -77,7 +77,8 @@ export class StoreTier {
     if (this.store.revalidating) {
       const index =
         refreshMinutes !== undefined && user !== undefined ? await this.#touch(id, user, refreshMinutes, at) : [];
-      const stored = await trace.store(() => this.store.getIfChanged(key, knownVersion, refreshMinutes, index));
+      const stored = await trace.store(() => this.store.getIfChanged(key, knownVersion, refreshMinutes));
+      if (stored === null) await this.#changeIndex(index, trace);
       return stored === null ? UNCHANGED : await this.#open(id, stored, at, trace);
     }
     const sealed = await trace.store(() => this.store.get(key));
@@ -132,12 +133,13 @@ export class StoreTier {
     const sealed = await trace.sealing(() => seal(this.ring.current, id, version, wrap(envelope)));
     const key = await this.#key(id, at);
     const index = await this.#indexFor(id, envelope, previousUser, previousIndexAt, ttlMinutes);
-    const conflict = await trace.store(() =>
-      this.store.setIfVersion(key, expected, version, sealed, ttlMinutes, index),
-    );
+    const conflict = await trace.store(() => this.store.setIfVersion(key, expected, version, sealed, ttlMinutes));
     // The client retries a call whose response was lost; the first attempt may have landed. The sealed value
     // is unique (a fresh IV each time), so finding it in place means this write landed.
-    if (conflict === null || conflict.session === sealed) return null;
+    if (conflict === null || conflict.session === sealed) {
+      await this.#changeIndex(index, trace);
+      return null;
+    }
     return await this.#open(id, conflict, at, trace);
   }
 
@@ -168,7 +170,7 @@ export class StoreTier {
     const byId = new Map<string, UserSession>();
     for (const keys of this.ring.all) {
       const userKey = await userKeyOf(keys, user);
-      const entries = await trace.store(() => this.store.listIndex(userKey));
+      const { entries } = await trace.store(() => this.store.readIndex(userKey));
       for (const { handle, entry, expiresAt } of entries) {
         const opened = await this.#openEntry(`${userKey}/${handle}`, entry);
         if (opened === undefined) continue;
@@ -204,7 +206,14 @@ export class StoreTier {
       // The entry says which session the handle stands for, sealed to the handle and the user's index:
       // only this layer reads it, and it opens nowhere else.
       const entry = await seal(keys, `${userKey}/${handle}`, 0, JSON.stringify({ i: id, c: envelope.createdAt }));
-      changes.push({ userKey, handle, op: "put", entry, expiresAt: Date.now() + ttlMinutes * 60_000 });
+      changes.push({
+        userKey,
+        handle,
+        op: "put",
+        entry,
+        expiresAt: Date.now() + ttlMinutes * 60_000,
+        since: envelope.createdAt,
+      });
     }
     return changes;
   }
@@ -215,6 +224,21 @@ export class StoreTier {
     const keys = this.ring.all[at] ?? this.ring.current;
     const [userKey, handle] = await Promise.all([userKeyOf(keys, user), handleOf(keys, id)]);
     return [{ userKey, handle, op: "touch", expiresAt: Date.now() + minutes * 60_000 }];
+  }
+
+  /**
+   * The index changes that go with a write that landed, as a call of their own (the store no longer makes
+   * them in the write's atomic step). A failure is logged: the write stands, and the entry catches up with
+   * the session's next write or expires.
+   */
+  async #changeIndex(changes: IndexChange[], trace: RequestTrace): Promise<void> {
+    if (changes.length === 0) return;
+    const limits: IndexLimits = { maxEntries: 100, keepMinutes: 2 * this.timeoutMinutes };
+    try {
+      await trace.store(() => this.store.changeIndex(changes, limits));
+    } catch (error) {
+      this.logger.warn(`hono-edge-session: user index not changed (${describeError(error)})`);
+    }
   }
 
   async #openEntry(boundTo: string, entry: string): Promise<{ id: string; createdAt: number } | undefined> {
