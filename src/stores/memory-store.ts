@@ -86,7 +86,9 @@ export class MemoryStore implements IndexedStore {
   async changeIndex(changes: IndexChange[], { maxEntries, keepMinutes }: IndexLimits): Promise<void> {
     const changed = new Set<UserRecord>();
     for (const { userKey, handle, op, entry, expiresAt, since } of changes) {
-      const record = this.#record(userKey) ?? this.#newRecord(userKey);
+      // Only a put makes a record; a touch or remove of a user who has none changes nothing.
+      const record = this.#record(userKey) ?? (op === "put" ? this.#newRecord(userKey) : undefined);
+      if (record === undefined) continue;
       changed.add(record);
       const current = record.entries.get(handle);
       if (op === "put") {

@@ -74,6 +74,7 @@ describe("DurableObjectStore", () => {
     await store.resetTimer("never-set", 1);
     await store.destroy("never-set");
     expect(await store.revokedBefore("nobody")).toBe(0);
+    await store.changeIndex([{ userKey: "nobody", handle: "h", op: "remove" }], { maxEntries: 10, keepMinutes: 1 });
     expect(await store.readIndex("nobody")).toEqual({ entries: [], revokedBefore: 0 });
     expect(await holdings(`${namespace}/s/never-set`)).toEqual({ rows: {}, alarm: null });
     expect(await holdings(`${namespace}/u/nobody`)).toEqual({ rows: {}, alarm: null });

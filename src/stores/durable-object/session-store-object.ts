@@ -96,6 +96,8 @@ export class SessionStoreObject extends DurableObject {
 
   /** Applies one user's changes, prunes, evicts past `maxEntries`, and keeps the record `keepMs` at least. */
   async changeIndex(changes: IndexChange[], maxEntries: number, keepMs: number): Promise<void> {
+    // Only a put makes a record; a touch or remove of a user who has none changes nothing (and stores nothing).
+    if (!this.#hasTables && !changes.some(({ op }) => op === "put")) return;
     this.#createTables();
     const now = Date.now();
     for (const { handle, op, entry, expiresAt, since } of changes) {
