@@ -77,7 +77,7 @@ export class SessionIndexUnsupportedError extends Error {
   readonly code = "ERR_SESSION_INDEX_UNSUPPORTED";
   constructor() {
     super(
-      "this store keeps no user index: sessions cannot be listed or revoked by user (the Redis, Durable Object and memory stores can; a custom store needs listIndex, see IndexedStore)",
+      "this store keeps no user index: sessions cannot be listed or revoked by user (the Redis, Durable Object and memory stores can; a custom store needs changeIndex, readIndex, revokeBefore and revokedBefore, see IndexedStore)",
     );
   }
 }

@@ -31,10 +31,12 @@ export type {
   IndexChange,
   IndexedStore,
   IndexEntry,
+  IndexLimits,
   RevalidatingStore,
   StoredVersion,
   UserCustomStore,
   UserCustomStoreModule,
+  UserIndex,
   VersionedStore,
 } from "./stores/types.js";
 export { isIndexedStore, isRevalidatingStore, isVersionedStore } from "./stores/types.js";

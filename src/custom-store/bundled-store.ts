@@ -7,7 +7,8 @@ export interface BundledStore {
   module: unknown;
 }
 
-const METHODS = ["clear", "destroy", "get", "length", "ttl", "set", "exists", "resetTimer"] as const;
+/** What the layer calls; the interface's other methods (clear, length, ttl, exists) are optional. */
+const REQUIRED = ["get", "set", "destroy", "resetTimer"] as const;
 
 /**
  * The store that `externalStoreFilePath` names, from the module bundled at build time. Fails with an error
@@ -38,8 +39,8 @@ export function storeFromBundle(
   if (typeof getStore !== "function") {
     throw new SessionConfigError(property, `module ${JSON.stringify(bundled.path)} exports no getStore() function`);
   }
-  const store = getStore() as Partial<Record<(typeof METHODS)[number], unknown>> | null | undefined;
-  const missing = METHODS.filter((method) => typeof store?.[method] !== "function");
+  const store = getStore() as Partial<Record<(typeof REQUIRED)[number], unknown>> | null | undefined;
+  const missing = REQUIRED.filter((method) => typeof store?.[method] !== "function");
   if (missing.length > 0) {
     throw new SessionConfigError(
       property,

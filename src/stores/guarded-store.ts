@@ -4,9 +4,10 @@ import {
   isRevalidatingStore,
   isVersionedStore,
   type IndexChange,
-  type IndexEntry,
+  type IndexLimits,
   type StoredVersion,
   type UserCustomStore,
+  type UserIndex,
 } from "./types.js";
 
 /** A store call that did not settle within the bounded wait. */
@@ -16,10 +17,11 @@ export class StoreTimeoutError extends Error {
 }
 
 /**
- * The layer's view of any store: every call is awaited (the contract lets `exists` and `resetTimer` be
- * synchronous), a call that throws synchronously becomes a rejection, none waits longer than `timeoutMs`
- * (so a hung store cannot hang a request), and a failure no retry can cure says what to fix. The optional
- * capabilities are detected once, by their presence.
+ * The layer's view of any store: every call is awaited (the contract lets `resetTimer` be synchronous), a
+ * call that throws synchronously becomes a rejection, none waits longer than `timeoutMs` (so a hung store
+ * cannot hang a request), and a failure no retry can cure says what to fix. The optional capabilities are
+ * detected once, by their presence; the application router's optional methods (`clear`, `length`, `ttl`,
+ * `exists`) are never called.
  */
 export class GuardedStore {
   /** Whether writes can be compare-and-set (see `VersionedStore`). */
@@ -53,34 +55,34 @@ export class GuardedStore {
     version: number,
     sealed: string,
     timeoutMinutes: number,
-    index: IndexChange[] = [],
   ): Promise<StoredVersion | null> {
-    const store = this.store;
-    if (!isVersionedStore(store)) throw new TypeError("this store has no setIfVersion");
-    if (index.length > 0 && isIndexedStore(store)) {
-      return this.#call(() => store.setIfVersion(key, expectedVersion, version, sealed, timeoutMinutes, index));
-    }
+    const store = this.#capable(isVersionedStore, "setIfVersion");
     return this.#call(() => store.setIfVersion(key, expectedVersion, version, sealed, timeoutMinutes));
   }
 
-  getIfChanged(
-    key: string,
-    knownVersion: number,
-    refreshMinutes?: number,
-    index: IndexChange[] = [],
-  ): Promise<StoredVersion | null> {
-    const store = this.store;
-    if (!isRevalidatingStore(store)) throw new TypeError("this store has no getIfChanged");
-    if (index.length > 0 && isIndexedStore(store)) {
-      return this.#call(() => store.getIfChanged(key, knownVersion, refreshMinutes, index));
-    }
+  getIfChanged(key: string, knownVersion: number, refreshMinutes?: number): Promise<StoredVersion | null> {
+    const store = this.#capable(isRevalidatingStore, "getIfChanged");
     return this.#call(() => store.getIfChanged(key, knownVersion, refreshMinutes));
   }
 
-  listIndex(userKey: string): Promise<IndexEntry[]> {
-    const store = this.store;
-    if (!isIndexedStore(store)) throw new TypeError("this store keeps no user index");
-    return this.#call(() => store.listIndex(userKey));
+  changeIndex(changes: IndexChange[], limits: IndexLimits): Promise<void> {
+    const store = this.#capable(isIndexedStore, "user index");
+    return this.#call(() => store.changeIndex(changes, limits));
+  }
+
+  readIndex(userKey: string): Promise<UserIndex> {
+    const store = this.#capable(isIndexedStore, "user index");
+    return this.#call(() => store.readIndex(userKey));
+  }
+
+  revokeBefore(userKey: string, time: number, keepMinutes: number): Promise<void> {
+    const store = this.#capable(isIndexedStore, "user index");
+    return this.#call(() => store.revokeBefore(userKey, time, keepMinutes));
+  }
+
+  revokedBefore(userKey: string): Promise<number> {
+    const store = this.#capable(isIndexedStore, "user index");
+    return this.#call(() => store.revokedBefore(userKey));
   }
 
   destroy(key: string): Promise<void> {
@@ -89,6 +91,11 @@ export class GuardedStore {
 
   resetTimer(key: string, timeoutMinutes: number): Promise<void> {
     return this.#call(() => this.store.resetTimer(key, timeoutMinutes));
+  }
+
+  #capable<T extends UserCustomStore>(has: (store: UserCustomStore) => store is T, what: string): T {
+    if (!has(this.store)) throw new TypeError(`this store has no ${what}`);
+    return this.store;
   }
 
   async #call<T>(operation: () => T | Promise<T>): Promise<T> {

@@ -1,10 +1,17 @@
 import { minutesToMillis } from "./minutes.js";
-import type { IndexChange, IndexedStore, IndexEntry, StoredVersion } from "./types.js";
+import type { IndexChange, IndexedStore, IndexEntry, IndexLimits, StoredVersion, UserIndex } from "./types.js";
 
 interface Row {
   value: string;
   version: number;
   expiresAt: number;
+}
+
+/** A user's record: entries by handle, the cut-off, and how long the record lives at least. */
+interface UserRecord {
+  entries: Map<string, Omit<IndexEntry, "handle">>;
+  revokedBefore: number;
+  keepUntil: number;
 }
 
 /**
@@ -15,13 +22,13 @@ interface Row {
  */
 export class MemoryStore implements IndexedStore {
   readonly #rows = new Map<string, Row>();
-  readonly #indexes = new Map<string, Map<string, { entry: string; expiresAt: number }>>();
+  readonly #users = new Map<string, UserRecord>();
 
   constructor(readonly now: () => number = Date.now) {}
 
   async clear(): Promise<void> {
     this.#rows.clear();
-    this.#indexes.clear();
+    this.#users.clear();
   }
 
   async destroy(sessionId: string): Promise<void> {
@@ -62,53 +69,82 @@ export class MemoryStore implements IndexedStore {
     version: number,
     session: string,
     timeout: number,
-    index: IndexChange[] = [],
   ): Promise<StoredVersion | null> {
     const row = this.#live(sessionId);
     if ((row?.version ?? 0) !== expectedVersion) return stored(row, this.now());
     this.#rows.set(sessionId, { value: session, version, expiresAt: this.#expiry(timeout) });
-    this.#apply(index);
     return null;
   }
 
-  async getIfChanged(
-    sessionId: string,
-    knownVersion: number,
-    refreshTimeout?: number,
-    index: IndexChange[] = [],
-  ): Promise<StoredVersion | null> {
+  async getIfChanged(sessionId: string, knownVersion: number, refreshTimeout?: number): Promise<StoredVersion | null> {
     const row = this.#live(sessionId);
     if (row === undefined || knownVersion <= 0 || row.version !== knownVersion) return stored(row, this.now());
-    if (refreshTimeout !== undefined) {
-      row.expiresAt = this.#expiry(refreshTimeout);
-      this.#apply(index);
-    }
+    if (refreshTimeout !== undefined) row.expiresAt = this.#expiry(refreshTimeout);
     return null;
   }
 
-  async listIndex(userKey: string): Promise<IndexEntry[]> {
-    const index = this.#indexes.get(userKey);
-    if (index === undefined) return [];
-    const now = this.now();
-    for (const [handle, { expiresAt }] of index) if (expiresAt <= now) index.delete(handle);
-    if (index.size === 0) this.#indexes.delete(userKey);
-    return [...index].map(([handle, { entry, expiresAt }]) => ({ handle, entry, expiresAt }));
-  }
-
-  #apply(changes: IndexChange[]): void {
-    for (const { userKey, handle, op, entry, expiresAt } of changes) {
-      let index = this.#indexes.get(userKey);
+  async changeIndex(changes: IndexChange[], { maxEntries, keepMinutes }: IndexLimits): Promise<void> {
+    const changed = new Set<UserRecord>();
+    for (const { userKey, handle, op, entry, expiresAt, since } of changes) {
+      // Only a put makes a record; a touch or remove of a user who has none changes nothing.
+      const record = this.#record(userKey) ?? (op === "put" ? this.#newRecord(userKey) : undefined);
+      if (record === undefined) continue;
+      changed.add(record);
+      const current = record.entries.get(handle);
       if (op === "put") {
-        if (index === undefined) this.#indexes.set(userKey, (index = new Map()));
-        index.set(handle, { entry: entry!, expiresAt: expiresAt! });
+        record.entries.set(handle, {
+          entry: entry ?? "",
+          expiresAt: expiresAt ?? 0,
+          since: since ?? current?.since ?? this.now(),
+        });
       } else if (op === "touch") {
-        const current = index?.get(handle);
-        if (current !== undefined) current.expiresAt = expiresAt!;
+        if (current !== undefined) current.expiresAt = expiresAt ?? 0;
       } else {
-        index?.delete(handle);
-        if (index?.size === 0) this.#indexes.delete(userKey);
+        record.entries.delete(handle);
       }
     }
+    for (const record of changed) {
+      prune(record, this.now());
+      evict(record, maxEntries, this.now());
+      record.keepUntil = Math.max(record.keepUntil, this.now() + minutesToMillis(keepMinutes));
+    }
+  }
+
+  async readIndex(userKey: string): Promise<UserIndex> {
+    const record = this.#record(userKey);
+    if (record === undefined) return { entries: [], revokedBefore: 0 };
+    const entries = [...record.entries].map(([handle, rest]) => ({ handle, ...rest }));
+    return { entries, revokedBefore: record.revokedBefore };
+  }
+
+  async revokeBefore(userKey: string, time: number, keepMinutes: number): Promise<void> {
+    const record = this.#record(userKey) ?? this.#newRecord(userKey);
+    record.revokedBefore = Math.max(record.revokedBefore, time);
+    record.keepUntil = Math.max(record.keepUntil, this.now() + minutesToMillis(keepMinutes));
+    prune(record, this.now());
+  }
+
+  async revokedBefore(userKey: string): Promise<number> {
+    return this.#record(userKey)?.revokedBefore ?? 0;
+  }
+
+  /** The user's record with only live entries, or nothing once it has neither entries nor time left. */
+  #record(userKey: string): UserRecord | undefined {
+    const record = this.#users.get(userKey);
+    if (record === undefined) return undefined;
+    const now = this.now();
+    prune(record, now);
+    if (record.entries.size === 0 && record.keepUntil <= now) {
+      this.#users.delete(userKey);
+      return undefined;
+    }
+    return record;
+  }
+
+  #newRecord(userKey: string): UserRecord {
+    const record: UserRecord = { entries: new Map(), revokedBefore: 0, keepUntil: 0 };
+    this.#users.set(userKey, record);
+    return record;
   }
 
   #live(sessionId: string): Row | undefined {
@@ -123,6 +159,22 @@ export class MemoryStore implements IndexedStore {
   #expiry(timeout: number): number {
     return this.now() + minutesToMillis(timeout);
   }
+}
+
+/** Drops the entries that are no longer live: expired, or tied before the cut-off. */
+function prune(record: UserRecord, now: number): void {
+  for (const [handle, { expiresAt, since }] of record.entries) {
+    if (expiresAt <= now || since < record.revokedBefore) record.entries.delete(handle);
+  }
+}
+
+/** Past `maxEntries`, the entries tied first go, and the cut-off rises just past them (ties go too). */
+function evict(record: UserRecord, maxEntries: number, now: number): void {
+  const excess = record.entries.size - maxEntries;
+  if (excess <= 0) return;
+  const oldest = [...record.entries.values()].map(({ since }) => since).sort((a, b) => a - b);
+  record.revokedBefore = Math.max(record.revokedBefore, oldest[excess - 1]! + 1);
+  prune(record, now);
 }
 
 function stored(row: Row | undefined, now: number): StoredVersion {

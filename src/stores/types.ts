@@ -5,24 +5,27 @@
  * - `session` is the sealed session (encrypted and compressed), and `get` must return exactly what `set`
  *   received;
  * - `timeout` is in minutes (like `SESSION_TIMEOUT`), `ttl` answers in seconds (-2 missing, -1 no expiry).
+ *
+ * Required: `get`, `set`, `destroy`, `resetTimer`. The others are the application router's too, but the
+ * layer never calls them: a store may leave them out (the Durable Object store cannot count or clear).
  */
 export interface UserCustomStore {
-  /** Delete every session of this store's namespace. */
-  clear(): Promise<void>;
-  /** Remove one session. */
-  destroy(sessionId: string): Promise<void>;
   /** The sealed session, or `null` if there is none (or it expired). */
   get(sessionId: string): Promise<string | null>;
-  /** Number of sessions in this store's namespace. */
-  length(): Promise<number>;
-  /** Seconds until the session expires; -2 if it does not exist, -1 if it never expires. */
-  ttl(sessionId: string): Promise<number>;
   /** Store the sealed session, expiring `timeout` minutes from now. */
   set(sessionId: string, session: string, timeout: number): Promise<void>;
-  /** Whether the session exists (may be synchronous). */
-  exists(sessionId: string): boolean | Promise<boolean>;
+  /** Remove one session. */
+  destroy(sessionId: string): Promise<void>;
   /** Make an existing session expire `timeout` minutes from now (may be synchronous). */
   resetTimer(sessionId: string, timeout: number): void | Promise<void>;
+  /** Delete every session of this store's namespace. */
+  clear?(): Promise<void>;
+  /** Number of sessions in this store's namespace. */
+  length?(): Promise<number>;
+  /** Seconds until the session expires; -2 if it does not exist, -1 if it never expires. */
+  ttl?(sessionId: string): Promise<number>;
+  /** Whether the session exists (may be synchronous). */
+  exists?(sessionId: string): boolean | Promise<boolean>;
 }
 
 /** What a custom store module exports (ESM `export function getStore`, or CommonJS `module.exports.getStore`). */
@@ -105,7 +108,7 @@ export interface RedisStoreFactory {
   create(context: RedisStoreContext): UserCustomStore;
 }
 
-/** One change to a user's session index, made in the same atomic step as the session write it goes with. */
+/** One change to a user's index: the store applies it as given (see `IndexedStore`). */
 export interface IndexChange {
   /** The user's index (a keyed hash of the user id: the store never sees the id). */
   userKey: string;
@@ -113,47 +116,76 @@ export interface IndexChange {
   handle: string;
   /**
    * `put`: add or replace the entry (opaque, sealed) expiring at `expiresAt`; `touch`: move an existing
-   * entry's expiry to `expiresAt`; `remove`: take it out.
+   * entry's expiry to `expiresAt` (nothing if there is none); `remove`: take it out.
    */
   op: "put" | "touch" | "remove";
   entry?: string;
   /** Milliseconds since the epoch. */
   expiresAt?: number;
+  /**
+   * `put`: when the session was tied to this user (ms since the epoch), plain: what `maxEntries` evicts by
+   * and what `revokeBefore` compares. A put without it keeps the entry's `since`, or takes the time of the change.
+   */
+  since?: number;
 }
 
-/** A live entry of a user's session index. */
+/** A live entry of a user's index. */
 export interface IndexEntry {
   handle: string;
   entry: string;
   expiresAt: number;
+  since: number;
+}
+
+/** What a user's record holds: the live entries and the cut-off. */
+export interface UserIndex {
+  entries: IndexEntry[];
+  /** Sessions tied to the user before this time (ms) are revoked; 0 if none. */
+  revokedBefore: number;
+}
+
+export interface IndexLimits {
+  /**
+   * Most entries one user may have; past it the entries with the oldest `since` go, and the user's
+   * revokedBefore rises to just past the newest `since` removed (so those sessions end).
+   */
+  maxEntries: number;
+  /**
+   * How long (minutes) a user's record (index and cut-off) lives at least after its last change; it also
+   * lives as long as its longest-lived entry.
+   */
+  keepMinutes: number;
 }
 
 /**
  * The optional user-index capability: "your sessions" and "log out everywhere". The store keeps, per
- * user, the entries of that user's sessions, changed atomically with the session writes they go with
- * (`index` on `setIfVersion`, and on `getIfChanged` when it refreshes), pruned as they expire, and
- * expiring itself with its last entry. A store without it still keeps a session's user (sealed in the
- * session), but sessions cannot be listed or revoked by user.
+ * user, a record: the entries of the user's sessions and a cut-off (`revokedBefore`). A live entry has not
+ * expired and was tied at or after the cut-off: the others are pruned as the record changes and never
+ * returned. Without the capability a session still keeps its user (sealed in the session), but sessions
+ * cannot be listed or revoked by user.
  */
 export interface IndexedStore extends RevalidatingStore {
-  setIfVersion(
-    sessionId: string,
-    expectedVersion: number,
-    version: number,
-    session: string,
-    timeout: number,
-    index?: IndexChange[],
-  ): Promise<StoredVersion | null>;
-  getIfChanged(
-    sessionId: string,
-    knownVersion: number,
-    refreshTimeout?: number,
-    index?: IndexChange[],
-  ): Promise<StoredVersion | null>;
-  /** The user's live entries (expired ones are pruned, not returned). */
-  listIndex(userKey: string): Promise<IndexEntry[]>;
+  /**
+   * Applies the changes (each names its user) in order, prunes entries that are no longer live, enforces
+   * `maxEntries`, and keeps each changed record at least `keepMinutes`. Atomic per user where the store can.
+   */
+  changeIndex(changes: IndexChange[], limits: IndexLimits): Promise<void>;
+  /** The user's live entries and cut-off (0 if none). */
+  readIndex(userKey: string): Promise<UserIndex>;
+  /**
+   * Every session of the user tied before `time` is revoked: raises the cut-off (never lowers it); the
+   * record lives at least `keepMinutes` more.
+   */
+  revokeBefore(userKey: string, time: number, keepMinutes: number): Promise<void>;
+  /** The user's cut-off (0 if none): read on session confirmations, so it is one cheap call. */
+  revokedBefore(userKey: string): Promise<number>;
 }
 
+const INDEX_METHODS = ["changeIndex", "readIndex", "revokeBefore", "revokedBefore"] as const;
+
 export function isIndexedStore(store: UserCustomStore): store is IndexedStore {
-  return isRevalidatingStore(store) && typeof (store as Partial<IndexedStore>).listIndex === "function";
+  return (
+    isRevalidatingStore(store) &&
+    INDEX_METHODS.every((method) => typeof (store as Partial<IndexedStore>)[method] === "function")
+  );
 }

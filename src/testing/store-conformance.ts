@@ -2,7 +2,9 @@ import { describe, expect, it } from "vitest";
 import {
   isIndexedStore,
   isRevalidatingStore,
+  type IndexChange,
   type IndexedStore,
+  type IndexLimits,
   isVersionedStore,
   type RevalidatingStore,
   type StoredVersion,
@@ -13,7 +15,8 @@ import {
 export interface StoreConformanceOptions {
   /**
    * A store to test. With `namespaces`, a store whose keys live in `namespace` (two namespaces must not see
-   * each other's keys); otherwise the argument may be ignored, and every test starts with `clear()`.
+   * each other's keys); otherwise the argument may be ignored, and every test starts with `clear()` (which
+   * the store then must have).
    */
   makeStore(namespace: string): UserCustomStore | Promise<UserCustomStore>;
   /** Idle timeout used for the expiry checks, in minutes (small, so the suite stays quick). Default 0.01 (600 ms). */
@@ -22,11 +25,12 @@ export interface StoreConformanceOptions {
   versioned?: boolean;
   /** Also check the optional conditional-read capability (`getIfChanged`, with `setIfVersion`), which the store then must have. */
   revalidating?: boolean;
-  /** Also check the optional user-index capability (`listIndex`, and `index` on the conditional calls). */
+  /** Also check the optional user-index capability (`changeIndex`, `readIndex`, `revokeBefore`, `revokedBefore`). */
   indexed?: boolean;
   /**
    * The store has namespaces (like the Redis and Durable Object stores): check that `length()` and
-   * `clear()` stay inside one. The application router's interface has none, so this is off by default.
+   * `clear()`, if it has them, stay inside one. The application router's interface has none, so this is
+   * off by default.
    */
   namespaces?: boolean;
 }
@@ -43,6 +47,9 @@ let run = 0;
  * import { MyStore } from "../src/my-store";
  * describeStoreConformance("MyStore", { makeStore: (ns) => new MyStore(ns) });
  * ```
+ *
+ * `get`, `set`, `destroy` and `resetTimer` are always checked; `exists`, `ttl`, `length` and `clear` (which
+ * the layer never calls) when the store has them.
  */
 export function describeStoreConformance(name: string, options: StoreConformanceOptions): void {
   const timeout = options.shortTimeout ?? 0.01;
@@ -50,13 +57,16 @@ export function describeStoreConformance(name: string, options: StoreConformance
   const fresh = async () => {
     const namespace = `conformance-${Date.now().toString(36)}-${++run}`;
     const store = await options.makeStore(namespace);
-    // A store without namespaces shares one key space between the tests: each starts from an empty store.
-    if (!options.namespaces) await store.clear();
+    if (!options.namespaces) {
+      // A store without namespaces shares one key space between the tests: each starts from an empty store.
+      if (store.clear === undefined) throw new TypeError("without namespaces: true, the store must have clear()");
+      await store.clear();
+    }
     return { namespace, store };
   };
 
   describe(`${name} keeps the store contract`, () => {
-    it("returns exactly what set received, for any opaque string", async () => {
+    it("returns exactly what set received, for any opaque string, and tells its ttl (if it has ttl)", async () => {
       const { store } = await fresh();
       const values = [
         "AQAvdnZvAAAAA_-x",
@@ -67,32 +77,27 @@ export function describeStoreConformance(name: string, options: StoreConformance
         "x".repeat(70_000),
         "ünïcödé ✓",
       ];
-      for (const [i, value] of values.entries()) await store.set(`id-${i}`, value, 1);
+      for (const [i, value] of values.entries()) await store.set(`id-${i}`, value, 2);
       for (const [i, value] of values.entries()) expect(await store.get(`id-${i}`)).toBe(value);
       expect(await store.get("never-set")).toBeNull();
+      if (store.ttl !== undefined) {
+        // In seconds: about the timeout after set, -2 when missing.
+        const ttl = await store.ttl("id-0");
+        expect(ttl).toBeGreaterThan(110);
+        expect(ttl).toBeLessThanOrEqual(120);
+        expect(await store.ttl("never-set")).toBe(-2);
+      }
     });
 
-    it("overwrites on set", async () => {
+    it("overwrites on set, and answers exists synchronously or as a promise (if it has exists)", async () => {
       const { store } = await fresh();
       await store.set("a", "one", 1);
       await store.set("a", "two", 1);
       expect(await store.get("a")).toBe("two");
-    });
-
-    it("answers exists, synchronously or as a promise", async () => {
-      const { store } = await fresh();
-      await store.set("a", "v", 1);
-      expect(await Promise.resolve(store.exists("a"))).toBe(true);
-      expect(await Promise.resolve(store.exists("b"))).toBe(false);
-    });
-
-    it("reports ttl in seconds: about the timeout after set, -2 when missing", async () => {
-      const { store } = await fresh();
-      await store.set("a", "v", 2);
-      const ttl = await store.ttl("a");
-      expect(ttl).toBeGreaterThan(110);
-      expect(ttl).toBeLessThanOrEqual(120);
-      expect(await store.ttl("missing")).toBe(-2);
+      if (store.exists !== undefined) {
+        expect(await Promise.resolve(store.exists("a"))).toBe(true);
+        expect(await Promise.resolve(store.exists("b"))).toBe(false);
+      }
     });
 
     it("expires a session after its timeout", async () => {
@@ -101,57 +106,62 @@ export function describeStoreConformance(name: string, options: StoreConformance
       expect(await store.get("a")).toBe("v");
       await sleep(timeoutMs + 300);
       expect(await store.get("a")).toBeNull();
-      expect(await Promise.resolve(store.exists("a"))).toBe(false);
+      if (store.exists !== undefined) expect(await Promise.resolve(store.exists("a"))).toBe(false);
     });
 
-    it("extends the expiry on resetTimer (sync or async)", async () => {
+    it("extends the expiry on resetTimer (sync or async), and leaves a missing session missing", async () => {
       const { store } = await fresh();
       await store.set("a", "v", timeout);
       await Promise.resolve(store.resetTimer("a", timeout * 5));
+      await Promise.resolve(store.resetTimer("never-set", timeout * 5));
       await sleep(timeoutMs + 300);
       expect(await store.get("a")).toBe("v");
-      expect(await store.ttl("a")).toBeGreaterThan(0);
+      expect(await store.get("never-set")).toBeNull();
+      if (store.ttl !== undefined) expect(await store.ttl("a")).toBeGreaterThan(0);
     });
 
-    it("destroys one session", async () => {
-      const { store } = await fresh();
-      await store.set("a", "v", 1);
-      await store.set("b", "w", 1);
-      await store.destroy("a");
-      await store.destroy("never-there");
-      expect(await store.get("a")).toBeNull();
-      expect(await store.get("b")).toBe("w");
-    });
-
-    it("counts and clears its sessions", async () => {
+    it("destroys one session, and counts and clears them (if it has length and clear)", async () => {
       const { store } = await fresh();
       for (let i = 0; i < 12; i++) await store.set(`m-${i}`, "v", 1);
-      expect(await store.length()).toBe(12);
-      await store.clear();
-      expect(await store.length()).toBe(0);
-      expect(await store.get("m-3")).toBeNull();
+      await store.destroy("m-0");
+      await store.destroy("never-there");
+      expect(await store.get("m-0")).toBeNull();
+      expect(await store.get("m-1")).toBe("v");
+      if (store.length !== undefined) expect(await store.length()).toBe(11);
+      if (store.clear !== undefined) {
+        await store.clear();
+        expect(await store.get("m-3")).toBeNull();
+        if (store.length !== undefined) expect(await store.length()).toBe(0);
+      }
     });
 
     if (options.namespaces) {
-      it("counts and clears only its own namespace", async () => {
+      it("keeps namespaces apart, and counts and clears only its own (if it has length and clear)", async () => {
         const { store: mine } = await fresh();
         const { store: theirs } = await fresh();
-        for (let i = 0; i < 12; i++) await mine.set(`m-${i}`, "v", 1);
-        await theirs.set("t", "v", 1);
-        expect(await mine.length()).toBe(12);
-        expect(await theirs.length()).toBe(1);
-        await mine.clear();
-        expect(await mine.length()).toBe(0);
-        expect(await mine.get("m-3")).toBeNull();
-        expect(await theirs.get("t")).toBe("v");
-        expect(await theirs.length()).toBe(1);
+        for (let i = 0; i < 12; i++) await mine.set(`m-${i}`, "mine", 1);
+        await theirs.set("m-3", "theirs", 1);
+        expect(await mine.get("m-3")).toBe("mine");
+        expect(await theirs.get("m-3")).toBe("theirs");
+        await mine.destroy("m-3");
+        expect(await theirs.get("m-3")).toBe("theirs");
+        if (mine.length !== undefined) {
+          expect(await mine.length()).toBe(11);
+          expect(await theirs.length!()).toBe(1);
+        }
+        if (mine.clear !== undefined) {
+          await mine.clear();
+          expect(await mine.get("m-4")).toBeNull();
+          expect(await theirs.get("m-3")).toBe("theirs");
+          if (theirs.length !== undefined) expect(await theirs.length()).toBe(1);
+        }
       });
     }
   });
 
   if (options.versioned) describeCompareAndSet(name, fresh, timeout, timeoutMs);
   if (options.revalidating) describeConditionalReads(name, fresh, timeout, timeoutMs);
-  if (options.indexed) describeUserIndex(name, fresh, timeoutMs);
+  if (options.indexed) describeUserIndex(name, fresh, timeout, timeoutMs);
 }
 
 type Fresh = () => Promise<{ namespace: string; store: UserCustomStore }>;
@@ -172,7 +182,7 @@ function describeCompareAndSet(name: string, fresh: Fresh, timeout: number, time
       expect(await store.setIfVersion("a", 1, 2, "two", 1)).toBeNull();
       expectStored(await store.setIfVersion("a", 1, 2, "stale", 1), { version: 2, session: "two" }, 1);
       expect(await store.get("a")).toBe("two");
-      expect(await store.ttl("a")).toBeGreaterThan(50);
+      if (store.ttl !== undefined) expect(await store.ttl("a")).toBeGreaterThan(50);
     });
 
     it("answers version 0 and no session where nothing is stored", async () => {
@@ -231,51 +241,146 @@ function describeConditionalReads(name: string, fresh: Fresh, timeout: number, t
   });
 }
 
-function describeUserIndex(name: string, fresh: Fresh, timeoutMs: number): void {
+function describeUserIndex(name: string, fresh: Fresh, timeout: number, timeoutMs: number): void {
   const indexed = async (): Promise<IndexedStore> => {
     const { store } = await fresh();
     expect(isIndexedStore(store)).toBe(true);
     return store as IndexedStore;
   };
-  const later = (ms: number) => Date.now() + ms;
-  const put = (userKey: string, handle: string, expiresAt = later(60_000)) =>
-    ({ userKey, handle, op: "put", entry: `entry-of-${handle}`, expiresAt }) as const;
+  const limits: IndexLimits = { maxEntries: 100, keepMinutes: 1 };
+  const put = (userKey: string, handle: string, since: number, expiresAt = Date.now() + 60_000): IndexChange => ({
+    userKey,
+    handle,
+    op: "put",
+    entry: `entry-of-${handle}`,
+    expiresAt,
+    since,
+  });
+  const entries = async (store: IndexedStore, userKey: string) =>
+    (await store.readIndex(userKey)).entries.sort((a, b) => a.handle.localeCompare(b.handle));
+  const handles = async (store: IndexedStore, userKey: string) =>
+    (await entries(store, userKey)).map(({ handle }) => handle);
 
   describe(`${name} keeps the user-index contract`, () => {
-    it("changes an index with the write it goes with, and only if that write lands", async () => {
+    it("puts, touches and removes entries, each in the record of the user it names", async () => {
       const store = await indexed();
-      expect(await store.setIfVersion("s1", 0, 1, "one", 1, [put("u", "h1")])).toBeNull();
-      expect(await store.setIfVersion("s2", 0, 1, "two", 1, [put("u", "h2"), put("v", "h2")])).toBeNull();
-      expect(await store.setIfVersion("s1", 0, 2, "lost", 1, [put("u", "h3")])).not.toBeNull(); // a conflict
-      const listed = (await store.listIndex("u"))
-        .map(({ handle, entry }) => ({ handle, entry }))
-        .sort((a, b) => a.handle.localeCompare(b.handle));
-      expect(listed).toEqual([
-        { handle: "h1", entry: "entry-of-h1" },
-        { handle: "h2", entry: "entry-of-h2" },
+      const since = Date.now() - 5_000;
+      const expiresAt = Date.now() + 60_000;
+      await store.changeIndex(
+        [put("u", "h1", since, expiresAt), put("u", "h2", since + 1, expiresAt), put("v", "h2", since + 2, expiresAt)],
+        limits,
+      );
+      expect(await store.readIndex("u")).toEqual({
+        entries: expect.arrayContaining([
+          { handle: "h1", entry: "entry-of-h1", expiresAt, since },
+          { handle: "h2", entry: "entry-of-h2", expiresAt, since: since + 1 },
+        ]),
+        revokedBefore: 0,
+      });
+      expect(await entries(store, "v")).toEqual([{ handle: "h2", entry: "entry-of-h2", expiresAt, since: since + 2 }]);
+
+      const touched = expiresAt + 30_000;
+      await store.changeIndex(
+        [
+          { userKey: "u", handle: "h1", op: "touch", expiresAt: touched },
+          { userKey: "u", handle: "missing", op: "touch", expiresAt: touched }, // creates nothing
+          { userKey: "v", handle: "h2", op: "remove" },
+        ],
+        limits,
+      );
+      expect((await entries(store, "u")).map((e) => [e.handle, e.expiresAt])).toEqual([
+        ["h1", touched],
+        ["h2", expiresAt],
       ]);
-      expect((await store.listIndex("v")).map((e) => e.handle)).toEqual(["h2"]);
-      expect(await store.setIfVersion("s1", 1, 2, "x", 1, [{ userKey: "u", handle: "h1", op: "remove" }])).toBeNull();
-      expect((await store.listIndex("u")).map((e) => e.handle)).toEqual(["h2"]);
-      expect(await store.listIndex("nobody")).toEqual([]);
+      expect(await store.readIndex("v")).toEqual({ entries: [], revokedBefore: 0 });
+
+      // A put without since keeps the entry's; a new entry without one is tied now.
+      const before = Date.now();
+      await store.changeIndex(
+        [
+          { userKey: "u", handle: "h2", op: "put", entry: "replaced", expiresAt },
+          { userKey: "u", handle: "h3", op: "put", entry: "new", expiresAt },
+          { userKey: "u", handle: "h1", op: "remove" },
+        ],
+        limits,
+      );
+      const [h2, h3] = await entries(store, "u");
+      expect(h2).toEqual({ handle: "h2", entry: "replaced", expiresAt, since: since + 1 });
+      expect(h3!.since).toBeGreaterThanOrEqual(before - 2_000); // the store's clock may be the store's own
+      expect(h3!.since).toBeLessThanOrEqual(Date.now() + 2_000);
+      expect(await store.readIndex("nobody")).toEqual({ entries: [], revokedBefore: 0 });
+      expect(await store.revokedBefore("nobody")).toBe(0);
     });
 
-    it("moves an entry's expiry when a refresh of the known version asks, and not otherwise", async () => {
+    it("prunes entries as they expire, and never returns an expired one", async () => {
       const store = await indexed();
-      await store.setIfVersion("s", 0, 1, "one", 1, [put("u", "h", later(timeoutMs))]);
-      const touch = [{ userKey: "u", handle: "h", op: "touch", expiresAt: later(60_000) }] as const;
-      expect(await store.getIfChanged("s", 2, 1, [...touch])).not.toBeNull(); // another version: no refresh
-      expect((await store.listIndex("u"))[0]!.expiresAt).toBeLessThan(later(timeoutMs + 50));
-      expect(await store.getIfChanged("s", 1, 1, [...touch])).toBeNull();
-      expect((await store.listIndex("u"))[0]!.expiresAt).toBeGreaterThan(later(50_000));
-    });
-
-    it("prunes entries as they expire", async () => {
-      const store = await indexed();
-      await store.setIfVersion("a", 0, 1, "a", 1, [put("u", "short", later(timeoutMs))]);
-      await store.setIfVersion("b", 0, 1, "b", 1, [put("u", "long")]);
+      await store.changeIndex(
+        [put("u", "short", Date.now(), Date.now() + timeoutMs), put("u", "long", Date.now())],
+        limits,
+      );
+      expect(await handles(store, "u")).toEqual(["long", "short"]);
       await sleep(timeoutMs + 300);
-      expect((await store.listIndex("u")).map((e) => e.handle)).toEqual(["long"]);
+      expect(await handles(store, "u")).toEqual(["long"]);
+      await store.changeIndex([{ userKey: "u", handle: "long", op: "touch", expiresAt: Date.now() + 60_000 }], limits);
+      expect(await handles(store, "u")).toEqual(["long"]);
+    });
+
+    it("evicts past maxEntries the entries tied first, and raises the cut-off just past them", async () => {
+      const store = await indexed();
+      const base = Date.now() - 60_000;
+      const few = { maxEntries: 3, keepMinutes: 1 };
+      await store.changeIndex(
+        [1, 2, 3, 4, 5].map((i) => put("u", `h${i}`, base + 1000 * i)),
+        few,
+      );
+      expect(await store.readIndex("u")).toEqual({
+        entries: expect.arrayContaining(["h3", "h4", "h5"].map((handle) => expect.objectContaining({ handle }))),
+        revokedBefore: base + 2001,
+      });
+      expect(await handles(store, "u")).toHaveLength(3);
+      await store.changeIndex([put("u", "h6", base + 6000), put("v", "h1", base)], few);
+      expect(await handles(store, "u")).toEqual(["h4", "h5", "h6"]);
+      expect(await store.revokedBefore("u")).toBe(base + 3001);
+      expect(await store.readIndex("v")).toEqual({
+        entries: [expect.objectContaining({ handle: "h1" })],
+        revokedBefore: 0,
+      });
+    });
+
+    it("revokes by time: raises the cut-off, never lowers it, and no longer lists the entries tied before it", async () => {
+      const store = await indexed();
+      const now = Date.now();
+      await store.changeIndex([put("u", "old", now - 10_000), put("u", "new", now - 1_000)], limits);
+      await store.revokeBefore("u", now - 5_000, 1);
+      expect(await store.revokedBefore("u")).toBe(now - 5_000);
+      expect(await handles(store, "u")).toEqual(["new"]);
+      await store.revokeBefore("u", now - 20_000, 1);
+      expect(await store.readIndex("u")).toEqual({
+        entries: [expect.objectContaining({ handle: "new" })],
+        revokedBefore: now - 5_000,
+      });
+      // A session tied before the cut-off is revoked: its entry is not listed even when put afterwards.
+      await store.changeIndex([put("u", "late", now - 6_000)], limits);
+      expect(await handles(store, "u")).toEqual(["new"]);
+      // A user with no record gets one.
+      await store.revokeBefore("w", now, 1);
+      expect(await store.readIndex("w")).toEqual({ entries: [], revokedBefore: now });
+    });
+
+    it("keeps a record keepMinutes after its last change, and as long as its longest-lived entry", async () => {
+      const store = await indexed();
+      const now = Date.now();
+      await store.revokeBefore("gone", now, timeout);
+      await store.changeIndex([put("kept", "h", now)], { maxEntries: 100, keepMinutes: timeout });
+      await store.revokeBefore("kept", now - 1_000, timeout);
+      expect(await store.revokedBefore("gone")).toBe(now);
+      await sleep(timeoutMs + 300);
+      expect(await store.revokedBefore("gone")).toBe(0);
+      expect(await store.readIndex("gone")).toEqual({ entries: [], revokedBefore: 0 });
+      expect(await store.readIndex("kept")).toEqual({
+        entries: [expect.objectContaining({ handle: "h" })],
+        revokedBefore: now - 1_000,
+      });
     });
   });
 }

@@ -2,7 +2,6 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { shardName, shardOf } from "../../src/stores/durable-object/shards.js";
 import { useIsolates } from "../support/isolates.js";
 import { BrowserJar, SECRET, waitFor, type Isolate, type IsolateOptions } from "../support/node.js";
 import { StoreReader } from "../support/stored.js";
@@ -85,11 +84,11 @@ const stores: StoreUnderTest[] = [
       );
     },
     async stored(isolate, sessionId) {
-      // The store module's defaults: namespace "sessions", 16 shards. The object's own get(), over RPC.
+      // The store module's default namespace "sessions"; the session's own object, and its get() over RPC.
       const key = await reader.storeKey(sessionId);
       const namespace = await isolate.mf.getDurableObjectNamespace("SESSION_STORE");
-      const shard = namespace.get(namespace.idFromName(shardName("sessions", shardOf(key, 16))));
-      return await (shard as unknown as { get(key: string): Promise<string | null> }).get(key);
+      const object = namespace.get(namespace.idFromName(`sessions/s/${key}`));
+      return await (object as unknown as { get(key: string): Promise<string | null> }).get(key);
     },
   },
   {

@@ -19,11 +19,11 @@ async function login(isolate: Isolate, user: string): Promise<BrowserJar> {
   return browser;
 }
 
-/** The handles in the user's index in Redis (the sorted set), read from the store itself. */
+/** The handles in the user's index in Redis (the sorted set by expiry), read from the store itself. */
 async function indexed(instance: string): Promise<string[]> {
   const [key] = await isolates.stack.client
     .keys(`${instance}|u:*`)
-    .then((keys) => keys.filter((k) => !k.endsWith("|e")));
+    .then((keys) => keys.filter((k) => !/\|[sec]$/.test(k))); // not the since-set, entries or cut-off
   return key === undefined ? [] : (await isolates.stack.client.zrange(key, 0, -1)).sort();
 }
 

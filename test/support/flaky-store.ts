@@ -1,4 +1,7 @@
-import type { RevalidatingStore, StoredVersion } from "../../src/index.js";
+import type { RevalidatingStore, StoredVersion, UserCustomStore } from "../../src/index.js";
+
+/** A store with the optional methods too (the memory and Redis stores have them). */
+type CompleteStore = RevalidatingStore & Required<Pick<UserCustomStore, "clear" | "length" | "ttl" | "exists">>;
 
 /** Wraps a real store; while `down`, every call fails (or hangs, with `hang`), as an unreachable store does. */
 export class FlakyStore implements RevalidatingStore {
@@ -7,7 +10,7 @@ export class FlakyStore implements RevalidatingStore {
   /** Delays every compare-and-set by this much, as a distant store does. */
   writeDelayMs = 0;
   calls: string[] = [];
-  constructor(readonly inner: RevalidatingStore) {}
+  constructor(readonly inner: CompleteStore) {}
 
   #gate<T>(name: string, run: () => T): T {
     this.calls.push(name);

@@ -9,41 +9,137 @@ import { Browser, MemoryLogger, SECRET, uniqueInstance } from "../support/worker
 const binding = (env as unknown as { SESSION_STORE: DurableObjectNamespace<SessionStoreObject> }).SESSION_STORE;
 
 describeStoreConformance("DurableObjectStore", {
-  makeStore: (namespace) => new DurableObjectStore(binding, { namespace, shards: 4 }),
+  makeStore: (namespace) => new DurableObjectStore(binding, { namespace }),
   versioned: true,
   revalidating: true,
   indexed: true,
   namespaces: true,
 });
 
-describe("DurableObjectStore", () => {
-  it("spreads sessions over its shards", async () => {
-    const namespace = uniqueInstance("spread");
-    const store = new DurableObjectStore(binding, { namespace, shards: 4 });
-    for (let i = 0; i < 40; i++) await store.set(`session-${i}`, "v", 1);
-    const perShard = await Promise.all(
-      [0, 1, 2, 3].map((shard) =>
-        runInDurableObject(binding.get(binding.idFromName(`${namespace}/${shard}`)), (object: SessionStoreObject) =>
-          object.count(),
-        ),
-      ),
+/** The object of that name, with a stub for this test. */
+const object = (name: string) => binding.get(binding.idFromName(name));
+
+/** What an object holds: its tables with their row counts, and its alarm (nothing at all once it emptied itself). */
+function holdings(name: string) {
+  return runInDurableObject(object(name), async (_: SessionStoreObject, state: DurableObjectState) => {
+    const tables = state.storage.sql
+      .exec<{ name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
+      )
+      .toArray()
+      .map(({ name }) => name);
+    const rows = Object.fromEntries(
+      tables.map((table) => [
+        table,
+        state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).one().n,
+      ]),
     );
-    expect(perShard.reduce((a, b) => a + b, 0)).toBe(40);
-    for (const count of perShard) expect(count).toBeGreaterThan(0);
+    return { rows, alarm: await state.storage.getAlarm() };
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs the object's alarm if it is still due: workerd runs a due alarm by itself, maybe before the test asks. */
+async function alarmRan(name: string): Promise<void> {
+  await runDurableObjectAlarm(object(name));
+}
+
+describe("DurableObjectStore", () => {
+  it("keeps each session in an object of its own, and each user's record in the user's object", async () => {
+    const namespace = uniqueInstance("layout");
+    const store = new DurableObjectStore(binding, { namespace });
+    await store.set("a", "v", 1);
+    await store.setIfVersion("b", 0, 1, "w", 1);
+    const expiresAt = Date.now() + 60_000;
+    await store.changeIndex(
+      [
+        { userKey: "ada", handle: "ha", op: "put", entry: "e", expiresAt, since: 1 },
+        { userKey: "bob", handle: "hb", op: "put", entry: "e", expiresAt, since: 1 },
+      ],
+      { maxEntries: 10, keepMinutes: 1 },
+    );
+    expect((await holdings(`${namespace}/s/a`)).rows).toMatchObject({ sessions: 1, user_entries: 0 });
+    expect((await holdings(`${namespace}/s/b`)).rows).toMatchObject({ sessions: 1, user_entries: 0 });
+    expect((await holdings(`${namespace}/u/ada`)).rows).toMatchObject({ sessions: 0, user_entries: 1, user_record: 1 });
+    expect((await holdings(`${namespace}/u/bob`)).rows).toMatchObject({ sessions: 0, user_entries: 1 });
+    expect(await runInDurableObject(object(`${namespace}/s/a`), (o: SessionStoreObject) => o.get("a"))).toBe("v");
   });
 
-  it("really removes expired sessions when the alarm runs", async () => {
-    const namespace = uniqueInstance("alarm");
-    const store = new DurableObjectStore(binding, { namespace, shards: 1 });
-    await store.set("a", "v", 0.005);
-    await store.set("b", "w", 10);
-    const stub = binding.get(binding.idFromName(`${namespace}/0`));
-    expect(await runInDurableObject(stub, (object: SessionStoreObject) => object.storedRows())).toBe(2);
-    await new Promise((r) => setTimeout(r, 400));
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
-    expect(await runInDurableObject(stub, (object: SessionStoreObject) => object.storedRows())).toBe(1);
-    expect(await store.get("b")).toBe("w");
-    expect(await store.length()).toBe(1);
+  it("leaves nothing behind in an object it only read", async () => {
+    const namespace = uniqueInstance("read-only");
+    const store = new DurableObjectStore(binding, { namespace });
+    expect(await store.get("never-set")).toBeNull();
+    expect(await store.getIfChanged("never-set", 1, 1)).toEqual({ version: 0, session: null });
+    await store.resetTimer("never-set", 1);
+    await store.destroy("never-set");
+    expect(await store.revokedBefore("nobody")).toBe(0);
+    await store.changeIndex([{ userKey: "nobody", handle: "h", op: "remove" }], { maxEntries: 10, keepMinutes: 1 });
+    expect(await store.readIndex("nobody")).toEqual({ entries: [], revokedBefore: 0 });
+    expect(await holdings(`${namespace}/s/never-set`)).toEqual({ rows: {}, alarm: null });
+    expect(await holdings(`${namespace}/u/nobody`)).toEqual({ rows: {}, alarm: null });
+  });
+
+  it("deletes a session's storage when it is destroyed, and when it expires (by the alarm)", async () => {
+    const namespace = uniqueInstance("empty");
+    const store = new DurableObjectStore(binding, { namespace });
+    await store.set("a", "v", 10);
+    await store.set("b", "w", 0.005);
+    expect((await holdings(`${namespace}/s/b`)).alarm).not.toBeNull();
+    expect((await holdings(`${namespace}/s/a`)).alarm).not.toBeNull();
+    await store.destroy("a");
+    expect(await holdings(`${namespace}/s/a`)).toEqual({ rows: {}, alarm: null });
+    await sleep(400);
+    await alarmRan(`${namespace}/s/b`);
+    expect(await holdings(`${namespace}/s/b`)).toEqual({ rows: {}, alarm: null });
+    // And the object serves the session again afterwards.
+    await store.set("a", "again", 1);
+    expect(await store.get("a")).toBe("again");
+  });
+
+  it("keeps a user's record while it has live entries or keep time, then deletes it (by the alarm)", async () => {
+    const namespace = uniqueInstance("user-alarm");
+    const store = new DurableObjectStore(binding, { namespace });
+    const keep = { maxEntries: 10, keepMinutes: 0.01 }; // 600 ms
+    await store.changeIndex(
+      [{ userKey: "u", handle: "h", op: "put", entry: "e", expiresAt: Date.now() + 300, since: 5 }],
+      keep,
+    );
+    await store.revokeBefore("u", 1, 0.01);
+    const user = `${namespace}/u/u`;
+    expect((await holdings(user)).alarm).not.toBeNull();
+    await sleep(400); // the entry has expired; the record is kept
+    await alarmRan(user);
+    expect((await holdings(user)).rows).toMatchObject({ user_entries: 0, user_record: 1 });
+    expect(await store.revokedBefore("u")).toBe(1);
+    await sleep(400); // the keep time is over
+    await alarmRan(user);
+    expect(await holdings(user)).toEqual({ rows: {}, alarm: null });
+    expect(await store.revokedBefore("u")).toBe(0);
+  });
+
+  it("empties an object of the earlier layout (a fixed set of shards) once its sessions expire", async () => {
+    const name = `${uniqueInstance("old-shard")}/0`;
+    const shard = object(name);
+    await runInDurableObject(shard, async (_: SessionStoreObject, state: DurableObjectState) => {
+      state.storage.sql.exec(
+        "CREATE TABLE sessions (key TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL, expires_at INTEGER NOT NULL)",
+      );
+      state.storage.sql.exec(
+        "CREATE TABLE user_index (user_key TEXT NOT NULL, handle TEXT NOT NULL, entry TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (user_key, handle))",
+      );
+      state.storage.sql.exec("INSERT INTO sessions VALUES ('k', 'v', 1, ?)", Date.now() - 1);
+      state.storage.sql.exec("INSERT INTO user_index VALUES ('u', 'h', 'e', ?)", Date.now() - 1);
+      await state.storage.setAlarm(Date.now());
+    });
+    await alarmRan(name);
+    expect(
+      await runInDurableObject(shard, async (_: SessionStoreObject, state: DurableObjectState) => {
+        return state.storage.sql
+          .exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('sessions', 'user_index')")
+          .toArray().length;
+      }),
+    ).toBe(0);
   });
 });
 

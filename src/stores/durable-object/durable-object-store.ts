@@ -1,43 +1,39 @@
+import { changesByUser } from "../changes-by-user.js";
 import { minutesToMillis } from "../minutes.js";
-import type { IndexChange, IndexedStore, IndexEntry, StoredVersion } from "../types.js";
+import type { IndexChange, IndexedStore, IndexLimits, StoredVersion, UserIndex } from "../types.js";
 import type { SessionStoreObject } from "./session-store-object.js";
-import { shardName, shardOf } from "./shards.js";
 
 export interface DurableObjectStoreOptions {
   /** Names this store's objects; stores with different namespaces share nothing. Default "sessions". */
   namespace?: string;
-  /** How many objects the sessions are spread over. Default 16. Changing it orphans existing sessions. */
-  shards?: number;
 }
 
 /**
- * Sessions in Durable Objects: each session key lives in one of `shards` objects, picked by a hash of the
- * key, so reads and writes of a session are strongly consistent and the load spreads over the shards;
- * `length()` and `clear()` visit every shard of the namespace.
+ * Sessions in Durable Objects: one object per session key (`<namespace>/s/<key>`) and one per user record
+ * (`<namespace>/u/<user key>`), so every call goes to the one object it concerns, consistent and in one
+ * round trip, and nothing has a ceiling: there are as many objects as sessions and users. Objects cannot be
+ * enumerated from a worker, so this store has no `length()` or `clear()` (the layer never calls them).
  *
  * The store is kept for the life of the isolate, but a stub belongs to the request that created it (it
  * carries that request's I/O channel; the next request that used it would fail with "Cannot perform I/O
- * on behalf of a different request"). So only the namespace binding and the object ids (plain values) are
- * kept, and every call gets a fresh stub, which costs no round trip.
+ * on behalf of a different request"). So only the namespace binding is kept, and every call gets a fresh
+ * stub, which costs no round trip.
  */
 export class DurableObjectStore implements IndexedStore {
   readonly #binding: DurableObjectNamespace<SessionStoreObject>;
-  readonly #ids: DurableObjectId[];
+  readonly #namespace: string;
 
   constructor(binding: DurableObjectNamespace<SessionStoreObject>, options: DurableObjectStoreOptions = {}) {
-    const namespace = options.namespace ?? "sessions";
-    const shards = options.shards ?? 16;
-    if (!Number.isInteger(shards) || shards < 1) throw new RangeError("shards must be a positive integer");
     this.#binding = binding;
-    this.#ids = Array.from({ length: shards }, (_, shard) => binding.idFromName(shardName(namespace, shard)));
+    this.#namespace = options.namespace ?? "sessions";
   }
 
   get(sessionId: string): Promise<string | null> {
-    return this.#shard(sessionId).get(sessionId);
+    return this.#session(sessionId).get(sessionId);
   }
 
   set(sessionId: string, session: string, timeout: number): Promise<void> {
-    return this.#shard(sessionId).set(sessionId, session, minutesToMillis(timeout));
+    return this.#session(sessionId).set(sessionId, session, minutesToMillis(timeout));
   }
 
   setIfVersion(
@@ -46,71 +42,67 @@ export class DurableObjectStore implements IndexedStore {
     version: number,
     session: string,
     timeout: number,
-    index: IndexChange[] = [],
   ): Promise<StoredVersion | null> {
-    // A session's index entries live in the session's own shard, so they change in the same call.
-    return this.#shard(sessionId).setIfVersion(
+    return this.#session(sessionId).setIfVersion(
       sessionId,
       expectedVersion,
       version,
       session,
       minutesToMillis(timeout),
-      index,
     );
   }
 
-  /** A user's entries are spread over the shards of their sessions: every shard is asked. */
-  async listIndex(userKey: string): Promise<IndexEntry[]> {
-    const lists = await Promise.all(this.#ids.map((id) => this.#stub(id).listIndex(userKey)));
-    return lists.flat();
-  }
-
-  getIfChanged(
-    sessionId: string,
-    knownVersion: number,
-    refreshTimeout?: number,
-    index: IndexChange[] = [],
-  ): Promise<StoredVersion | null> {
-    return this.#shard(sessionId).getIfChanged(
-      sessionId,
-      knownVersion,
-      refreshTimeout === undefined ? undefined : minutesToMillis(refreshTimeout),
-      index,
-    );
+  getIfChanged(sessionId: string, knownVersion: number, refreshTimeout?: number): Promise<StoredVersion | null> {
+    const ttlMs = refreshTimeout === undefined ? undefined : minutesToMillis(refreshTimeout);
+    return this.#session(sessionId).getIfChanged(sessionId, knownVersion, ttlMs);
   }
 
   destroy(sessionId: string): Promise<void> {
-    return this.#shard(sessionId).destroy(sessionId);
+    return this.#session(sessionId).destroy(sessionId);
   }
 
   async exists(sessionId: string): Promise<boolean> {
-    return (await this.#shard(sessionId).ttlMs(sessionId)) > 0;
+    return (await this.#session(sessionId).ttlMs(sessionId)) > 0;
   }
 
   async ttl(sessionId: string): Promise<number> {
-    const ms = await this.#shard(sessionId).ttlMs(sessionId);
+    const ms = await this.#session(sessionId).ttlMs(sessionId);
     return ms < 0 ? ms : Math.ceil(ms / 1000);
   }
 
   resetTimer(sessionId: string, timeout: number): Promise<void> {
-    return this.#shard(sessionId).resetTimer(sessionId, minutesToMillis(timeout));
+    return this.#session(sessionId).resetTimer(sessionId, minutesToMillis(timeout));
   }
 
-  async length(): Promise<number> {
-    const counts = await Promise.all(this.#ids.map((id) => this.#stub(id).count()));
-    return counts.reduce((sum, n) => sum + n, 0);
+  /** One call per user the changes name (atomic for that user), in parallel. */
+  async changeIndex(changes: IndexChange[], { maxEntries, keepMinutes }: IndexLimits): Promise<void> {
+    const keepMs = minutesToMillis(keepMinutes);
+    await Promise.all(
+      [...changesByUser(changes)].map(([userKey, ofUser]) =>
+        this.#user(userKey).changeIndex(ofUser, maxEntries, keepMs),
+      ),
+    );
   }
 
-  async clear(): Promise<void> {
-    await Promise.all(this.#ids.map((id) => this.#stub(id).clear()));
+  readIndex(userKey: string): Promise<UserIndex> {
+    return this.#user(userKey).readIndex();
   }
 
-  #shard(key: string): DurableObjectStub<SessionStoreObject> {
-    return this.#stub(this.#ids[shardOf(key, this.#ids.length)]!);
+  revokeBefore(userKey: string, time: number, keepMinutes: number): Promise<void> {
+    return this.#user(userKey).revokeBefore(time, minutesToMillis(keepMinutes));
   }
 
-  /** A stub for this request only (see the class comment). */
-  #stub(id: DurableObjectId): DurableObjectStub<SessionStoreObject> {
-    return this.#binding.get(id);
+  revokedBefore(userKey: string): Promise<number> {
+    return this.#user(userKey).revokedBefore();
+  }
+
+  /** The session's object, with a stub for this request only (see the class comment). */
+  #session(sessionId: string): DurableObjectStub<SessionStoreObject> {
+    return this.#binding.get(this.#binding.idFromName(`${this.#namespace}/s/${sessionId}`));
+  }
+
+  /** The user's object, with a stub for this request only. */
+  #user(userKey: string): DurableObjectStub<SessionStoreObject> {
+    return this.#binding.get(this.#binding.idFromName(`${this.#namespace}/u/${userKey}`));
   }
 }

@@ -18,12 +18,12 @@ export { DurableObjectStore, type DurableObjectStoreOptions } from "./durable-ob
 
 let store: UserCustomStore | undefined;
 
-/** The store over the `SESSION_STORE` binding, with the default namespace and shards. */
+/** The store over the `SESSION_STORE` binding, with the default namespace. */
 export function getStore(): UserCustomStore {
   const binding = (env as { SESSION_STORE?: DurableObjectNamespace<SessionStoreObject> }).SESSION_STORE;
   if (binding === undefined) {
     throw new Error("the Durable Object session store needs a SESSION_STORE binding to the SessionStoreObject class");
   }
-  // Keeping the store is safe: it keeps only the binding and object ids, and gets a stub per call.
+  // Keeping the store is safe: it keeps only the binding and its namespace, and gets a stub per call.
   return (store ??= new DurableObjectStore(binding));
 }

@@ -1,14 +1,9 @@
 import { Redis } from "@upstash/redis/cloudflare";
 import { StoreMisconfiguredError } from "../../errors.js";
+import { changesByUser } from "../changes-by-user.js";
 import { minutesToMillis } from "../minutes.js";
-import type { IndexChange, IndexedStore, IndexEntry, StoredVersion } from "../types.js";
-import {
-  GET_IF_CHANGED,
-  GET_IF_CHANGED_INDEXED,
-  LIST_INDEX,
-  SET_IF_VERSION,
-  SET_IF_VERSION_INDEXED,
-} from "./scripts.js";
+import type { IndexChange, IndexedStore, IndexEntry, IndexLimits, StoredVersion, UserIndex } from "../types.js";
+import { CHANGE_INDEX, GET_IF_CHANGED, READ_INDEX, REVOKE_BEFORE, SET_IF_VERSION } from "./scripts.js";
 
 export interface RedisStoreOptions {
   url: string;
@@ -37,11 +32,6 @@ function parse(stored: string): StoredVersion {
   return Number.isInteger(version) ? { version, session: stored.slice(dot + 1) } : { version: 0, session: stored };
 }
 
-/** Four script arguments per index change: op, handle, entry, expiry. */
-function indexArgs(index: IndexChange[]): string[] {
-  return index.flatMap(({ op, handle, entry, expiresAt }) => [op, handle, entry ?? "", String(expiresAt ?? 0)]);
-}
-
 /** What Upstash (and the local gateway) answer with HTTP 401 for a wrong or missing token. */
 const REFUSED_TOKEN = /^(Unauthorized|WRONGPASS|NOAUTH)\b/i;
 
@@ -53,15 +43,16 @@ export class RedisStoreError extends Error {
 type Script = ReturnType<Redis["createScript"]>;
 
 /**
- * Sessions in Redis over Upstash's REST protocol, one string key per session with a PX expiry, and user
- * indexes beside them (`<namespace>|u:<user key>`), all changed by Lua scripts (see scripts.ts).
+ * Sessions in Redis over Upstash's REST protocol, one string key per session with a PX expiry, and each
+ * user's record beside them, changed by Lua scripts (see scripts.ts):
+ * - `<namespace>|u:<user key>`: sorted set, handle → expiresAt (ms);
+ * - `<namespace>|u:<user key>|s`: sorted set, handle → since (ms);
+ * - `<namespace>|u:<user key>|e`: hash, handle → sealed entry;
+ * - `<namespace>|u:<user key>|c`: string, the cut-off (ms).
  */
 export class RedisStore implements IndexedStore {
   readonly #redis: Redis;
-  readonly #scripts: Record<
-    "setIfVersion" | "setIfVersionIndexed" | "getIfChanged" | "getIfChangedIndexed" | "listIndex",
-    Script
-  >;
+  readonly #scripts: Record<"setIfVersion" | "getIfChanged" | "changeIndex" | "readIndex" | "revokeBefore", Script>;
   readonly #indexPrefix: string;
   readonly #indexMatch: string;
   readonly #prefix: string;
@@ -86,10 +77,10 @@ export class RedisStore implements IndexedStore {
     });
     this.#scripts = {
       setIfVersion: this.#redis.createScript(SET_IF_VERSION),
-      setIfVersionIndexed: this.#redis.createScript(SET_IF_VERSION_INDEXED),
       getIfChanged: this.#redis.createScript(GET_IF_CHANGED),
-      getIfChangedIndexed: this.#redis.createScript(GET_IF_CHANGED_INDEXED),
-      listIndex: this.#redis.createScript(LIST_INDEX),
+      changeIndex: this.#redis.createScript(CHANGE_INDEX),
+      readIndex: this.#redis.createScript(READ_INDEX),
+      revokeBefore: this.#redis.createScript(REVOKE_BEFORE),
     };
     this.#tokenName = options.tokenName ?? "the token option";
     this.#prefix = `${options.namespace}:`;
@@ -110,53 +101,72 @@ export class RedisStore implements IndexedStore {
     );
   }
 
-  /**
-   * One Lua script (EVALSHA, falling back to EVAL once per connection): no read-then-write race; the index
-   * changes, if any, in the same atomic step.
-   */
+  /** One Lua script (EVALSHA, falling back to EVAL once per connection): no read-then-write race. */
   async setIfVersion(
     sessionId: string,
     expectedVersion: number,
     version: number,
     session: string,
     timeout: number,
-    index: IndexChange[] = [],
   ): Promise<StoredVersion | null> {
     const args = [String(expectedVersion), String(version), session, String(minutesToMillis(timeout))];
-    const script = index.length === 0 ? this.#scripts.setIfVersion : this.#scripts.setIfVersionIndexed;
-    const current = await this.#run("EVALSHA", () =>
-      script.exec([this.#key(sessionId), ...this.#indexKeys(index)], [...args, ...indexArgs(index)]),
-    );
+    const current = await this.#run("EVALSHA", () => this.#scripts.setIfVersion.exec([this.#key(sessionId)], args));
     return current === 1 ? null : storedReply(current);
   }
 
   /** One Lua script: a few bytes when the version is unchanged (and its expiry pushed forward if asked). */
-  async getIfChanged(
-    sessionId: string,
-    knownVersion: number,
-    refreshTimeout?: number,
-    index: IndexChange[] = [],
-  ): Promise<StoredVersion | null> {
+  async getIfChanged(sessionId: string, knownVersion: number, refreshTimeout?: number): Promise<StoredVersion | null> {
     const args = [String(knownVersion), refreshTimeout === undefined ? "" : String(minutesToMillis(refreshTimeout))];
-    const indexed = refreshTimeout !== undefined && index.length > 0;
-    const script = indexed ? this.#scripts.getIfChangedIndexed : this.#scripts.getIfChanged;
-    const current = await this.#run("EVALSHA", () =>
-      script.exec(
-        [this.#key(sessionId), ...(indexed ? this.#indexKeys(index) : [])],
-        [...args, ...(indexed ? indexArgs(index) : [])],
-      ),
-    );
+    const current = await this.#run("EVALSHA", () => this.#scripts.getIfChanged.exec([this.#key(sessionId)], args));
     return current === 1 ? null : storedReply(current);
   }
 
-  async listIndex(userKey: string): Promise<IndexEntry[]> {
-    const [z, h] = this.#indexKeys([{ userKey, handle: "", op: "remove" }]);
-    const flat = (await this.#run("EVALSHA", () => this.#scripts.listIndex.exec([z!, h!], []))) as unknown[];
-    const entries: IndexEntry[] = [];
-    for (let i = 0; i + 2 < flat.length; i += 3) {
-      entries.push({ handle: String(flat[i]), expiresAt: Number(flat[i + 1]), entry: String(flat[i + 2]) });
+  /** One script for all the users the changes name: atomic for all of them, maxEntries included. */
+  async changeIndex(changes: IndexChange[], { maxEntries, keepMinutes }: IndexLimits): Promise<void> {
+    if (changes.length === 0) return;
+    const users = [...changesByUser(changes)];
+    const keys = users.flatMap(([userKey]) => this.#recordKeys(userKey));
+    const args = [String(maxEntries), String(minutesToMillis(keepMinutes))];
+    for (const [position, [, ofUser]] of users.entries()) {
+      for (const { op, handle, entry, expiresAt, since } of ofUser) {
+        args.push(
+          String(position + 1),
+          op,
+          handle,
+          entry ?? "",
+          String(expiresAt ?? 0),
+          since === undefined ? "" : String(since),
+        );
+      }
     }
-    return entries.filter((e) => e.entry !== "");
+    await this.#run("EVALSHA", () => this.#scripts.changeIndex.exec(keys, args));
+  }
+
+  async readIndex(userKey: string): Promise<UserIndex> {
+    const flat = (await this.#run("EVALSHA", () =>
+      this.#scripts.readIndex.exec(this.#recordKeys(userKey), []),
+    )) as unknown[];
+    const entries: IndexEntry[] = [];
+    for (let i = 1; i + 3 < flat.length; i += 4) {
+      entries.push({
+        handle: String(flat[i]),
+        expiresAt: Number(flat[i + 1]),
+        since: Number(flat[i + 2]),
+        entry: String(flat[i + 3]),
+      });
+    }
+    return { entries, revokedBefore: Number(flat[0] ?? 0) };
+  }
+
+  async revokeBefore(userKey: string, time: number, keepMinutes: number): Promise<void> {
+    const args = [String(Math.floor(time)), String(minutesToMillis(keepMinutes))];
+    await this.#run("EVALSHA", () => this.#scripts.revokeBefore.exec(this.#recordKeys(userKey), args));
+  }
+
+  /** A plain GET of the cut-off key. */
+  async revokedBefore(userKey: string): Promise<number> {
+    const cut = await this.#run("GET", () => this.#redis.get<string>(`${this.#indexPrefix}${userKey}|c`));
+    return cut === null ? 0 : Number(cut);
   }
 
   async destroy(sessionId: string): Promise<void> {
@@ -215,9 +225,10 @@ export class RedisStore implements IndexedStore {
     } while (cursor !== "0");
   }
 
-  /** The sorted set and the hash of each change's user index. */
-  #indexKeys(index: IndexChange[]): string[] {
-    return index.flatMap(({ userKey }) => [`${this.#indexPrefix}${userKey}`, `${this.#indexPrefix}${userKey}|e`]);
+  /** A user's record, in the order the scripts take it: expiry-set, since-set, entries, cut-off. */
+  #recordKeys(userKey: string): string[] {
+    const base = this.#indexPrefix + userKey;
+    return [base, `${base}|s`, `${base}|e`, `${base}|c`];
   }
 
   #key(sessionId: string): string {
