@@ -8,11 +8,11 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { CookieStore, MemoryStore as HonoSessionsMemoryStore, sessionMiddleware } from "hono-sessions";
 import { seal, unseal } from "../src/sealing/codec.js";
 import { deriveKeys, KeyRing, type SessionKeys } from "../src/sealing/keys.js";
+import type { Held } from "../src/protocol/types.js";
 import { MemoryTier } from "../src/tiers/memory-tier.js";
 import { Secret } from "../src/config/secret.js";
 import { MemoryStore, session, type SessionEvent, type SessionOptions } from "../src/index.js";
 import { redisStore } from "../src/stores/redis/index.js";
-import { savedEntry } from "../test/support/entries.js";
 import { largeSession, smallSession } from "../test/support/sessions.js";
 
 type Bindings = { BENCH_OPTIONS: string };
@@ -382,11 +382,18 @@ bench.get("/memory", (c) => {
   const bound = Number(c.req.query("bound") ?? 1024 * 1024);
   const json = JSON.stringify(smallSession());
   const fill = (maxBytes: number) => {
-    const tier = new MemoryTier(maxBytes);
-    for (let i = 0; i < count; i++) tier.set(`session-${String(i).padStart(16, "0")}`, savedEntry(json));
+    const tier = new MemoryTier(maxBytes, Date.now);
+    for (let i = 0; i < count; i++) tier.set(`session-${String(i).padStart(16, "0")}`, savedHeld(json));
     return { bytes: tier.bytes, entries: tier.size, maxBytes };
   };
   return c.json({ sessionJsonBytes: json.length, unbounded: fill(Number.MAX_SAFE_INTEGER), bounded: fill(bound) });
 });
 
 export default bench;
+
+/** A memory-tier entry of a stored session of this JSON, as a hit finds it. */
+function savedHeld(json: string): Held {
+  const now = Date.now();
+  const base = { version: 1, tags: ["tag00001"], json, createdAt: now, user: undefined, since: now, expiresAt: now + 3_600_000 };
+  return { kind: "live", base, changes: [], view: { json, user: undefined, since: now, createdAt: now, tags: base.tags }, confirmedAt: now, refreshedAt: now, expiresAt: base.expiresAt, floor: 1, settled: [] };
+}

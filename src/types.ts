@@ -123,14 +123,3 @@ export type SessionEvent =
   | { type: "stale-read"; storedVersion: number; cookieVersion: number; waitedMs: number; served: boolean }
   /** A store call failed (`misconfigured`: for a reason waiting will not fix). */
   | { type: "store-failure"; operation: "read" | "write" | "mark" | "refresh"; misconfigured: boolean };
-
-/** What the cookies carry: which session, and the newest version of it this browser has seen. */
-export interface SessionCookie {
-  id: string;
-  /** 0 when the browser holds no version for this id. */
-  version: number;
-  /** Tells two different writes of one version apart; "" with version 0. */
-  tag: string;
-  /** Signed with a previous secret: the response signs the cookies again with the current one. */
-  signedWithPrevious?: boolean;
-}

@@ -88,10 +88,10 @@ export interface SessionOptions {
    */
   redis?: RedisStoreFactory;
   /**
-   * Idle timeout in minutes: a session not used for this long ends, in memory and in the store.
-   * @default the `SESSION_TIMEOUT` binding, else 15
+   * Idle timeout, in milliseconds: a session not used for this long ends, in memory and in the store.
+   * @default the `SESSION_TIMEOUT` binding (minutes, as in the application router), else 15 minutes
    */
-  timeout?: number;
+  idleTimeoutMs?: number;
   /**
    * Name of the session cookie (the version cookie is named after it, with `_v`). A `__Host-` name (the
    * browser then binds the cookie to this host, HTTPS only) needs `secure: true`, path `/` and no domain; a
@@ -150,17 +150,16 @@ export interface SessionOptions {
    */
   serverTiming?: boolean;
   /**
-   * Absolute session lifetime in minutes, however active the session is (regenerate does not reset it).
+   * Absolute session lifetime, in milliseconds, however active the session is (regenerate does not reset it).
    * @default none
    */
-  absoluteTimeout?: number;
+  absoluteTimeoutMs?: number;
   /**
-   * After `regenerate()`, how long requests with the old id that were already in flight may still finish,
-   * in seconds: they are served the session as it was, read only, and their writes are dropped. They never
-   * learn the new id. After the window the old id opens nothing.
-   * @default 10
+   * The most sessions one user keeps (on a store with user indexes): a login past it ends that user's
+   * sessions tied longest ago.
+   * @default 100
    */
-  regenerateGraceSeconds?: number;
+  maxSessionsPerUser?: number;
   /**
    * The staleness bound, in milliseconds: a memory-tier entry is served without asking the store only
    * while it was confirmed against the store this recently; past it, one conditional read (a few bytes when

@@ -30,7 +30,8 @@ export interface SessionConfig {
   /** Previous secrets, newest first. */
   previousSecrets: Secret[];
   store: StoreSource;
-  timeoutMinutes: number;
+  /** The idle timeout (every time here is in milliseconds). */
+  idleTimeoutMs: number;
   cookieName: string;
   cookie: Required<Omit<SessionCookieOptions, "domain">> & { domain: string | undefined };
   maxSessionBytes: number;
@@ -40,8 +41,8 @@ export interface SessionConfig {
   storeTimeoutMs: number;
   logger: SessionLogger;
   onEvent: (event: SessionEvent) => void;
-  absoluteTimeoutMinutes: number | undefined;
-  regenerateGraceSeconds: number;
+  absoluteTimeoutMs: number | undefined;
+  maxSessionsPerUser: number;
   versionedWrites: boolean;
   maxStalenessMs: number;
   staleReadWaitMs: number;
@@ -79,11 +80,7 @@ export function parseConfig(bindings: Bindings, options: SessionOptions = {}): S
     secret: new Secret(secret),
     previousSecrets: previousSecrets(options.previousSecrets, bindings["SESSION_PREVIOUS_SECRETS"], secret),
     store: storeSource(options, ext?.externalStoreFilePath, storageType, instanceName, bindings),
-    timeoutMinutes: positiveNumber(
-      options.timeout !== undefined ? "options.timeout" : "SESSION_TIMEOUT",
-      options.timeout ?? bindings["SESSION_TIMEOUT"] ?? 15,
-      "minutes",
-    ),
+    idleTimeoutMs: idleTimeoutMs(options.idleTimeoutMs, bindings["SESSION_TIMEOUT"]),
     cookieName: cookieName(
       options.cookieName !== undefined ? "options.cookieName" : "SESSION_COOKIE_NAME",
       options.cookieName ?? bindings["SESSION_COOKIE_NAME"] ?? "JSESSIONID",
@@ -103,15 +100,11 @@ export function parseConfig(bindings: Bindings, options: SessionOptions = {}): S
     storeTimeoutMs: positiveNumber("options.storeTimeoutMs", options.storeTimeoutMs ?? 3000, "milliseconds"),
     logger: options.logger ?? console,
     onEvent: options.onEvent ?? (() => {}),
-    absoluteTimeoutMinutes:
-      options.absoluteTimeout === undefined
+    absoluteTimeoutMs:
+      options.absoluteTimeoutMs === undefined
         ? undefined
-        : positiveNumber("options.absoluteTimeout", options.absoluteTimeout, "minutes"),
-    regenerateGraceSeconds: positiveNumber(
-      "options.regenerateGraceSeconds",
-      options.regenerateGraceSeconds ?? 10,
-      "seconds",
-    ),
+        : positiveNumber("options.absoluteTimeoutMs", options.absoluteTimeoutMs, "milliseconds"),
+    maxSessionsPerUser: positiveInteger("options.maxSessionsPerUser", options.maxSessionsPerUser ?? 100),
     versionedWrites: bool("options.versionedWrites", options.versionedWrites ?? true),
     maxStalenessMs: nonNegativeNumber("options.maxStalenessMs", options.maxStalenessMs ?? 5000, "milliseconds"),
     staleReadWaitMs: nonNegativeNumber(
@@ -176,6 +169,19 @@ function storeSource(
     factory: options.redis,
     credentials: redisCredentials(instanceName, bindings, options.redis.credentials),
   };
+}
+
+/** The idle timeout: the option in milliseconds, else the application router's `SESSION_TIMEOUT` in minutes. */
+function idleTimeoutMs(option: unknown, binding: unknown): number {
+  if (option !== undefined) return positiveNumber("options.idleTimeoutMs", option, "milliseconds");
+  return positiveNumber("SESSION_TIMEOUT", binding ?? 15, "minutes") * 60_000;
+}
+
+function positiveInteger(property: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new SessionConfigError(property, "must be a whole number, 1 or more");
+  }
+  return value;
 }
 
 function positiveNumber(property: string, value: unknown, unit: string): number {

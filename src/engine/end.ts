@@ -1,5 +1,5 @@
 import { SessionNotSavedError } from "../errors.js";
-import { notLanded, viewOf } from "../protocol/held.js";
+import { endedHeld, notLanded, viewOf } from "../protocol/held.js";
 import { apply } from "../protocol/patch.js";
 import { freshSession, markOf, type Loaded, type RequestChange } from "../protocol/request.js";
 import type { EndReason, Held, LiveHeld, Tie, Version } from "../protocol/types.js";
@@ -16,19 +16,23 @@ import { localCell, memoryCell, reportStoreFailure, startOf, writeChanges } from
 /** What an end replaced: the live version it ended, nothing, or a marker already there. */
 export type Ended = { kind: "live"; version: Version | null } | { kind: "already"; reason: EndReason };
 
-/** Writes the marker over whatever stands there; throws (logged) when the store fails. */
+/**
+ * Writes the marker over whatever stands there (`known`: the version this isolate last saw stored); throws
+ * (logged) when the store fails.
+ */
 export async function endId(
   id: string,
-  known: number,
+  known: Version | null,
   reason: EndReason,
   createdAt: number,
   engine: Engine,
   trace: RequestTrace,
 ): Promise<Ended> {
-  let plan = planEnd(known, reason);
-  let replacing: Version | null = null;
+  let plan = planEnd(known?.version ?? 0, reason);
+  let replacing: Version | null = known;
   // Forgotten here at once: a request of this isolate that loads it meanwhile must not serve it.
-  engine.memory.set(id, { kind: "ended", reason });
+  const ended = () => endedHeld(reason, engine.runtime.now(), engine.policy);
+  engine.memory.set(id, ended());
   for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
     let answer;
     try {
@@ -39,7 +43,7 @@ export async function endId(
       throw error;
     }
     const outcome = afterEnd(plan, answer, replacing);
-    engine.memory.set(id, { kind: "ended", reason });
+    engine.memory.set(id, ended());
     if (outcome.kind === "ended") return { kind: "live", version: outcome.replaced };
     if (outcome.kind === "already") return { kind: "already", reason: outcome.reason };
     plan = outcome.plan;
@@ -125,9 +129,9 @@ function carriedOver(ended: Ended, from: LiveHeld): LiveHeld | undefined {
 }
 
 /** The version this isolate last saw stored for the request's session. */
-function knownVersion(held: Held | undefined, loaded: Loaded): number {
+function knownVersion(held: Held | undefined, loaded: Loaded): Version | null {
   const live = held?.kind === "live" ? held : loaded.held;
-  return live?.base != null && !live.missing ? live.base.version : 0;
+  return live?.base != null && !live.missing ? live.base : null;
 }
 
 /** Takes an ended session out of its user's index; a failure is logged (the entry expires with the session). */

@@ -1,5 +1,5 @@
 import { SessionUnavailableError, storeFailureLine, StoreMisconfiguredError } from "../errors.js";
-import { serves } from "../protocol/held.js";
+import { endedHeld, serves } from "../protocol/held.js";
 import { afterRead, checkTie, decideLoad, type Ending, type ReadOutcome } from "../protocol/load.js";
 import { freshSession, servedFrom, type Loaded } from "../protocol/request.js";
 import { UNCHANGED, type Claim, type Held, type LiveHeld, type ReadAnswer } from "../protocol/types.js";
@@ -140,7 +140,7 @@ async function settled(
   }
   const cutoff = engine.cutoffs.fresh(held.view.user, engine.runtime.now(), Number.POSITIVE_INFINITY);
   if (checkTie(held, cutoff) === "revoked") {
-    remember(engine, claim.id, { kind: "ended", reason: "destroyed" });
+    remember(engine, claim.id, endedHeld("destroyed", engine.runtime.now(), policy));
     return ended(claim, "revoked", engine, trace);
   }
   return servedFrom(held, claim, policy.idleTimeoutMs);

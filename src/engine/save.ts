@@ -63,7 +63,8 @@ async function write(
   const merges = engine.store.merges;
   const newId = change.newId || loaded.isNew;
   const held = joined(change, engine);
-  if (held === "dropped") return { cookies: loaded.readOnly ? KEEP : cookiesFor({ loaded, mark: undefined, newId: false, ended: true, merges }) };
+  // Dropped (retired or destroyed by another request meanwhile): that request's response set the cookies.
+  if (held === "dropped") return { cookies: KEEP };
   if (held === "too-large") return { cookies: cookiesFor({ loaded, mark: undefined, newId: false, ended: false, merges }) };
   const mine = held.changes.at(-1)!;
   const mark: Mark = { version: mine.version, tag: mine.tag, at: mine.at };
@@ -140,11 +141,13 @@ export async function commitChange(change: SessionChange, engine: Engine, trace:
 /** An unchanged request: its cookies, and the store work it leaves for after the response. */
 function maintain(change: Extract<SessionChange, { kind: "unchanged" }>, engine: Engine): AfterHandler {
   const { loaded, newId, ended } = change;
+  // Retired or destroyed by another request since this one loaded: that request's response set the cookies.
+  if (!loaded.isNew && !newId && engine.memory.peek(loaded.id)?.kind === "ended") return { cookies: KEEP };
   const mark = loaded.isNew ? undefined : loaded.served;
   const cookies = cookiesFor({ loaded, mark, newId, ended, merges: engine.store.merges });
   if (loaded.ending === "revoked" && loaded.claim !== undefined) {
     // Tied to its user before their "sign out everywhere": a tombstone makes its end final.
-    return { cookies, background: quietly(endId(loaded.claim.id, 0, "destroyed", 0, engine, new RequestTrace())) };
+    return { cookies, background: quietly(endId(loaded.claim.id, null, "destroyed", 0, engine, new RequestTrace())) };
   }
   if (loaded.isNew || loaded.readOnly || ended) return { cookies };
   const held = engine.memory.peek(loaded.id);

@@ -1,5 +1,6 @@
 import type { RequestTrace } from "../trace.js";
 import type { SessionInfo } from "../types.js";
+import { endedHeld } from "../protocol/held.js";
 import { endId } from "./end.js";
 import type { Engine } from "./engine.js";
 
@@ -43,7 +44,7 @@ export async function revokeSession(
   const target = sessions.find((s) => s.handle === handle && s.since >= revokedBefore);
   if (target === undefined) return undefined;
   const read = await engine.store.read(target.id, 0, undefined, trace);
-  const known = read !== "unchanged" && read.kind !== "none" ? read.version : 0;
+  const known = read !== "unchanged" && read.kind === "live" ? read : null;
   await endId(target.id, known, "destroyed", target.createdAt, engine, trace);
   await engine.store.changeIndex([{ op: "remove", user, id: target.id }], trace);
   return target.id;
@@ -63,11 +64,12 @@ export async function revokeAllSessions(
   const at = runtime.now();
   // The session kept is tied anew one millisecond after the cut-off, before the cut-off is set.
   if (restamp !== undefined) await restamp(at + 1);
+  // Listed first (the index leaves revoked entries out), to answer how many it ends.
+  const { sessions } = await store.readIndex(user, trace);
   await store.revokeBefore(user, at + 1, policy.markerTtlMs, trace);
   engine.cutoffs.remember(user, { revokedBefore: at + 1, confirmedAt: at });
-  const { sessions } = await store.readIndex(user, trace);
   const ended = sessions.filter((s) => s.since <= at);
   if (ended.length > 0) await store.changeIndex(ended.map(({ id }) => ({ op: "remove", user, id })), trace);
-  for (const { id } of ended) engine.memory.set(id, { kind: "ended", reason: "destroyed" });
+  for (const { id } of ended) engine.memory.set(id, endedHeld("destroyed", at, policy));
   return { ended: ended.map((s) => s.id), at };
 }

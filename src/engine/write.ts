@@ -175,6 +175,8 @@ function backOff(attempt: number, engine: Engine): Promise<void> {
 const STALLED_MS = 35_000;
 /** One request's run writes at most this many rounds; the next change starts a new run. */
 const MAX_ROUNDS = 16;
+/** A run whose write failed tries again after these pauses (a lost answer, a blip), then leaves it to the next request. */
+const RETRY_PAUSES_MS = [100, 400];
 
 /**
  * The write queue: writes the session's changes after the response, one run per session per isolate. A
@@ -192,6 +194,7 @@ export function flushLater(id: string, engine: Engine, deferred: boolean): Promi
 
 async function run(id: string, engine: Engine, deferred: boolean, mine: number): Promise<void> {
   const trace = new RequestTrace();
+  let failures = 0;
   try {
     // After this task: none of the sealing runs before the response is handed back. The run is already
     // marked, so no change made meanwhile is left unwritten.
@@ -201,11 +204,17 @@ async function run(id: string, engine: Engine, deferred: boolean, mine: number):
       // Checked and given up in one synchronous step: a change made after this is never left unwritten.
       if (held?.kind !== "live" || isSaved(held)) return;
       engine.writing.set(id, engine.runtime.now());
-      const result = await writeChanges(id, memoryCell(engine, id), engine, trace, deferred);
-      if (result.kind !== "saved") return;
+      try {
+        const result = await writeChanges(id, memoryCell(engine, id), engine, trace, deferred);
+        if (result.kind !== "saved") return;
+      } catch {
+        // Logged and reported where it failed. Tried again a little later (requests that came meanwhile
+        // left their changes to this run), then left for the session's next request.
+        const pause = RETRY_PAUSES_MS[failures++];
+        if (pause === undefined) return;
+        await engine.runtime.sleep(pause);
+      }
     }
-  } catch {
-    // Logged and reported where it failed; the changes stay for the session's next request.
   } finally {
     const beat = engine.writing.get(id);
     if (beat !== undefined && beat >= mine) engine.writing.delete(id);

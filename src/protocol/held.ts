@@ -1,5 +1,5 @@
 import { apply } from "./patch.js";
-import type { Change, Claim, Held, LiveHeld, Tie, Version, View } from "./types.js";
+import type { Change, Claim, EndedHeld, EndReason, Held, LiveHeld, Tie, Version, View } from "./types.js";
 
 /**
  * How many change tags a version carries. A write whose answer was lost (the client retries it), or an
@@ -59,6 +59,11 @@ export function holding(
     floor: Math.max(live?.floor ?? 0, base.version),
     settled: previous?.kind === "live" || previous?.kind === "gone" ? previous.settled : [],
   };
+}
+
+/** An id this isolate saw end: kept as long as the store keeps the marker. */
+export function endedHeld(reason: EndReason, now: number, policy: { markerTtlMs: number }): EndedHeld {
+  return { kind: "ended", reason, until: now + policy.markerTtlMs };
 }
 
 /** The same holding with other changes (the view follows). */

@@ -1,4 +1,4 @@
-import { holding, isSaved, mayStillLand, serves, settle } from "./held.js";
+import { endedHeld, holding, isSaved, mayStillLand, serves, settle } from "./held.js";
 import type { Claim, GoneHeld, Held, LiveHeld, Policy, ReadAnswer, ReadingHeld } from "./types.js";
 import { UNCHANGED } from "./types.js";
 
@@ -75,7 +75,7 @@ export function decideLoad({ claim, held, now, policy, cutoff }: LoadInput, join
   if (outlived(held.view.createdAt, now, policy)) return { kind: "end", ending: "expired", held: undefined };
   if (now - held.confirmedAt < policy.maxStalenessMs && serves(held, claim)) {
     const tie = checkTie(held, cutoff);
-    if (tie === "revoked") return revoked();
+    if (tie === "revoked") return revoked(now, policy);
     if (tie === "unknown") return { kind: "cutoff", user: held.view.user! };
     return { kind: "serve", held };
   }
@@ -99,8 +99,8 @@ export function checkTie(held: LiveHeld, cutoff: Cutoff | undefined): "ok" | "re
   return held.view.since < cutoff.revokedBefore ? "revoked" : "ok";
 }
 
-export function revoked(): LoadStep & { kind: "end" } {
-  return { kind: "end", ending: "revoked", held: { kind: "ended", reason: "destroyed" } };
+export function revoked(now: number, policy: Policy): LoadStep & { kind: "end" } {
+  return { kind: "end", ending: "revoked", held: endedHeld("destroyed", now, policy) };
 }
 
 export interface ReadInput {
@@ -164,13 +164,11 @@ export function afterRead(input: ReadInput): ReadOutcome {
       return claimed(input, fresh, changed);
     }
     case "none": {
-      if (held?.kind === "live" && held.base !== null && policy.merges) {
-        if (held.missing || now - held.confirmedAt < policy.maxStalenessMs + (now - startedAt)) {
-          // Nothing stored, though this isolate saw the session live within the bound (a store that lost
-          // its data, like a restarted Redis without persistence): write it back. Only within the bound, so
-          // a lost tombstone cannot bring back a session whose end this isolate would have heard of by now.
-          return { kind: "restore", held: { ...held, missing: true, confirmedAt: startedAt } };
-        }
+      if (held?.kind === "live" && held.base !== null && policy.merges && mayRestore(held, now)) {
+        // Nothing stored, though this isolate knows the session live (a store that lost its data, like a
+        // restarted Redis without persistence; an end leaves a marker, an expiry is past `expiresAt`):
+        // write it back.
+        return { kind: "restore", held: { ...held, missing: true, confirmedAt: startedAt } };
       }
       if (held?.kind === "live" && held.base === null) {
         // A new session of this isolate whose first write has not landed yet: its own copy stands.
@@ -181,7 +179,7 @@ export function afterRead(input: ReadInput): ReadOutcome {
       return { kind: "end", ending: "gone", held: gone };
     }
     case "ended":
-      return { kind: "end", ending: answer.reason, held: { kind: "ended", reason: answer.reason } };
+      return { kind: "end", ending: answer.reason, held: endedHeld(answer.reason, now, policy) };
     case "tampered":
       return { kind: "end", ending: "destroyed", held: { kind: "gone", confirmedAt: startedAt, settled: [] } };
   }
@@ -219,6 +217,18 @@ function awaits(claim: Claim, settled: readonly string[], now: number): boolean 
 
 function settledOf(held: Held | undefined): readonly string[] {
   return held?.kind === "live" || held?.kind === "gone" ? held.settled : [];
+}
+
+/** Room for the clocks of the isolate and the store to disagree about an expiry. */
+const CLOCK_MARGIN_MS = 1_000;
+
+/**
+ * A session the store holds nothing of may be written back from this copy: the copy is live by the
+ * store's own expiry as last seen. (A store that loses its data loses its markers too: see the README's
+ * security model.)
+ */
+export function mayRestore(held: LiveHeld, now: number): boolean {
+  return held.missing === true || now < held.expiresAt - CLOCK_MARGIN_MS;
 }
 
 /** The absolute lifetime counts from `createdAt`, which is sealed: no client can move it. */

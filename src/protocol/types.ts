@@ -72,6 +72,8 @@ export interface Change {
   tie?: Tie | undefined;
   /** The version the browser's cookie names for it: the write lands at this version or above. */
   version: number;
+  /** When it was made (ms). */
+  at: number;
   /** Its estimated footprint in memory (the patch's JSON), counted against the memory tier's bounds. */
   bytes: number;
 }
@@ -122,6 +124,8 @@ export interface LiveHeld {
 export interface EndedHeld {
   kind: "ended";
   reason: EndReason;
+  /** Kept until the store's marker would have expired; after that the id is as good as never seen. */
+  until: number;
 }
 
 export interface GoneHeld {

@@ -1,4 +1,5 @@
-import { HISTORY_TAGS, holding, notLanded, settle, withChanges } from "./held.js";
+import { endedHeld, HISTORY_TAGS, holding, notLanded, settle, withChanges } from "./held.js";
+import { mayRestore } from "./load.js";
 import { overwrittenKeys } from "./patch.js";
 import type { EndReason, Held, LiveHeld, Policy, Stored, Tie, Version } from "./types.js";
 
@@ -63,7 +64,7 @@ function plan(held: LiveHeld, json: string, writeTag: string, ownTags: readonly 
   const newestClaimed = Math.max(0, ...held.changes.map((c) => c.version));
   // Above what it replaces, and at least the version the browser's cookie names for its newest change;
   // above everything this isolate saw, where the store lost the session.
-  const version = Math.max(expected + 1, newestClaimed, stored ? 0 : held.floor + 1);
+  const version = Math.max(expected + 1, newestClaimed, held.missing ? held.floor + 1 : 0);
   const tags = [...ownTags, ...(held.base?.tags ?? [])].filter((t) => t !== "").slice(0, HISTORY_TAGS);
   return { expected, version, json, tie: { user: held.view.user, since: held.view.since }, createdAt: held.view.createdAt, tags, writeTag };
 }
@@ -116,13 +117,13 @@ export function afterWrite({ held, plan, answer, startedAt, now, policy }: Write
       return { kind: "conflict", held: on, overwrites: countOverwrites(before, on) };
     }
     case "none":
-      if (held?.kind === "live" && policy.merges && startedAt - held.confirmedAt < policy.maxStalenessMs) {
-        // The store lost a session this isolate saw live within the bound: write it again over nothing.
+      if (held?.kind === "live" && policy.merges && mayRestore(held, startedAt)) {
+        // The store lost a session this isolate knows live: write it again over nothing.
         return { kind: "restore", held: { ...held, missing: true } };
       }
       return { kind: "dropped", reason: "expired", held: { kind: "gone", confirmedAt: startedAt, settled: [] } };
     case "ended":
-      return { kind: "dropped", reason: dropReason(answer.reason), held: { kind: "ended", reason: answer.reason } };
+      return { kind: "dropped", reason: dropReason(answer.reason), held: endedHeld(answer.reason, now, policy) };
     case "tampered":
       return { kind: "dropped", reason: "tampered", held: { kind: "gone", confirmedAt: startedAt, settled: [] } };
   }

@@ -3,26 +3,23 @@ import { bundledStore } from "hono-edge-session/custom-store";
 import type { SessionOptions } from "../config/options.js";
 import { parseConfig, type SessionConfig } from "../config/parse-config.js";
 import { storeFromBundle } from "../custom-store/bundled-store.js";
+import { CutoffCache, type Engine } from "../engine/engine.js";
+import type { Runtime } from "../engine/ports.js";
+import type { Policy } from "../protocol/types.js";
 import { ENVELOPE_ROOM_BYTES } from "../sealing/envelope.js";
 import { deriveKeyRing } from "../sealing/keys.js";
+import { newSessionId, newWriteTag } from "../sealing/session-id.js";
 import { GuardedStore } from "../stores/guarded-store.js";
 import type { UserCustomStore } from "../stores/types.js";
-import type { LoadDeps } from "../tiers/load.js";
 import { MemoryTier } from "../tiers/memory-tier.js";
-import type { SaveDeps } from "../tiers/save.js";
 import { StoreTier } from "../tiers/store-tier.js";
-import { WriteQueue } from "../tiers/write-queue.js";
-import { CompareAndSetWriter } from "../tiers/writers/compare-and-set.js";
-import { LastWriterWinsWriter } from "../tiers/writers/last-writer-wins.js";
-import type { SessionWriter } from "../tiers/writers/session-writer.js";
 import { SessionCookies } from "./session-cookie.js";
 
 /** Everything a session middleware keeps for the life of the isolate. None of it holds a request's I/O. */
 export interface IsolateState {
   config: SessionConfig;
   cookies: SessionCookies;
-  /** What loading and saving use: the tiers, the writer and the policies (one object serves both). */
-  tiers: LoadDeps & SaveDeps;
+  engine: Engine;
 }
 
 /**
@@ -40,12 +37,45 @@ export function configure(bindings: Record<string, unknown>, options: SessionOpt
   return { config, store: new GuardedStore(chooseStore(config), config.storeTimeoutMs, config.versionedWrites) };
 }
 
+/** Workers' (and Node's) clock, timers and randomness. */
+export const realRuntime: Runtime = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  newId: newSessionId,
+  newTag: newWriteTag,
+  random: () => Math.random(),
+};
+
+/** The protocol's policy, from the configuration. */
+export function policyOf(config: SessionConfig, merges: boolean): Policy {
+  return {
+    maxStalenessMs: config.maxStalenessMs,
+    staleReadWaitMs: config.staleReadWaitMs,
+    onStaleRead: config.onStaleRead,
+    idleTimeoutMs: config.idleTimeoutMs,
+    absoluteTimeoutMs: config.absoluteTimeoutMs,
+    refreshIntervalMs: config.idleTimeoutMs * config.ttlRefreshFraction,
+    // Markers and cut-offs outlive any copy of the session an isolate could still hold as live.
+    markerTtlMs: 2 * config.idleTimeoutMs,
+    maxSessionBytes: config.maxSessionBytes,
+    merges,
+  };
+}
+
 /** The rest, around them; the keys take a moment (Web Crypto is asynchronous). */
-export async function createIsolateState({ config, store }: Configured): Promise<IsolateState> {
+export async function createIsolateState({ config, store }: Configured, runtime = realRuntime): Promise<IsolateState> {
   const ring = await deriveKeyRing(config.secret, config.previousSecrets);
-  const plaintextBound = config.maxSessionBytes + ENVELOPE_ROOM_BYTES;
-  const tier = new StoreTier(ring, store, config.logger, config.timeoutMinutes, plaintextBound);
-  const memory = new MemoryTier(config.memoryMaxBytes, (count) =>
+  const policy = policyOf(config, store.versioned);
+  const tier = new StoreTier(
+    ring,
+    store,
+    config.logger,
+    runtime.now,
+    config.idleTimeoutMs,
+    config.maxSessionBytes + ENVELOPE_ROOM_BYTES,
+    { maxEntries: config.maxSessionsPerUser, keepMs: policy.markerTtlMs },
+  );
+  const memory = new MemoryTier(config.memoryMaxBytes, runtime.now, (count) =>
     config.logger.error(
       `hono-edge-session: memory tier full of sessions the store does not hold yet; dropped ${count} (raise memoryMaxBytes or fix the store)`,
     ),
@@ -53,39 +83,19 @@ export async function createIsolateState({ config, store }: Configured): Promise
   return {
     config,
     cookies: new SessionCookies(config, ring),
-    tiers: {
+    engine: {
+      runtime,
+      store: tier,
       memory,
-      writes: new WriteQueue(),
-      tier,
-      writer: chooseWriter(store, tier, config),
+      writing: new Map(),
+      cutoffs: new CutoffCache(),
+      policy,
       report: config,
-      timeoutMinutes: config.timeoutMinutes,
       awaitWrites: config.awaitWrites,
-      maxSessionBytes: config.maxSessionBytes,
-      regenerateGraceSeconds: config.regenerateGraceSeconds,
-      policy: {
-        maxStalenessMs: config.maxStalenessMs,
-        staleReadWaitMs: config.staleReadWaitMs,
-        onStaleRead: config.onStaleRead,
-        onStoreUnavailable: config.onStoreUnavailable,
-        refreshIntervalMs: config.timeoutMinutes * 60_000 * config.ttlRefreshFraction,
-        absoluteTimeoutMs:
-          config.absoluteTimeoutMinutes === undefined ? undefined : config.absoluteTimeoutMinutes * 60_000,
-      },
+      onStoreUnavailable: config.onStoreUnavailable,
+      maxSessionsPerUser: config.maxSessionsPerUser,
     },
   };
-}
-
-/** Compare-and-set when the store can (and the options allow), else last-writer-wins: decided once. */
-function chooseWriter(store: GuardedStore, tier: StoreTier, config: SessionConfig): SessionWriter {
-  if (!store.versioned) return new LastWriterWinsWriter(tier, config.timeoutMinutes, config.maxSessionBytes);
-  // Markers outlive any copy of the session an isolate could still hold as live (at most one timeout).
-  return new CompareAndSetWriter(
-    tier,
-    { dataMinutes: config.timeoutMinutes, markerMinutes: 2 * config.timeoutMinutes },
-    config.onEvent,
-    config.maxSessionBytes,
-  );
 }
 
 /** The store the configuration chose (see `StoreSource`). */

@@ -2,9 +2,8 @@ import type { Context, MiddlewareHandler } from "hono";
 import { env } from "hono/adapter";
 import type { SessionOptions } from "../config/options.js";
 import { describeError, SessionConfigError } from "../errors.js";
-import { fresh, loadSession } from "../tiers/load.js";
-import { commitChange, destroySession, regenerateSession, saveChange, updateSession } from "../tiers/save.js";
-import { listSessions, revokeSessions } from "../tiers/user-sessions.js";
+import { operationsFor } from "../engine/operations.js";
+import { saveChange } from "../engine/save.js";
 import { RequestTrace, serverTiming } from "../trace.js";
 import type { Session, SessionData } from "../types.js";
 import { configure, createIsolateState, type Configured, type IsolateState } from "./isolate-state.js";
@@ -64,26 +63,17 @@ export function session<T extends SessionData = SessionData>(
       console.error(`hono-edge-session: ${error instanceof SessionConfigError ? error.message : describeError(error)}`);
       return c.text("Internal Server Error", 500);
     }
-    const { cookies, tiers } = state;
+    const { cookies, engine } = state;
     const trace = new RequestTrace();
 
-    // Cookie → memory tier → store, on the handler's first use of the session.
-    const handle = new SessionHandle<T>({
-      load: async () => loadSession(await cookies.read(c), tiers, trace),
-      commit: (change) => commitChange(change, tiers, trace),
-      update: (loaded, fn) => updateSession(loaded, fn, tiers, trace),
-      regenerate: (loaded, data, user) => regenerateSession(loaded, data, user, tiers, trace),
-      destroy: (loaded) => destroySession(loaded, tiers, trace),
-      fresh: () => fresh(undefined, false),
-      listSessions: (user, currentId) => listSessions(user, currentId, tiers, trace),
-      revoke: (user, which) => revokeSessions(user, which, tiers, trace),
-    });
+    // Cookie → memory tier → store, on the handler's first use of the session (see engine/load.ts).
+    const handle = new SessionHandle<T>(operationsFor(engine, () => cookies.read(c), trace));
     c.set("session", handle.api);
 
     await next();
 
-    // Memory tier and cookies now; the store write after the response (see saveChange).
-    const after = await saveChange(handle.change(), tiers, trace);
+    // Memory tier and cookies now; the store write after the response (see engine/save.ts).
+    const after = await saveChange(handle.change(), engine, trace);
     await cookies.write(c, after.cookies);
     const timing = state.config.serverTiming ? serverTiming(trace) : undefined;
     if (timing !== undefined) c.header("Server-Timing", timing, { append: true });

@@ -5,8 +5,8 @@ import type { SessionConfig } from "../config/parse-config.js";
 import { equalStrings } from "../sealing/constant-time.js";
 import type { KeyRing } from "../sealing/keys.js";
 import { SESSION_ID_PATTERN, WRITE_TAG_PATTERN } from "../sealing/session-id.js";
-import type { CookiePlan } from "../tiers/save.js";
-import type { SessionCookie } from "../types.js";
+import type { CookiePlan } from "../protocol/request.js";
+import type { Claim } from "../protocol/types.js";
 
 /*
  * Two signed cookies. The id cookie (`JSESSIONID=<id>`) changes only when the session's id does: a new
@@ -17,7 +17,7 @@ import type { SessionCookie } from "../types.js";
  * browser's new id.
  */
 const ID_VALUE = new RegExp(`^${SESSION_ID_PATTERN}$`);
-const VERSION_VALUE = new RegExp(`^(${SESSION_ID_PATTERN})\\.(\\d{1,10})\\.(${WRITE_TAG_PATTERN})$`);
+const VERSION_VALUE = new RegExp(`^(${SESSION_ID_PATTERN})\\.(\\d{1,10})\\.(${WRITE_TAG_PATTERN})(?:\\.([0-9a-z]{1,11}))?$`);
 /*
  * Versions are uint32 (the sealed header holds them) and each write adds one, so no real cookie comes near
  * the end of the range. A cookie past half of it is refused (it claims nothing): were it accepted, the next
@@ -55,7 +55,7 @@ class VerifiedValues<T> {
 /** Reads and writes the session cookies of one configuration; keeps the isolate's verified values. */
 export class SessionCookies {
   readonly #ids = new VerifiedValues<string>();
-  readonly #versions = new VerifiedValues<{ id: string; version: number; tag: string }>();
+  readonly #versions = new VerifiedValues<{ id: string; version: number; tag: string; at: number }>();
   readonly versionName: string;
   /** Both cookies' attributes: the configuration's, always HttpOnly. */
   readonly #attributes: CookieOptions;
@@ -70,7 +70,7 @@ export class SessionCookies {
   }
 
   /** `undefined` for a missing, forged, malformed or oversized id cookie: the caller starts a new session. */
-  async read(c: Context): Promise<SessionCookie | undefined> {
+  async read(c: Context): Promise<Claim | undefined> {
     // The Cookie header parsed once for both cookies (on a memory hit this is most of the cookies' cost).
     const raw = getCookie(c);
     const id = await this.#verified(c, raw, this.config.cookieName, this.#ids, (value) =>
@@ -82,13 +82,13 @@ export class SessionCookies {
       const number = Number(match?.[2]);
       return match === null || number > MAX_VERSION
         ? undefined
-        : { id: match[1]!, value: { id: match[1]!, version: number, tag: match[3]! } };
+        : { id: match[1]!, value: { id: match[1]!, version: number, tag: match[3]!, at: parseInt(match[4] ?? "0", 36) } };
     });
-    const signedWithPrevious = id.previous || version?.previous === true;
+    const resign = id.previous || version?.previous === true;
     // A version cookie of another id (left by a request that answered after a regenerate) says nothing.
     return version !== undefined && version.value.id === id.value
-      ? { id: id.value, version: version.value.version, tag: version.value.tag, signedWithPrevious }
-      : { id: id.value, version: 0, tag: "", signedWithPrevious };
+      ? { id: id.value, version: version.value.version, tag: version.value.tag, at: version.value.at, resign }
+      : { id: id.value, version: 0, tag: "", at: 0, resign };
   }
 
   async write(c: Context, plan: CookiePlan): Promise<void> {
@@ -102,9 +102,10 @@ export class SessionCookies {
         deleteCookie(c, this.versionName, attributes);
         return;
       case "set": {
-        const { id, version, tag } = plan.cookie;
+        const { id, mark } = plan;
         if (plan.withId) await setSignedCookie(c, this.config.cookieName, id, key, attributes);
-        await setSignedCookie(c, this.versionName, `${id}.${version}.${tag}`, key, attributes);
+        const value = `${id}.${mark.version}.${mark.tag}.${Math.max(0, Math.floor(mark.at)).toString(36)}`;
+        await setSignedCookie(c, this.versionName, value, key, attributes);
         return;
       }
     }

@@ -2,30 +2,13 @@ import { SessionDataError, SessionIndexUnsupportedError, SessionNotSavedError, S
 import { diff } from "../protocol/patch.js";
 import type { Loaded, RequestChange } from "../protocol/request.js";
 import type { Tie } from "../protocol/types.js";
+import type { SessionOperations } from "../engine/operations.js";
 import type { SessionChange } from "../engine/save.js";
 import type { Session, SessionData, SessionInfo } from "../types.js";
 import { tooDeep, WorkingCopy } from "./working-copy.js";
 
 /** A user id is sealed into every version of the session: the envelope's room around the data is bounded. */
 const MAX_USER_ID_BYTES = 256;
-
-/** What the handle asks of the engine; each call answers the session as the store now holds it. */
-export interface SessionOperations {
-  load(): Promise<Loaded>;
-  commit(change: SessionChange): Promise<Loaded | undefined>;
-  update(loaded: Loaded, fn: (data: SessionData) => SessionData | void): Promise<Loaded>;
-  regenerate(loaded: Loaded, change: RequestChange): Promise<Loaded>;
-  destroy(loaded: Loaded): Promise<void>;
-  /** The id ended (destroyed, retired) since the request loaded it. */
-  endedMeanwhile(id: string): boolean;
-  /** The store keeps user indexes. */
-  readonly indexed: boolean;
-  listSessions(user: string, currentId: string | undefined): Promise<SessionInfo[]>;
-  revokeSession(user: string, handle: string): Promise<string | undefined>;
-  /** Ends the user's sessions; `keep`: this session stays (tied anew). Answers the ids ended and the kept session. */
-  revokeAll(user: string, keep: Loaded | undefined): Promise<{ ended: string[]; kept?: Loaded | undefined }>;
-  now(): number;
-}
 
 /**
  * The per-request side of a session: loads it lazily, tracks what the handler did, and says what changed.

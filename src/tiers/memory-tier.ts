@@ -49,7 +49,8 @@ export class MemoryTier {
   get(id: string): Held | undefined {
     const slot = this.#slots.get(id);
     if (slot === undefined) return undefined;
-    if (slot.held.kind === "live" && slot.held.expiresAt <= this.now()) {
+    const held = slot.held;
+    if ((held.kind === "live" && held.expiresAt <= this.now()) || (held.kind === "ended" && held.until <= this.now())) {
       this.#remove(id, slot);
       return undefined;
     }

@@ -77,7 +77,7 @@ describe("destroy is final", () => {
 
 describe("timeouts enforced on the server", () => {
   it("ends a session at its absolute lifetime however active it is, regenerate included", async () => {
-    const [a, b] = await app(2, { absoluteTimeout: 0.02 }); // 1.2 s
+    const [a, b] = await app(2, { absoluteTimeoutMs: 1200 }); // 1.2 s
     const browser = new BrowserJar();
     await a!.json(browser, "/session", { method: "PUT", json: { user: "ada" } });
     // Created before the PUT answered: 1.3 s from here is surely past its 1.2 s, however slow the PUT was.
@@ -91,7 +91,7 @@ describe("timeouts enforced on the server", () => {
   });
 
   it("ends an idle session on every tier", async () => {
-    const [a, b] = await app(2, { timeout: 0.01 }); // 600 ms
+    const [a, b] = await app(2, { idleTimeoutMs: 600 }); // 600 ms
     const browser = new BrowserJar();
     await a!.json(browser, "/session", { method: "PUT", json: { user: "ada" } });
     expect(await b!.json(browser, "/session")).toEqual({ user: "ada" }); // b now holds it in memory too

@@ -48,14 +48,19 @@ describe("no silent rollback", () => {
     expect((stale as { waitedMs: number }).waitedMs).toBeGreaterThanOrEqual(150);
   });
 
-  it("refuses to serve an older version than the cookie names with onStaleRead: reject, and keeps the cookie", async () => {
+  it("with onStaleRead: reject, answers 503 once, settling the claim: the cookie then names what the store holds", async () => {
     const { app, browser, key, versionOne } = await twoVersions({ staleReadWaitMs: 100, onStaleRead: "reject" });
     await isolates.stack.client.set(key, versionOne, "PX", 60_000);
-    const before = browser.cookie;
     const res = await app[1]!.fetch(browser, "/session");
     expect(res.status).toBe(503);
-    expect(res.headers.getSetCookie()).toEqual([]);
-    expect(browser.cookie).toBe(before);
+    // Only the version cookie is set again (the id stays), naming version 1: no request waits for version 2 again.
+    expect(res.headers.getSetCookie().map((c) => c.split("=")[0])).toEqual(["JSESSIONID_v"]);
+    expect(browser.version).toBe(1);
+    const events = await eventsOf(app[1]!);
+    expect(events).toContainEqual(expect.objectContaining({ type: "stale-read", storedVersion: 1, cookieVersion: 2, served: false }));
+    // The next request costs no wait, on any isolate: it is served what the store holds.
+    const next = await app[0]!.fetch(browser, "/session");
+    expect(next.status).toBe(200);
   });
 
   it("never rolls back an isolate that has seen the newer version", async () => {

@@ -90,7 +90,7 @@ describe("a user's sessions", () => {
   });
 
   it("keeps the index exactly in step with concurrent logins and logouts, and lets entries go with their sessions", async () => {
-    const app = await startApp(isolates, 2, { timeout: 0.02 }); // 1.2 s idle timeout
+    const app = await startApp(isolates, 2, { idleTimeoutMs: 1200 }); // 1.2 s idle timeout
     const browsers = await Promise.all(Array.from({ length: 8 }, (_, i) => login(app[i % 2]!, "cy")));
     // Half log out while the other half log in again (regenerate), all at once, over both isolates.
     await Promise.all(

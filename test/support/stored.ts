@@ -15,7 +15,7 @@ export class StoreReader {
 
   /** The key a session is stored under (without the store's own prefix). */
   storeKey(sessionId: string): Promise<string> {
-    return storeKeyOf(this.keys, sessionId);
+    return storeKeyOf(sessionId);
   }
 
   /** The sealed blob opened: its sealed version and what it holds. */

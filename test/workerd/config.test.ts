@@ -32,7 +32,7 @@ describe("EXT_SESSION_MGT", () => {
     expect(config.instanceName).toBe("approuter-redis");
     expect(config.storageType).toBe("redis");
     expect(config.secret.reveal()).toBe(SECRET);
-    expect(config.timeoutMinutes).toBe(15);
+    expect(config.idleTimeoutMs).toBe(15 * 60_000);
     expect(config.cookieName).toBe("JSESSIONID");
     expect(config.cookie).toEqual({ secure: true, sameSite: "Lax", path: "/", domain: undefined, partitioned: false });
     expect(redisOf(config)?.url).toBe("https://example.upstash.io");
@@ -139,16 +139,16 @@ describe("options first", () => {
 describe("SESSION_TIMEOUT and SESSION_COOKIE_NAME", () => {
   it("reads both from bindings (strings, as vars are)", () => {
     const config = parseConfig({ EXT_SESSION_MGT: ext(), ...creds, SESSION_TIMEOUT: "30", SESSION_COOKIE_NAME: "sid" });
-    expect(config.timeoutMinutes).toBe(30);
+    expect(config.idleTimeoutMs).toBe(30 * 60_000);
     expect(config.cookieName).toBe("sid");
   });
 
   it("lets options override the bindings", () => {
     const config = parseConfig(
       { EXT_SESSION_MGT: ext(), ...creds, SESSION_TIMEOUT: "30", SESSION_COOKIE_NAME: "sid" },
-      { timeout: 5, cookieName: "mine" },
+      { idleTimeoutMs: 5_000, cookieName: "mine" },
     );
-    expect(config.timeoutMinutes).toBe(5);
+    expect(config.idleTimeoutMs).toBe(5_000);
     expect(config.cookieName).toBe("mine");
   });
 
@@ -159,7 +159,7 @@ describe("SESSION_TIMEOUT and SESSION_COOKIE_NAME", () => {
   });
 
   it("names the option, not the binding, when the option is wrong", () => {
-    expect(configError({ EXT_SESSION_MGT: ext(), ...creds }, { timeout: -1 }).property).toBe("options.timeout");
+    expect(configError({ EXT_SESSION_MGT: ext(), ...creds }, { idleTimeoutMs: -1 }).property).toBe("options.idleTimeoutMs");
   });
 
   it.each(["a b", "a;b", "ä", ""])("rejects the cookie name %j", (name) => {

@@ -17,7 +17,7 @@ describe("a store with synchronous exists and resetTimer", () => {
           extSessionMgt: { instanceName: "sync", storageType: "custom", sessionSecret: SECRET },
           store,
           logger,
-          timeout: 0.01,
+          idleTimeoutMs: 600,
           ttlRefreshFraction: 0.5,
         }),
       )

@@ -56,13 +56,11 @@ function envelopeOf(rng: Prng, shape: string): string {
   const data = (json: string, user?: string): Envelope => ({
     kind: "data",
     json,
-    tag: rng.string(BASE64URL_ALPHABET, 8),
-    prior: rng.chance(0.5)
-      ? Array.from({ length: rng.between(1, 8) }, () => rng.string(BASE64URL_ALPHABET, 8))
-      : undefined,
+    tags: Array.from({ length: rng.chance(0.5) ? rng.between(2, 16) : 1 }, () => rng.string(BASE64URL_ALPHABET, 8)),
     createdAt,
     writtenAt,
     user,
+    since: user === undefined ? undefined : writtenAt,
   });
   switch (shape) {
     case "small":
@@ -84,15 +82,13 @@ function envelopeOf(rng: Prng, shape: string): string {
     case "tombstone":
       return wrap({ kind: "tombstone", createdAt, writtenAt });
     case "retired":
-      return wrap({ kind: "retired", createdAt, writtenAt, graceUntil: writtenAt + 10_000 });
-    case "moved":
-      return wrap({ kind: "moved", createdAt, writtenAt });
+      return wrap({ kind: "retired", createdAt, writtenAt });
     default:
       throw new Error(`no envelope shape ${shape}`);
   }
 }
 
-const SHAPES = ["small", "small", "text", "text", "random", "unicode", "user", "tombstone", "retired", "moved"];
+const SHAPES = ["small", "small", "text", "text", "random", "unicode", "user", "tombstone", "retired"];
 
 /** An original to seal: mostly the worker's own secret; some the next one's (rotation), some another app's. */
 export function newOriginal(rng: Prng): Unsealed {
@@ -110,11 +106,11 @@ export function newOriginal(rng: Prng): Unsealed {
 
 /** A data envelope of exactly `length` characters (ASCII, so as many bytes), compressible or not. */
 export function envelopeOfLength(rng: Prng, length: number, compressible: boolean): string {
-  const head = wrap({ kind: "data", json: '{"pad":""}', tag: "abcdefgh", createdAt: 1, writtenAt: 2 });
+  const head = wrap({ kind: "data", json: '{"pad":""}', tags: ["abcdefgh"], createdAt: 1, writtenAt: 2 });
   const room = length - head.length;
   if (room < 0) throw new RangeError(`no envelope of ${length} characters`);
   const pad = compressible ? "z".repeat(room) : rng.string(BASE64URL_ALPHABET, room);
-  return wrap({ kind: "data", json: JSON.stringify({ pad }), tag: "abcdefgh", createdAt: 1, writtenAt: 2 });
+  return wrap({ kind: "data", json: JSON.stringify({ pad }), tags: ["abcdefgh"], createdAt: 1, writtenAt: 2 });
 }
 
 /**
