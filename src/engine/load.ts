@@ -102,6 +102,7 @@ async function settled(
   waitedMs: number,
 ): Promise<Loaded> {
   const { policy, report } = engine;
+  let settledClaim = false;
   if (outcome.kind === "end") {
     remember(engine, claim.id, outcome.held);
     return ended(claim, outcome.ending, engine, trace);
@@ -126,9 +127,10 @@ async function settled(
     const line = `hono-edge-session: the store holds version ${outcome.storedVersion} but ${outcome.kind === "rollback" ? "this isolate saw a newer one stored; serving that" : `the cookie names ${claim.version}`}`;
     if (outcome.kind === "settle" && !served) {
       report.logger.error(`${line}; answering 503 once (onStaleRead: "reject"), and the cookie names what is stored`);
-      return { ...servedFrom(held, claim, policy.idleTimeoutMs), refused: true };
+      return { ...servedFrom(held, claim, policy.idleTimeoutMs), refused: true, settled: true };
     }
     report.logger.warn(`${line}; serving it`);
+    settledClaim = true;
   }
   if (checkTie(held, engine.cutoffs.fresh(held.view.user, engine.runtime.now(), policy.maxStalenessMs)) === "unknown") {
     // A user learnt only from this read (a miss): their cut-off, before the session is served.
@@ -143,7 +145,7 @@ async function settled(
     remember(engine, claim.id, endedHeld("destroyed", engine.runtime.now(), policy));
     return ended(claim, "revoked", engine, trace);
   }
-  return servedFrom(held, claim, policy.idleTimeoutMs);
+  return { ...servedFrom(held, claim, policy.idleTimeoutMs), settled: settledClaim };
 }
 
 /** A new session instead of the one the cookie named (which ended for `ending`). */
@@ -175,7 +177,7 @@ function unavailable(
   if (held?.kind === "live" && serves(held, claim)) {
     report.logger.error(storeFailureLine(error, "store read failed; serving this isolate's copy of the session"));
     trace.servedBy = "hit";
-    return servedFrom(held, claim, policy.idleTimeoutMs);
+    return { ...servedFrom(held, claim, policy.idleTimeoutMs), degraded: true };
   }
   if (engine.onStoreUnavailable === "reject") {
     report.logger.error(storeFailureLine(error, "store read failed, answering 503"));
@@ -184,7 +186,7 @@ function unavailable(
   report.logger.error(storeFailureLine(error, "store read failed, starting a new session"));
   trace.servedBy = "new";
   // The cookies are kept: the session may well be there once the store is back.
-  return freshSession(engine.runtime.newId(), engine.runtime.now(), undefined);
+  return { ...freshSession(engine.runtime.newId(), engine.runtime.now(), undefined), degraded: true };
 }
 
 /** Puts what the protocol decided into memory (a new holding, a marker of the end, or nothing). */

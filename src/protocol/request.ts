@@ -32,6 +32,10 @@ export interface Loaded {
   served: Mark | undefined;
   /** The store could not meet the claim in time and `onStaleRead` is "reject": the request is refused. */
   refused?: boolean | undefined;
+  /** The claimed write was taken as lost (or the store went back): served what there is, reported. */
+  settled?: boolean | undefined;
+  /** The store could not be read: served this isolate's copy as it is, or a new session. */
+  degraded?: boolean | undefined;
 }
 
 const EMPTY_TIE: Tie = { user: undefined, since: 0 };
