@@ -20,7 +20,7 @@ export default defineConfig({
         ],
         resolve: {
           // The pool ignores wrangler's [alias]: mirror it, with the Durable Object store as the bundled one.
-          alias: { "hono-edge-session/custom-store": here("./test/support/bundled-store.ts") },
+          alias: { "hono-edge-session/custom-store": here("./app/custom-store.ts") },
         },
         test: {
           name: "workerd",

@@ -46,8 +46,11 @@ export type StoreUnavailablePolicy =
  * Options of `session()`. Every option can be given in code; the application router's bindings
  * (`EXT_SESSION_MGT`, `SESSION_TIMEOUT`, `SESSION_COOKIE_NAME` and the Redis credential bindings) supply
  * what code leaves out, and an option given in code wins over its binding.
+ *
+ * `Bindings` types the bindings `store` receives (as Hono's `Bindings` types `c.env`; untyped, as there,
+ * they are `any`): `session<Data, Env>({ store: (env) => new DurableObjectStore(env.SESSION_STORE) })`.
  */
-export interface SessionOptions {
+export interface SessionOptions<Bindings = any> {
   /**
    * The application router's configuration, instead of the `EXT_SESSION_MGT` binding: an object or its JSON.
    * @default the `EXT_SESSION_MGT` binding
@@ -79,7 +82,7 @@ export interface SessionOptions {
    * @default the custom store `EXT_SESSION_MGT.externalStoreFilePath` names, else Redis (see `redis`)
    * @example store: (env) => new DurableObjectStore(env.SESSION_STORE) // from "hono-edge-session/durable-object"
    */
-  store?: UserCustomStore | ((bindings: Record<string, any>) => UserCustomStore);
+  store?: UserCustomStore | ((bindings: Bindings) => UserCustomStore);
   /**
    * The Redis store used when the configuration names Redis (`storageType: "redis"` and no custom store).
    * Kept out of the core so that apps on other stores ship no Redis client.

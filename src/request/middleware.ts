@@ -42,8 +42,8 @@ export type SessionEnv<T extends SessionData = SessionData> = { Variables: Sessi
  * export default app;
  * ```
  */
-export function session<T extends SessionData = SessionData>(
-  options: SessionOptions = {},
+export function session<T extends SessionData = SessionData, Bindings = any>(
+  options: SessionOptions<Bindings> = {},
 ): MiddlewareHandler<SessionEnv<T>> {
   let configured: Configured | undefined;
   let isolate: IsolateState | undefined;

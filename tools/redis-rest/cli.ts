@@ -3,7 +3,8 @@
  * `hono-edge-session-redis-rest`, the package's bin (built to dist/tools/redis-rest/cli.js; `npm run
  * dev:redis` runs this source): Upstash's Redis REST API on this machine, over a private redis-server it
  * starts (or one already running), for developing and testing apps that use `@upstash/redis`. Stops cleanly,
- * with its redis-server, on Ctrl-C. Needs Node and redis-parser only, nothing from devDependencies.
+ * with its redis-server, on Ctrl-C. Needs Node only: the build (tools/build-gateway.mjs) bundles redis-parser
+ * into it, so the apps that install the package never install redis-parser.
  */
 import { parseArgs } from "node:util";
 import { startGateway, type Gateway } from "./gateway.js";

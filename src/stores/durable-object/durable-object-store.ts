@@ -23,8 +23,16 @@ export class DurableObjectStore implements IndexedStore {
   readonly #binding: DurableObjectNamespace<SessionStoreObject>;
   readonly #namespace: string;
 
-  constructor(binding: DurableObjectNamespace<SessionStoreObject>, options: DurableObjectStoreOptions = {}) {
-    this.#binding = binding;
+  /**
+   * @param binding the namespace bound to `SessionStoreObject`; typed as `wrangler types` writes it
+   *   (`DurableObjectNamespace<SessionStoreObject>`) or declared by hand (`DurableObjectNamespace`).
+   */
+  constructor(
+    binding: DurableObjectNamespace<SessionStoreObject> | DurableObjectNamespace,
+    options: DurableObjectStoreOptions = {},
+  ) {
+    // A hand-declared namespace has no type for the class behind it; the binding's class is ours.
+    this.#binding = binding as DurableObjectNamespace<SessionStoreObject>;
     this.#namespace = options.namespace ?? "sessions";
   }
 
