@@ -32,12 +32,18 @@ export async function endId(
   let replacing: Version | null = known;
   // Forgotten here at once: a request of this isolate that loads it meanwhile must not serve it.
   const ended = () => endedHeld(reason, engine.runtime.now(), engine.policy);
+  const before = engine.memory.peek(id);
   engine.memory.set(id, ended());
   for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
     let answer;
     try {
       answer = await engine.store.end(id, plan, createdAt, engine.policy.markerTtlMs, trace);
     } catch (error) {
+      // The marker may not have landed: this isolate's copy comes back (it is confirmed again past the bound).
+      if (engine.memory.peek(id)?.kind === "ended") {
+        if (before?.kind === "live") engine.memory.set(id, { ...before, confirmedAt: 0 });
+        else engine.memory.delete(id);
+      }
       const what = reason === "destroyed" ? "destroyed" : "regenerated";
       reportStoreFailure(error, "mark", `the session could not be ${what} in the store`, engine);
       throw error;

@@ -1,5 +1,5 @@
 import { SessionUnavailableError, storeFailureLine, StoreMisconfiguredError } from "../errors.js";
-import { endedHeld, serves } from "../protocol/held.js";
+import { serves } from "../protocol/held.js";
 import { afterRead, checkTie, decideLoad, type Ending, type ReadOutcome } from "../protocol/load.js";
 import { freshSession, servedFrom, type Loaded } from "../protocol/request.js";
 import { UNCHANGED, type Claim, type Held, type LiveHeld, type ReadAnswer } from "../protocol/types.js";
@@ -141,11 +141,9 @@ async function settled(
     }
   }
   const cutoff = engine.cutoffs.fresh(held.view.user, engine.runtime.now(), Number.POSITIVE_INFINITY);
-  if (checkTie(held, cutoff) === "revoked") {
-    remember(engine, claim.id, endedHeld("destroyed", engine.runtime.now(), policy));
-    return ended(claim, "revoked", engine, trace);
-  }
-  return { ...servedFrom(held, claim, policy.idleTimeoutMs), settled: settledClaim };
+  if (checkTie(held, cutoff) === "revoked") return ended(claim, "revoked", engine, trace);
+  const loaded = servedFrom(held, claim, policy.idleTimeoutMs);
+  return settledClaim ? { ...loaded, settled: true } : loaded;
 }
 
 /** A new session instead of the one the cookie named (which ended for `ending`). */

@@ -51,19 +51,21 @@ export function operationsFor(
     revokeSession: (user, handle) => revokeSession(user, handle, engine, trace),
     revokeAll: async (user, keep) => {
       let kept: Loaded | undefined;
-      const restamp =
-        keep === undefined
-          ? undefined
-          : async (since: number) => {
-              const change: SessionChange = {
-                kind: "changed",
-                loaded: keep,
-                change: { patch: { set: {}, deleted: [] }, tie: { user, since } },
-                newId: false,
-              };
-              kept = await commitChange(change, engine, trace);
-            };
-      const { ended } = await revokeAllSessions(user, engine, trace, restamp);
+      const restamp = async (since: number) => {
+        const change: SessionChange = {
+          kind: "changed",
+          loaded: keep!,
+          change: { patch: { set: {}, deleted: [] }, tie: { user, since } },
+          newId: false,
+        };
+        kept = await commitChange(change, engine, trace);
+      };
+      const { ended } = await revokeAllSessions(
+        user,
+        engine,
+        trace,
+        keep === undefined ? undefined : { id: keep.id, since: keep.view.since, restamp },
+      );
       return { ended, kept };
     },
     now: () => engine.runtime.now(),

@@ -15,7 +15,6 @@ import {
 import { UNCHANGED, type LiveHeld } from "../protocol/types.js";
 import { byteLength, exceeds } from "../protocol/write.js";
 import { RequestTrace } from "../trace.js";
-import { endId } from "./end.js";
 import type { Engine } from "./engine.js";
 import { flushLater, localCell, memoryCell, reportRejected, reportStoreFailure, writeChanges, writingNow } from "./write.js";
 
@@ -145,10 +144,6 @@ function maintain(change: Extract<SessionChange, { kind: "unchanged" }>, engine:
   if (!loaded.isNew && !newId && engine.memory.peek(loaded.id)?.kind === "ended") return { cookies: KEEP };
   const mark = loaded.isNew ? undefined : loaded.served;
   const cookies = cookiesFor({ loaded, mark, newId, ended, merges: engine.store.merges });
-  if (loaded.ending === "revoked" && loaded.claim !== undefined) {
-    // Tied to its user before their "sign out everywhere": a tombstone makes its end final.
-    return { cookies, background: quietly(endId(loaded.claim.id, null, "destroyed", 0, engine, new RequestTrace())) };
-  }
   if (loaded.isNew || loaded.readOnly || ended) return { cookies };
   const held = engine.memory.peek(loaded.id);
   if (held?.kind !== "live") return { cookies };
@@ -193,14 +188,5 @@ async function refresh(id: string, held: LiveHeld, engine: Engine): Promise<void
     const now = engine.memory.peek(id);
     if (now?.kind === "live") engine.memory.set(id, { ...now, refreshedAt: held.refreshedAt });
     reportStoreFailure(error, "refresh", "store expiry refresh failed; it is tried again on a later request", engine);
-  }
-}
-
-/** Background work never rejects: failures are logged where they happen. */
-async function quietly(work: Promise<unknown>): Promise<void> {
-  try {
-    await work;
-  } catch {
-    // Reported where it failed.
   }
 }

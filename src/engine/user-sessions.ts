@@ -52,24 +52,26 @@ export async function revokeSession(
 
 /**
  * Revokes every session tied to the user before now (a cut-off; one call per secret of the key ring) and
- * answers how many it ended. `keep`: this session stays: its tie is made anew first, after the cut-off.
+ * answers how many it ended. `keep`: this session stays: its tie is made anew first, just after the
+ * cut-off, unless it was itself revoked already (a copied cookie must not tie itself anew this way).
  */
 export async function revokeAllSessions(
   user: string,
   engine: Engine,
   trace: RequestTrace,
-  restamp: ((since: number) => Promise<void>) | undefined,
-): Promise<{ ended: string[]; at: number }> {
+  keep: { id: string; since: number; restamp: (since: number) => Promise<void> } | undefined,
+): Promise<{ ended: string[]; kept: boolean }> {
   const { runtime, policy, store } = engine;
   const at = runtime.now();
-  // The session kept is tied anew one millisecond after the cut-off, before the cut-off is set.
-  if (restamp !== undefined) await restamp(at + 1);
   // Listed first (the index leaves revoked entries out), to answer how many it ends.
-  const { sessions } = await store.readIndex(user, trace);
+  const { sessions, revokedBefore } = await store.readIndex(user, trace);
+  const kept = keep !== undefined && keep.since >= revokedBefore;
+  // The session kept is tied anew one millisecond after the cut-off, before the cut-off is set.
+  if (kept) await keep.restamp(at + 1);
   await store.revokeBefore(user, at + 1, policy.markerTtlMs, trace);
   engine.cutoffs.remember(user, { revokedBefore: at + 1, confirmedAt: at });
-  const ended = sessions.filter((s) => s.since <= at);
+  const ended = sessions.filter((s) => s.since <= at && !(kept && s.id === keep.id));
   if (ended.length > 0) await store.changeIndex(ended.map(({ id }) => ({ op: "remove", user, id })), trace);
   for (const { id } of ended) engine.memory.set(id, endedHeld("destroyed", at, policy));
-  return { ended: ended.map((s) => s.id), at };
+  return { ended: ended.map((s) => s.id), kept };
 }

@@ -11,6 +11,7 @@ import type { Held, LiveHeld, Version } from "../protocol/types.js";
 import {
   afterWrite,
   byteLength,
+  dropReason,
   exceeds,
   MAX_WRITE_ATTEMPTS,
   planUpdate,
@@ -34,11 +35,20 @@ export interface Cell {
   set(held: Held): void;
 }
 
+/**
+ * The memory tier's entry of `id`. Should the tier stop holding it (grown past what one entry may be),
+ * the write goes on from a local copy, so no change it carries is dropped on the way.
+ */
 export function memoryCell(engine: Engine, id: string): Cell {
+  let local: Held | undefined;
   return {
-    get: () => engine.memory.peek(id),
+    get: () => local ?? engine.memory.peek(id),
     set: (held) => {
-      if (!engine.memory.set(id, held)) engine.memory.delete(id);
+      if (local !== undefined) local = held;
+      else if (!engine.memory.set(id, held)) {
+        engine.memory.delete(id);
+        local = held;
+      }
     },
   };
 }
@@ -71,6 +81,8 @@ export async function writeChanges(
   let started = runtime.now();
   for (;;) {
     const held = cell.get();
+    // Ended meanwhile (its changes go with it), or no longer held (evicted: reported by the tier).
+    if (held?.kind === "ended") return { kind: "dropped", reason: dropReason(held.reason) };
     if (held?.kind !== "live") return { kind: "saved" };
     const plan = planWrite(held, policy);
     if (plan === undefined) return { kind: "saved" };

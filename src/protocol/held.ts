@@ -46,7 +46,11 @@ export function holding(
   idleTimeoutMs: number,
 ): LiveHeld {
   const live = previous?.kind === "live" ? previous : undefined;
-  const changes = notLanded(live?.changes ?? [], base.tags);
+  // The changes left go onto this version: each lands above it, and the cookies that name them from now
+  // on name versions above it (a browser's versions never go back).
+  const changes = notLanded(live?.changes ?? [], base.tags).map((change, i) =>
+    change.version > base.version + i ? change : { ...change, version: base.version + i + 1 },
+  );
   return {
     kind: "live",
     base,

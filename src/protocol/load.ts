@@ -75,7 +75,9 @@ export function decideLoad({ claim, held, now, policy, cutoff }: LoadInput, join
   if (outlived(held.view.createdAt, now, policy)) return { kind: "end", ending: "expired", held: undefined };
   if (now - held.confirmedAt < policy.maxStalenessMs && serves(held, claim)) {
     const tie = checkTie(held, cutoff);
-    if (tie === "revoked") return revoked(now, policy);
+    // Revoked: this request gets a new session. The copy stays as it is (the store may hold a newer tie, a
+    // sign-in since; it is confirmed past the bound like any copy), so nothing is ended for good here.
+    if (tie === "revoked") return { kind: "end", ending: "revoked", held };
     if (tie === "unknown") return { kind: "cutoff", user: held.view.user! };
     return { kind: "serve", held };
   }
@@ -97,10 +99,6 @@ export function checkTie(held: LiveHeld, cutoff: Cutoff | undefined): "ok" | "re
   if (held.view.user === undefined) return "ok";
   if (cutoff === undefined) return "unknown";
   return held.view.since < cutoff.revokedBefore ? "revoked" : "ok";
-}
-
-export function revoked(now: number, policy: Policy): LoadStep & { kind: "end" } {
-  return { kind: "end", ending: "revoked", held: endedHeld("destroyed", now, policy) };
 }
 
 export interface ReadInput {
@@ -153,6 +151,10 @@ export function afterRead(input: ReadInput): ReadOutcome {
   }
   switch (answer.kind) {
     case "live": {
+      if (held?.kind === "live" && held.base !== null && !held.missing && answer.version <= held.base.version && held.confirmedAt >= startedAt) {
+        // Older news: this isolate saw a version at least as new after the read was sent (another request's).
+        return claimed(input, held, false);
+      }
       if (held?.kind === "live" && held.base !== null && !held.missing && answer.version < held.base.version) {
         // Older than a version this isolate saw stored: a lagging replica, or an old value put back. Never
         // roll back to it; this isolate's copy stands (reported).

@@ -54,8 +54,9 @@ export function freshSession(id: string, now: number, claim: Claim | undefined, 
   };
 }
 
-/** The session served from this isolate's copy. */
+/** The session served from this isolate's copy (`settled`: the claimed write was given up as lost). */
 export function servedFrom(held: LiveHeld, claim: Claim, idleTimeoutMs: number): Loaded {
+  const settled = claim.version > 0 && !held.view.tags.includes(claim.tag) && held.settled.includes(claim.tag);
   return {
     id: claim.id,
     isNew: false,
@@ -65,6 +66,7 @@ export function servedFrom(held: LiveHeld, claim: Claim, idleTimeoutMs: number):
     claim,
     ending: undefined,
     served: markOf(held, idleTimeoutMs),
+    settled,
   };
 }
 

@@ -62,11 +62,20 @@ function plan(held: LiveHeld, json: string, writeTag: string, ownTags: readonly 
   const stored = held.base !== null && !held.missing;
   const expected = stored ? held.base!.version : 0;
   const newestClaimed = Math.max(0, ...held.changes.map((c) => c.version));
-  // Above what it replaces, and at least the version the browser's cookie names for its newest change;
-  // above everything this isolate saw, where the store lost the session.
-  const version = Math.max(expected + 1, newestClaimed, held.missing ? held.floor + 1 : 0);
+  // Above what it replaces, and at least the version the browser's cookie names for its newest change.
+  // Where the store lost the session, above everything this isolate saw, by a jump drawn from the write's
+  // tag: other isolates may have seen later versions, and two copies must not come back under one number
+  // (a conditional read compares numbers).
+  const version = Math.max(expected + 1, newestClaimed, held.missing ? held.floor + 1 + jump(writeTag) : 0);
   const tags = [...ownTags, ...(held.base?.tags ?? [])].filter((t) => t !== "").slice(0, HISTORY_TAGS);
   return { expected, version, json, tie: { user: held.view.user, since: held.view.since }, createdAt: held.view.createdAt, tags, writeTag };
+}
+
+/** 1 to 65536, from a write tag's first three characters (random, base64url). */
+function jump(tag: string): number {
+  let n = 0;
+  for (let i = 0; i < 3 && i < tag.length; i++) n = n * 64 + (tag.charCodeAt(i) % 64);
+  return 1 + (n % 65_536);
 }
 
 export interface WriteAnswer {
@@ -109,10 +118,16 @@ export function afterWrite({ held, plan, answer, startedAt, now, policy }: Write
     }
     return { kind: "landed", held: holding(version, startedAt, held, policy.idleTimeoutMs), version };
   }
+  // The id ended in this isolate meanwhile (a destroy or regenerate of another request): nothing more is written.
+  if (held?.kind === "ended") return { kind: "dropped", reason: dropReason(held.reason), held };
   switch (answer.kind) {
     case "live": {
-      // Another write stands there: this isolate's changes it holds have landed; the others go onto it.
       const before = held?.kind === "live" ? held : undefined;
+      if (before?.base != null && !before.missing && before.base.version >= answer.version) {
+        // Older news: another write of this isolate moved its copy past that version meanwhile.
+        return { kind: "conflict", held: withChanges(before, notLanded(before.changes, answer.tags)), overwrites: 0 };
+      }
+      // Another write stands there: this isolate's changes it holds have landed; the others go onto it.
       const on = holding(stripKind(answer), startedAt, held, policy.idleTimeoutMs);
       return { kind: "conflict", held: on, overwrites: countOverwrites(before, on) };
     }

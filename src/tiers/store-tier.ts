@@ -83,9 +83,18 @@ export class StoreTier implements StorePort {
     await trace.store(() => this.store.resetTimer(key, minutes(ttlMs)));
   }
 
+  /**
+   * The latest cut-off under any secret of the ring: one made before a rotation stands under the old
+   * secret's user key (one call per secret, in parallel; one secret most of the time).
+   */
   async revokedBefore(user: string, trace: RequestTrace): Promise<number> {
-    const userKey = await userKeyOf(this.ring.current, user);
-    return await trace.store(() => this.store.revokedBefore(userKey));
+    const cutoffs = await Promise.all(
+      this.ring.all.map(async (keys) => {
+        const userKey = await userKeyOf(keys, user);
+        return await trace.store(() => this.store.revokedBefore(userKey));
+      }),
+    );
+    return Math.max(0, ...cutoffs);
   }
 
   /** Under every secret's user key, so an isolate whose current secret is another one of the ring sees it too. */

@@ -95,6 +95,8 @@ export class Scheduler {
 
   /** Takes the next event (skipping a dead isolate's), fires it, and lets what it started settle. */
   async step(): Promise<boolean> {
+    // Whatever was started since the last step gets to schedule its waits first.
+    if (this.#queue.size === 0) await settle();
     for (;;) {
       const event = this.#queue.pop();
       if (event === undefined) return false;

@@ -13,7 +13,7 @@ import type { Scheduler } from "./scheduler.js";
  * loses and duplicates calls.
  */
 
-interface LiveValue {
+export interface LiveValue {
   kind: "live";
   tags: string[];
   json: string;
@@ -59,6 +59,8 @@ export class SimStore {
   /** Per key: the highest version ever stored, whether it ever ended, and the landed keys and counters. */
   readonly #highest = new Map<string, number>();
   readonly #endedEver = new Set<string>();
+  /** The live value a marker replaced, by id (what a regenerate must carry over). */
+  readonly beforeEnd = new Map<string, LiveValue>();
   /** Keys whose data the store lost (a restart without persistence): some rules start over for them. */
   readonly lost = new Set<string>();
   #payload = 0;
@@ -72,7 +74,9 @@ export class SimStore {
   row(id: string): Row | undefined {
     const row = this.rows.get(id);
     if (row !== undefined && row.expiresAt <= this.sim.now) {
+      // Expired: the key is gone, and its versions start over (no isolate may hold it past its expiry).
       this.#replace(id, undefined);
+      this.#highest.delete(id);
       return undefined;
     }
     return row;
@@ -84,6 +88,7 @@ export class SimStore {
     if (current !== undefined && current.payload === next.payload) return null; // a retry of a call that landed
     if ((current?.version ?? 0) !== expected) return current ?? "none";
     this.#check(id, current, next);
+    if (next.value.kind === "ended" && current?.value.kind === "live") this.beforeEnd.set(id, current.value);
     this.#replace(id, next);
     return null;
   }
@@ -157,7 +162,7 @@ export class SimStore {
     const after = JSON.parse(next.value.json) as Record<string, unknown>;
     // A browser's own keys are written once each and never deleted: a landed one stays, unchanged.
     for (const [key, value] of Object.entries(before)) {
-      if (key.startsWith("b") && after[key] !== value) {
+      if (/^b\d+_/.test(key) && after[key] !== value) {
         throw new Violation(`store: ${short(id)} v${next.version} lost the landed key ${key}`);
       }
     }
@@ -175,16 +180,16 @@ export class SimStore {
   }
 }
 
-/** How the network between one isolate and the store behaves. */
+/** How the network between one isolate and the store behaves (read at each call: faults can stop). */
 export interface Network {
   /** One-way delay, ms. */
   delay(): number;
   /** The call never reaches the store. */
-  lose: number;
+  readonly lose: number;
   /** The store applies it, the answer is lost: the client retries once, 50 ms later (as @upstash/redis does). */
-  loseAnswer: number;
+  readonly loseAnswer: number;
   /** The store applies it, then the answer is an error. */
-  errorAfter: number;
+  readonly errorAfter: number;
 }
 
 /** One isolate's view of the store: the engine's `StorePort`, over the simulated network. */
@@ -205,14 +210,14 @@ export class SimPort implements StorePort {
     readonly log: (line: string) => void,
   ) {}
 
-  read(id: string, known: number, refreshMs: number | undefined): Promise<ReadAnswer> {
-    return this.#call(`read ${short(id)} known=${known}`, () => {
+  read(id: string, known: number, refreshMs: number | undefined, trace: RequestTrace): Promise<ReadAnswer> {
+    return this.#call(trace, `read ${short(id)} known=${known}`, () => {
       const row = this.store.readIfChanged(id, known, refreshMs);
       return row === null ? "unchanged" : this.#open(row);
     });
   }
 
-  write(id: string, plan: WritePlan, ttlMs: number): Promise<Stored | null> {
+  write(id: string, plan: WritePlan, ttlMs: number, trace: RequestTrace): Promise<Stored | null> {
     const payload = this.store.newPayload();
     const value: LiveValue = {
       kind: "live",
@@ -222,16 +227,16 @@ export class SimPort implements StorePort {
       user: plan.tie.user,
       since: plan.tie.since,
     };
-    return this.#call(`write ${short(id)} ${plan.expected}->${plan.version} [${plan.tags.slice(0, 3).join(",")}]`, () => {
+    return this.#call(trace, `write ${short(id)} ${plan.expected}->${plan.version} [${plan.tags.slice(0, 3).join(",")}]`, () => {
       const row: Row = { version: plan.version, value, expiresAt: this.store.sim.now + ttlMs, gen: this.ring[0]!, payload };
       const answer = this.store.cas(id, plan.expected, row);
       return answer === null ? null : this.#open(answer);
     });
   }
 
-  end(id: string, plan: EndPlan, _createdAt: number, ttlMs: number): Promise<Stored | null> {
+  end(id: string, plan: EndPlan, _createdAt: number, ttlMs: number, trace: RequestTrace): Promise<Stored | null> {
     const payload = this.store.newPayload();
-    return this.#call(`end ${short(id)} ${plan.expected}->${plan.version} ${plan.reason}`, () => {
+    return this.#call(trace, `end ${short(id)} ${plan.expected}->${plan.version} ${plan.reason}`, () => {
       const row: Row = {
         version: plan.version,
         value: { kind: "ended", reason: plan.reason },
@@ -248,12 +253,14 @@ export class SimPort implements StorePort {
     throw new Error("the simulated store reads conditionally: no plain refresh");
   }
 
-  revokedBefore(user: string): Promise<number> {
-    return this.#call(`cutoff? ${user}`, () => this.store.user(userKey(this.ring[0]!, user))?.revokedBefore ?? 0);
+  revokedBefore(user: string, trace: RequestTrace): Promise<number> {
+    return this.#call(trace, `cutoff? ${user}`, () =>
+      Math.max(0, ...this.ring.map((gen) => this.store.user(userKey(gen, user))?.revokedBefore ?? 0)),
+    );
   }
 
-  revokeBefore(user: string, time: number, keepMs: number): Promise<void> {
-    return this.#call(`revoke ${user} before ${time}`, () => {
+  revokeBefore(user: string, time: number, keepMs: number, trace: RequestTrace): Promise<void> {
+    return this.#call(trace, `revoke ${user} before ${time}`, () => {
       for (const gen of this.ring) {
         const record = this.store.userForWrite(userKey(gen, user));
         record.revokedBefore = Math.max(record.revokedBefore, time);
@@ -263,8 +270,8 @@ export class SimPort implements StorePort {
     });
   }
 
-  readIndex(user: string): Promise<{ sessions: IndexedSession[]; revokedBefore: number }> {
-    return this.#call(`list ${user}`, () => {
+  readIndex(user: string, trace: RequestTrace): Promise<{ sessions: IndexedSession[]; revokedBefore: number }> {
+    return this.#call(trace, `list ${user}`, () => {
       const byId = new Map<string, IndexedSession>();
       let revokedBefore = 0;
       for (const gen of this.ring) {
@@ -275,7 +282,7 @@ export class SimPort implements StorePort {
           if (entry.since < record.revokedBefore) continue;
           const known = byId.get(id);
           if (known === undefined || known.expiresAt < entry.expiresAt) {
-            byId.set(id, { handle: `h${gen}-${id.slice(0, 10)}`, id, ...entry });
+            byId.set(id, { ...entry, handle: `h${gen}-${id}` });
           }
         }
       }
@@ -283,8 +290,8 @@ export class SimPort implements StorePort {
     });
   }
 
-  changeIndex(ops: IndexOp[]): Promise<void> {
-    return this.#call(`index ${ops.map((o) => `${o.op} ${o.user} ${short(o.id)}`).join("; ")}`, () => {
+  changeIndex(ops: IndexOp[], trace: RequestTrace): Promise<void> {
+    return this.#call(trace, `index ${ops.map((o) => `${o.op} ${o.user} ${short(o.id)}`).join("; ")}`, () => {
       for (const op of ops) {
         if (op.op === "put") {
           const record = this.store.userForWrite(userKey(this.ring[0]!, op.user));
@@ -321,9 +328,11 @@ export class SimPort implements StorePort {
   }
 
   /** One call over the network: delayed, maybe lost, maybe applied twice, bounded by the store timeout. */
-  #call<T>(what: string, apply: () => T): Promise<T> {
+  #call<T>(trace: RequestTrace, what: string, apply: () => T): Promise<T> {
     const { sim } = this.store;
     const { network, isolate } = this;
+    trace.storeCalls++;
+    if (process.env["SIM_DEBUG"]) this.log(`i${this.isolate} call ${what}`);
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const finish = (done: () => void) => {
