@@ -34,7 +34,7 @@ export async function loadSession(claim: Claim | undefined, engine: Engine, trac
         return servedFrom(step.held, claim, policy.idleTimeoutMs);
       case "end":
         remember(engine, claim.id, step.held);
-        return ended(claim, step.ending, engine, trace);
+        return ended(claim, step.ending, engine, trace, step.held);
       case "join":
         // Another request of this isolate is reading this session: wait on memory, never on its I/O.
         joined++;
@@ -102,7 +102,6 @@ async function settled(
   waitedMs: number,
 ): Promise<Loaded> {
   const { policy, report } = engine;
-  let settledClaim = false;
   if (outcome.kind === "end") {
     remember(engine, claim.id, outcome.held);
     return ended(claim, outcome.ending, engine, trace);
@@ -113,25 +112,6 @@ async function settled(
   }
   const held = outcome.held as LiveHeld;
   remember(engine, claim.id, held);
-  if (outcome.kind === "rollback" || outcome.kind === "settle") {
-    // The store is behind: a version older than this isolate saw (never gone back to), or the claimed write
-    // did not come within the wait. Reported; a claim is settled once, so no later request waits for it.
-    const served = outcome.kind === "settle" && policy.onStaleRead === "serve";
-    report.onEvent({
-      type: "stale-read",
-      storedVersion: outcome.storedVersion,
-      cookieVersion: claim.version,
-      waitedMs: Math.round(waitedMs),
-      served: outcome.kind === "rollback" ? false : served,
-    });
-    const line = `hono-edge-session: the store holds version ${outcome.storedVersion} but ${outcome.kind === "rollback" ? "this isolate saw a newer one stored; serving that" : `the cookie names ${claim.version}`}`;
-    if (outcome.kind === "settle" && !served) {
-      report.logger.error(`${line}; answering 503 once (onStaleRead: "reject"), and the cookie names what is stored`);
-      return { ...servedFrom(held, claim, policy.idleTimeoutMs), refused: true, settled: true };
-    }
-    report.logger.warn(`${line}; serving it`);
-    settledClaim = true;
-  }
   if (checkTie(held, engine.cutoffs.fresh(held.view.user, engine.runtime.now(), policy.maxStalenessMs)) === "unknown") {
     // A user learnt only from this read (a miss): their cut-off, before the session is served.
     try {
@@ -141,17 +121,36 @@ async function settled(
     }
   }
   const cutoff = engine.cutoffs.fresh(held.view.user, engine.runtime.now(), Number.POSITIVE_INFINITY);
-  if (checkTie(held, cutoff) === "revoked") return ended(claim, "revoked", engine, trace);
+  if (checkTie(held, cutoff) === "revoked") return ended(claim, "revoked", engine, trace, held);
   const loaded = servedFrom(held, claim, policy.idleTimeoutMs);
-  return settledClaim ? { ...loaded, settled: true } : loaded;
+  if (outcome.kind !== "rollback" && outcome.kind !== "settle") return loaded;
+  // The store is behind: a version older than this isolate saw (never gone back to), or the claimed write
+  // did not come within the wait. Reported; a claim is settled once, so no later request waits for it.
+  const served = outcome.kind === "settle" && policy.onStaleRead === "serve";
+  report.onEvent({
+    type: "stale-read",
+    storedVersion: outcome.storedVersion,
+    cookieVersion: claim.version,
+    waitedMs: Math.round(waitedMs),
+    served: outcome.kind === "rollback" ? false : served,
+  });
+  const line = `hono-edge-session: the store holds version ${outcome.storedVersion} but ${outcome.kind === "rollback" ? "this isolate saw a newer one stored; serving that" : `the cookie names ${claim.version}`}`;
+  if (outcome.kind === "settle" && !served) {
+    report.logger.error(`${line}; answering 503 once (onStaleRead: "reject"), and the cookie names what is stored`);
+    return { ...loaded, refused: true, settled: true };
+  }
+  report.logger.warn(`${line}; serving it`);
+  return outcome.kind === "settle" ? { ...loaded, settled: true } : loaded;
 }
 
 /** A new session instead of the one the cookie named (which ended for `ending`). */
-function ended(claim: Claim, ending: Ending, engine: Engine, trace: RequestTrace): Loaded {
+function ended(claim: Claim, ending: Ending, engine: Engine, trace: RequestTrace, held?: Held): Loaded {
   if (trace.servedBy === "none") trace.servedBy = "new";
   // A retired id keeps its id for the request (read only, empty): nothing it does reaches the browser.
   const id = ending === "retired" ? claim.id : engine.runtime.newId();
-  return freshSession(id, engine.runtime.now(), claim, ending);
+  const loaded = freshSession(id, engine.runtime.now(), claim, ending);
+  const revokedAt = ending === "revoked" && held?.kind === "live" && held.base !== null ? held.base.version : undefined;
+  return revokedAt === undefined ? loaded : { ...loaded, revokedAt };
 }
 
 /** Reads the user's cut-off into the isolate's cache. */

@@ -1,5 +1,5 @@
 import { SessionDataError, SessionNotSavedError, SessionTooLargeError } from "../errors.js";
-import { isSaved } from "../protocol/held.js";
+import { endedHeld, isSaved } from "../protocol/held.js";
 import { afterRead } from "../protocol/load.js";
 import {
   CLEAR,
@@ -13,7 +13,7 @@ import {
   type RequestChange,
 } from "../protocol/request.js";
 import { UNCHANGED, type LiveHeld } from "../protocol/types.js";
-import { byteLength, exceeds } from "../protocol/write.js";
+import { byteLength, exceeds, planEnd } from "../protocol/write.js";
 import { RequestTrace } from "../trace.js";
 import type { Engine } from "./engine.js";
 import { flushLater, localCell, memoryCell, reportRejected, reportStoreFailure, writeChanges, writingNow } from "./write.js";
@@ -144,6 +144,11 @@ function maintain(change: Extract<SessionChange, { kind: "unchanged" }>, engine:
   if (!loaded.isNew && !newId && engine.memory.peek(loaded.id)?.kind === "ended") return { cookies: KEEP };
   const mark = loaded.isNew ? undefined : loaded.served;
   const cookies = cookiesFor({ loaded, mark, newId, ended, merges: engine.store.merges });
+  if (loaded.revokedAt !== undefined && loaded.claim !== undefined) {
+    // Revoked: made final with a tombstone over exactly the version found revoked (the revocation's cut-off
+    // expires; a session kept alive by reads must not outlive it).
+    return { cookies, background: endRevoked(loaded.claim.id, loaded.revokedAt, engine) };
+  }
   if (loaded.isNew || loaded.readOnly || ended) return { cookies };
   const held = engine.memory.peek(loaded.id);
   if (held?.kind !== "live") return { cookies };
@@ -156,6 +161,16 @@ function maintain(change: Extract<SessionChange, { kind: "unchanged" }>, engine:
     return { cookies, background: refresh(loaded.id, held, engine) };
   }
   return { cookies };
+}
+
+/** One attempt: a tombstone over the revoked version; anything else standing there is left for the next load. */
+async function endRevoked(id: string, version: number, engine: Engine): Promise<void> {
+  try {
+    const answer = await engine.store.end(id, planEnd(version, "destroyed"), 0, engine.policy.markerTtlMs, new RequestTrace());
+    if (answer === null) engine.memory.set(id, endedHeld("destroyed", engine.runtime.now(), engine.policy));
+  } catch (error) {
+    reportStoreFailure(error, "mark", "a revoked session could not be ended in the store; its next load finds it revoked again", engine);
+  }
 }
 
 /**

@@ -1,6 +1,5 @@
 import type { RequestTrace } from "../trace.js";
 import type { SessionInfo } from "../types.js";
-import { endedHeld } from "../protocol/held.js";
 import { endId } from "./end.js";
 import type { Engine } from "./engine.js";
 
@@ -72,6 +71,5 @@ export async function revokeAllSessions(
   engine.cutoffs.remember(user, { revokedBefore: at + 1, confirmedAt: at });
   const ended = sessions.filter((s) => s.since <= at && !(kept && s.id === keep.id));
   if (ended.length > 0) await store.changeIndex(ended.map(({ id }) => ({ op: "remove", user, id })), trace);
-  for (const { id } of ended) engine.memory.set(id, endedHeld("destroyed", at, policy));
   return { ended: ended.map((s) => s.id), kept };
 }

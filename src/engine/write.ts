@@ -5,7 +5,7 @@ import {
   storeFailureLine,
   StoreMisconfiguredError,
 } from "../errors.js";
-import { holding, isSaved, viewOf } from "../protocol/held.js";
+import { endedHeld, holding, isSaved, viewOf } from "../protocol/held.js";
 import type { Loaded } from "../protocol/request.js";
 import type { Held, LiveHeld, Version } from "../protocol/types.js";
 import {
@@ -127,6 +127,12 @@ async function writeOnce(
   const startedAt = runtime.now();
   let answer;
   try {
+    if (await untiesRevoked(plan, before, engine, trace)) {
+      cell.set(endedHeld("destroyed", runtime.now(), policy));
+      report.onEvent({ type: "write-dropped", reason: "destroyed" });
+      report.logger.warn(`hono-edge-session: write dropped: ${DROPPED.destroyed}`);
+      return { kind: "dropped", reason: "destroyed" };
+    }
     answer = await store.write(id, plan, policy.idleTimeoutMs, trace);
   } catch (error) {
     reportStoreFailure(
@@ -159,6 +165,21 @@ async function writeOnce(
       report.logger.warn(`hono-edge-session: write dropped: ${DROPPED[outcome.reason]}`);
       return { kind: "dropped", reason: outcome.reason };
   }
+}
+
+/**
+ * A write that changes the tie of a session whose current tie was revoked (a sign-out everywhere this
+ * isolate had not heard of yet): it would take the session out of its user's reach for good. The cut-off
+ * is read afresh for it (ties change at sign-in and sign-out: rarely).
+ */
+async function untiesRevoked(plan: WritePlan, before: LiveHeld, engine: Engine, trace: RequestTrace): Promise<boolean> {
+  const base = before.base;
+  if (base === null || before.missing || base.user === undefined || !engine.store.indexed) return false;
+  if (plan.tie.user === base.user && plan.tie.since === base.since) return false;
+  const startedAt = engine.runtime.now();
+  const revokedBefore = await engine.store.revokedBefore(base.user, trace);
+  engine.cutoffs.remember(base.user, { revokedBefore, confirmedAt: startedAt });
+  return base.since < revokedBefore;
 }
 
 /** Index changes after a write; a failure is logged (the session is written; its listing is not). */

@@ -36,6 +36,8 @@ export interface Loaded {
   settled?: boolean | undefined;
   /** The store could not be read: served this isolate's copy as it is, or a new session. */
   degraded?: boolean | undefined;
+  /** The cookie's session was found revoked at this stored version: it is ended for good after the response. */
+  revokedAt?: number | undefined;
 }
 
 const EMPTY_TIE: Tie = { user: undefined, since: 0 };

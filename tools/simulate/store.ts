@@ -59,6 +59,8 @@ export class SimStore {
   /** Per key: the highest version ever stored, whether it ever ended, and the landed keys and counters. */
   readonly #highest = new Map<string, number>();
   readonly #endedEver = new Set<string>();
+  /** Per key: the unique values it held and then lost to another (never to come back). */
+  readonly #replaced = new Map<string, Set<string>>();
   /** The live value a marker replaced, by id (what a regenerate must carry over). */
   readonly beforeEnd = new Map<string, LiveValue>();
   /** Keys whose data the store lost (a restart without persistence): some rules start over for them. */
@@ -104,12 +106,22 @@ export class SimStore {
     return current;
   }
 
+  /** Pushes whatever stands there forward; a marker's life must never be extended (it would outlive its end's reach). */
+  resetTimer(id: string, ttlMs: number): void {
+    const current = this.row(id);
+    if (current === undefined) return;
+    if (current.value.kind === "ended") throw new Violation(`store: the ${current.value.reason} marker of ${short(id)} had its expiry pushed forward`);
+    current.expiresAt = Math.max(current.expiresAt, this.sim.now + ttlMs);
+  }
+
   /** A restart without persistence: everything is gone. */
   loseEverything(): void {
     for (const id of this.rows.keys()) {
       this.lost.add(id);
       this.#replace(id, undefined);
     }
+    // What comes back is isolates' copies, older than what was lost: values written over start anew.
+    this.#replaced.clear();
     this.users.clear();
   }
 
@@ -166,6 +178,18 @@ export class SimStore {
         throw new Violation(`store: ${short(id)} v${next.version} lost the landed key ${key}`);
       }
     }
+    // Overwritten keys hold unique values: one that the store held and then replaced never comes back (it
+    // would be a change applied twice, over what was written after it).
+    const replaced = this.#replaced.get(id) ?? new Set<string>();
+    for (const [key, value] of Object.entries(before)) {
+      if (typeof value === "string" && value.includes("#") && after[key] !== value) replaced.add(value);
+    }
+    for (const value of Object.values(after)) {
+      if (typeof value === "string" && replaced.has(value)) {
+        throw new Violation(`store: ${short(id)} v${next.version} brought back ${value.slice(-12)}, a value written over before`);
+      }
+    }
+    this.#replaced.set(id, replaced);
     // A counter moves by one per update that lands, each marked by a key of its own.
     const counters = new Set([...Object.keys(after), ...Object.keys(before)].filter((k) => k.startsWith("n_")));
     for (const counter of counters) {
@@ -249,8 +273,9 @@ export class SimPort implements StorePort {
     });
   }
 
-  refresh(): Promise<void> {
-    throw new Error("the simulated store reads conditionally: no plain refresh");
+  /** A plain expiry push (resetTimer), whatever stands there: the layer uses it only on stores without conditional reads. */
+  refresh(id: string, ttlMs: number, trace: RequestTrace): Promise<void> {
+    return this.#call(trace, `refresh ${short(id)}`, () => this.store.resetTimer(id, ttlMs));
   }
 
   revokedBefore(user: string, trace: RequestTrace): Promise<number> {

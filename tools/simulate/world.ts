@@ -149,12 +149,13 @@ const HONEST: Array<[Op, number]> = [
   ["revokeAllKeep", 1],
 ];
 const THIEF: Array<[Op, number]> = [
-  ["read", 45],
+  ["read", 40],
   ["theme", 10],
   ["update", 5],
   ["login", 20],
   ["list", 8],
-  ["revokeAll", 7],
+  ["revokeAll", 4],
+  ["revokeAllKeep", 8],
   ["logout", 5],
 ];
 
@@ -179,6 +180,7 @@ export class World {
   /** Each key a browser wrote: when, and with which session id. */
   readonly #written = new Map<string, { at: number; id: string }>();
   #requests = 0;
+  #values = 0;
   #pending = 0;
   #lostData = -Infinity;
   violation: Violation | undefined;
@@ -198,9 +200,13 @@ export class World {
     return this.#requests;
   }
 
+  #unique(): number {
+    return ++this.#values;
+  }
+
   log(line: string): void {
     this.#trace.push(`${String(this.sim.now).padStart(7)} ms  ${line}`);
-    if (this.#trace.length > 400) this.#trace.splice(0, 100);
+    if (this.#trace.length > (process.env["SIM_DEBUG"] ? 100_000 : 400)) this.#trace.splice(0, 100);
   }
 
   /** The last steps before the end of the run. */
@@ -430,6 +436,14 @@ export class World {
     if (trace.storeCalls > 50) this.fail(`${tag}: ${trace.storeCalls} store calls in one request (Workers allow 50)`);
     this.log(`${tag} → ${outcome}; cookies ${JSON.stringify(after.cookies)}; ${trace.storeCalls} store calls`);
     this.#checkResponse(claim, after.cookies, tag);
+    // A claim given up as lost is settled once: the response's cookie no longer names it.
+    const cookies = after.cookies;
+    const endedMeanwhile = claim !== undefined && isolate.engine.memory.peek(claim.id)?.kind === "ended";
+    if (outcome === "ok" && !endedMeanwhile && loaded?.settled === true && claim !== undefined && !loaded.readOnly && loaded.id === claim.id && cookies.kind !== "clear") {
+      if (cookies.kind === "keep" || (cookies.mark.version === claim.version && cookies.mark.tag === claim.tag)) {
+        this.fail(`${tag}: the claim v${claim.version} was settled as lost, but the response's cookie still names it`);
+      }
+    }
     if (op === "login" && loaded !== undefined && after.cookies.kind === "set" && after.cookies.withId && after.cookies.id !== loaded.id) {
       this.#regenerated(loaded, after.cookies.id, tag);
     }
@@ -458,15 +472,17 @@ export class World {
       case "write":
         await session.set(own(), browser.seq);
         return;
+      // Keys every browser overwrites: each value written is unique (see SimStore's check that a value,
+      // once replaced in the store, never comes back: a change applied twice).
       case "theme":
-        await session.set(browser.thief ? "x_theme" : "theme", this.rng.pick(["light", "dark", "blue"]));
+        await session.set(browser.thief ? "x_theme" : "theme", `${this.rng.pick(["light", "dark", "blue"])}#${this.#unique()}`);
         return;
       case "scratch":
-        if (this.rng.chance(0.5)) await session.set("s", this.rng.int(100));
+        if (this.rng.chance(0.5)) await session.set("s", `s#${this.#unique()}`);
         else await session.delete("s");
         return;
       case "big":
-        await session.set("big", "z".repeat(this.rng.between(200, 1_200)));
+        await session.set("big", `${"z".repeat(this.rng.between(200, 1_200))}#${this.#unique()}`);
         return;
       case "update": {
         const counter = `n_b${browser.n}`;
@@ -523,7 +539,14 @@ export class World {
         await session.revokeAllSessions({ keepCurrent: keep });
         // Recorded when it acted (a request whose id ended meanwhile may not: it revokes nothing).
         const cutoff = user === undefined ? 0 : (this.store.user(`${isolate.ring[0]}/${user}`)?.revokedBefore ?? 0);
-        if (user !== undefined && cutoff >= before + 1) this.#revoked.set(user, { before: before + 1, at: this.sim.now });
+        if (user !== undefined && cutoff >= before + 1) {
+          this.#revoked.set(user, { before: before + 1, at: this.sim.now });
+          // Every session of the user tied before it is over for good, whatever it does later (the one kept
+          // was tied anew first).
+          for (const [id, row] of this.store.rows) {
+            if (row.value.kind === "live" && row.value.user === user && row.value.since < before + 1) this.#ended.set(id, this.sim.now);
+          }
+        }
         return;
       }
     }
@@ -548,7 +571,9 @@ export class World {
     // (A new id holds what the request wrote; what it was served only if the regenerate carried it over,
     // which the browser cannot tell.)
     const held = loaded?.id === id ? (response.settled ? servedKeys : [...sentMust, ...servedKeys]) : [];
-    const mustSee = [...new Set([...held, ...response.wrote])].filter((k) => k.startsWith(`b${browser.n}_`));
+    // The request's own keys, if the cookie names its write (a write lost on the way leaves it naming the served one).
+    const namesWrite = loaded?.served === undefined || loaded.served.tag !== mark.tag || loaded.id !== id;
+    const mustSee = [...new Set([...held, ...(namesWrite ? response.wrote : [])])].filter((k) => k.startsWith(`b${browser.n}_`));
     const next: Jar = { ...browser.jar };
     if (withId) next.id = { value: id, gen: response.gen };
     next.v = { id, version: mark.version, tag: mark.tag, at: mark.at, gen: response.gen, mustSee: next.id?.value === id ? mustSee : [] };
@@ -571,6 +596,8 @@ export class World {
     const slack = this.shape.policy.maxStalenessMs + 2 * this.shape.skewMs + 100;
     const data = JSON.parse(loaded.view.json) as Record<string, unknown>;
     const sameSession = claim !== undefined && !loaded.isNew && loaded.id === claim.id;
+    // A refused load (503) serves nothing.
+    if (loaded.refused === true) return;
     const normal = sameSession && !loaded.settled && !loaded.degraded;
     const lost = this.#lostData > -Infinity;
     // Read-your-writes: every key the claimed write holds is served (unless the claim was settled as lost).
