@@ -134,6 +134,12 @@ export async function commitChange(change: SessionChange, engine: Engine, trace:
   if (result.kind === "conflicts") throw new SessionNotSavedError("the session was not saved: other requests kept writing it in between");
   const saved = cell.get();
   if (saved?.kind !== "live") throw new SessionNotSavedError("the session was not saved: it ended meanwhile");
+  // Landed means its tag is in the stored version's history (another run of this isolate's writes may have
+  // carried it; if this isolate lost track of it, commit() cannot say yes).
+  const mine = held.changes.at(-1)!.tag;
+  if (saved.changes.some((c) => c.tag === mine) || !saved.base?.tags.includes(mine)) {
+    throw new SessionNotSavedError("the session was not saved: its write is still in flight");
+  }
   return { ...servedFrom(saved, loaded.claim ?? { id: loaded.id, version: 0, tag: "", at: 0, resign: false }, engine.policy.idleTimeoutMs), id: loaded.id, claim: loaded.claim, isNew: false };
 }
 

@@ -360,6 +360,23 @@ export class World {
     return "read";
   }
 
+  /**
+   * An attacker racing the victim's sign-out: right after it answers, the thief (with its copied cookie)
+   * sends what could keep or revive the session, within the staleness bound, to isolates that may not know yet.
+   */
+  #provokeThief(): void {
+    const thief = this.browsers.find((b) => b.thief?.copied === true);
+    if (thief === undefined || !this.rng.chance(0.7)) return;
+    const ops: Op[] = ["revokeAllKeep", "login", "theme", "read", "update"];
+    for (let i = this.rng.between(1, 3); i > 0; i--) {
+      const op = this.rng.pick(ops);
+      this.sim.after(this.rng.between(0, Math.max(50, this.shape.policy.maxStalenessMs)), () => {
+        thief.seq--; // a reaction, on top of its own requests
+        this.#request(thief, op, () => {});
+      });
+    }
+  }
+
   /** One request: to an isolate, over the network, its handler, its response back to the browser. */
   #request(browser: Browser, op: Op, done: () => void): void {
     browser.seq++;
@@ -517,7 +534,10 @@ export class World {
         const id = loaded()!.id;
         const wasNew = loaded()!.isNew || loaded()!.readOnly;
         await session.destroy();
-        if (!wasNew) this.#ended.set(id, this.sim.now);
+        if (!wasNew) {
+          this.#ended.set(id, this.sim.now);
+          this.#provokeThief();
+        }
         return;
       }
       case "list":
@@ -546,6 +566,7 @@ export class World {
           for (const [id, row] of this.store.rows) {
             if (row.value.kind === "live" && row.value.user === user && row.value.since < before + 1) this.#ended.set(id, this.sim.now);
           }
+          this.#provokeThief();
         }
         return;
       }
