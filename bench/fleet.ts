@@ -571,6 +571,7 @@ const fleet: FleetResults = {
     sessions: SESSIONS,
     seconds: SECONDS,
     warmSeconds: WARM_SECONDS,
+    loginConcurrency: LOGIN_CONCURRENCY,
     rate: RATE,
     isolates: ISOLATES,
     distanceMs: DISTANCE_MS,

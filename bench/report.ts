@@ -124,6 +124,7 @@ export interface FleetResults {
     sessions: number;
     seconds: number;
     warmSeconds: number;
+    loginConcurrency?: number;
     rate: number;
     isolates: number;
     distanceMs: number;
@@ -1013,15 +1014,18 @@ to an object delayed by the same ${s.distanceMs} ms (half before, half after) an
 operations are the commands the gateway ran (what Upstash bills); Durable Object operations the calls to
 objects (what Cloudflare bills as requests).
 
-- **Login phase**: each of the ${s.sessions} browsers logs in (\`regenerate()\`, \`setUser()\`, ≈2 KB of data),
-  ${"32"} at a time. The users have one browser, or two (25 %) or three (5 %): ${fleet.runs[0]?.users ?? "–"} users.
-- **Browsing phase**, ${s.seconds} s: visits arrive at random (a Poisson process, ${s.rate} requests per second aimed at),
-  each by a browser drawn at random; a visit views ${m.pagesPerVisit.mean} pages on average, ${m.thinkMs.mean / 1000} s apart on average
-  (exponential think times); a page view is the document (a read of the session), then 0 to 3 calls at once
-  (${Math.round(m.kinds.read! * 100)} % reads, ${Math.round(m.kinds.write! * 100)} % writes of a key, ${Math.round(m.kinds.update! * 100)} % \`update()\`s of a counter). A page view keeps the previous
-  one's connection (the same isolate) half of the time (${m.sameConnection}), else goes to any isolate. ${m.logout * 100} % of page
-  views end with a logout (\`destroy()\`), ${m.logoutEverywhere * 100} % with "log out everywhere" (\`revokeAllSessions()\`);
-  a browser logged out logs in again on its next page view. Every request carries a browser's other cookies.
+- **Login phase**, once per store: each of the ${s.sessions} browsers logs in (\`regenerate()\`, \`setUser()\`,
+  ≈2 KB of data), ${s.loginConcurrency ?? "64"} at a time, the store near (0 ms), on the first contender's isolates. The users have
+  one browser, or two (25 %) or three (5 %): ${fleet.runs[0]?.users ?? "–"} users. Then each contender browses those sessions
+  in turn, on isolates of its own, with the same visits (drawn from the seed).
+- **Browsing phase**: ${s.warmSeconds} s of browsing not counted (visits under way), then ${s.seconds} s counted. Visits arrive at
+  random (a Poisson process, ${s.rate} requests per second aimed at), each by a browser drawn at random (one already in
+  a visit is skipped); a visit views ${m.pagesPerVisit.mean} pages on average, ${m.thinkMs.mean / 1000} s apart on average (exponential think
+  times); a page view is the document (a read of the session), then 0 to 3 calls at once (${Math.round(m.kinds.read! * 100)} % reads,
+  ${Math.round(m.kinds.write! * 100)} % writes of a key, ${Math.round(m.kinds.update! * 100)} % \`update()\`s of a counter). A page view keeps the previous one's connection
+  (the same isolate) ${m.sameConnection * 100} % of the time, else goes to any isolate. ${m.logout * 100} % of page views end with a logout
+  (\`destroy()\`), ${m.logoutEverywhere * 100} % with "log out everywhere" (\`revokeAllSessions()\`); a browser logged out logs in
+  again on its next page view. Every request carries a browser's other cookies.
 - **Errors** (must be 0): a non-2xx answer or a failed request; a session lost (a logged-in browser answered
   as logged out, not revoked); another user's session; a session still served more than the staleness bound
   (${s.stalenessMs / 1000} s) + 1 s after "log out everywhere" was sent; a counter that missed an \`update()\` answered before
@@ -1041,14 +1045,14 @@ Session events (all isolates): ${fleet.runs.map((run) => `${run.store} / ${run.c
 
 const MONTH_SECONDS = 30 * 24 * 3600;
 const USERS = [1e4, 1e5, 1e6];
-const big = (value: number) =>
-  value >= 1e9
-    ? `${(value / 1e9).toFixed(2)}·10⁹`
-    : value >= 1e6
-      ? `${(value / 1e6).toFixed(2)}·10⁶`
-      : value >= 1e3
-        ? `${(value / 1e3).toFixed(1)}·10³`
-        : value.toFixed(1);
+const SUPERSCRIPT = "⁰¹²³⁴⁵⁶⁷⁸⁹";
+/** 1234 → "1234", 4.8e9 → "4.8·10⁹": large counts readable at a glance. */
+function big(value: number): string {
+  if (value < 1e4) return value.toFixed(value < 10 ? 2 : 0);
+  const exponent = Math.floor(Math.log10(value));
+  const power = [...String(exponent)].map((digit) => SUPERSCRIPT[Number(digit)]).join("");
+  return `${(value / 10 ** exponent).toFixed(1)}·10${power}`;
+}
 const usersLabel = (n: number) => `10${"⁴⁵⁶"[Math.log10(n) - 4]}`;
 
 /**
@@ -1133,9 +1137,31 @@ function capacitySection(results: Results, fleet: FleetResults | undefined): str
       : `The browsing rows are the fleet run's (above): an active user is a browser in a visit, from its first request
 until a think time (${((fleet.settings.model as { thinkMs: { mean: number } }).thinkMs.mean / 1000).toFixed(0)} s) after its last page, and sends ${(run("redis", "ours") ?? fleet.runs[0])!.requestsPerActiveBrowserSecond.toFixed(2)} requests per second while active
 (measured: requests over active browser-seconds), at the default staleness bound (${fleet.settings.stalenessMs / 1000} s).`;
+  const glance: string[] = [];
+  const smallRest = rest["small"]?.bytesPerSession;
+  const largeRest = rest["large"]?.bytesPerSession;
+  if (smallRest !== undefined && largeRest !== undefined) {
+    glance.push(
+      `- **A session at rest** takes ${Math.round(smallRest)} bytes in Redis with ≈2 KB of JSON and ${Math.round(largeRest)} bytes with ≈50 KB (compressed and sealed, its user-index entry included): ${((1e6 * smallRest) / 2 ** 30).toFixed(2)} GiB and ${((1e6 * largeRest) / 2 ** 30).toFixed(1)} GiB per million sessions, where the application router's guidance plans 50 KB each.`,
+    );
+  }
+  const ours = patterns[0];
+  const base = patterns[1];
+  if (ours?.redis !== undefined && base?.redis !== undefined) {
+    glance.push(
+      `- **Browsing** (the fleet run's mix, ${ours.perUser.toFixed(2)} requests per second per active user): ${ours.redis.toFixed(2)} store operations per request on Redis${ours.objects === undefined ? "" : ` (${ours.objects.toFixed(2)} on Durable Objects)`}, against ${base.redis.toFixed(2)} for a store read per request (express-session, the application router): ${(base.redis / ours.redis).toFixed(1)} × fewer.`,
+      `- **At 10⁶ active users** browsing around the clock: ${big(1e6 * ours.perUser * ours.redis)} Redis commands per second, ${big(1e6 * ours.perUser * ours.redis * MONTH_SECONDS)} Upstash commands a month${ours.objects === undefined ? "" : `, or ${big(1e6 * ours.perUser * ours.objects * MONTH_SECONDS)} Durable Object requests`} (a store read per request: ${big(1e6 * base.perUser * base.redis * MONTH_SECONDS)}). Scale by the share of the day your users are active.`,
+    );
+  }
   return `## Capacity
 
 Computed from this run's figures${fleet === undefined ? "" : " and the fleet run's"}; nothing here is written by hand.
+
+### At a glance
+
+${glance.length === 0 ? "Needs a full run of `npm run bench` and `npm run bench:fleet`." : glance.join("\n")}
+
+### The figures
 
 **Bytes at rest per session.** The sealed value is deflate-raw + AES-GCM + base64url (Stored bytes, above);
 at rest in Redis is what redis-server counts (\`MEMORY USAGE\`) for 100 sessions tied to a user, over every
