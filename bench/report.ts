@@ -402,7 +402,10 @@ const PROFILE_LABELS: Array<[string, string]> = [
   ["flush", "… of it, scheduling the write (`WriteQueue.flush`, before the response)"],
   ["planFor", "… … of that, the write's plan (`planFor`; it runs after the response: should be 0)"],
   ["seal", "… … of that, sealing (`seal`; it runs after the response: should be 0)"],
-  ["signCookieValue", "signing the version cookie (`signCookieValue`, with the HMAC key imported once)"],
+  [
+    "signCookieValue",
+    "signing the version cookie (`signCookieValue`, the key imported once; its synchronous part: the HMAC itself completes on an await)",
+  ],
 ];
 
 function cpuRows(results: Results): string[] {
@@ -833,8 +836,6 @@ const BACKGROUND_LABELS: Record<string, string> = {
   land: "`land`: the landing (memory tier, cookie, events)",
   landedEntry: "`landedEntry`",
   wrap: "`wrap`: the envelope around the data",
-  stringify: "`JSON.stringify`",
-  parse: "`JSON.parse`",
 };
 
 /** The background write's profile, by function: what the protocol's steps cost (the lead's to change). */
@@ -928,10 +929,10 @@ function microSection(results: Results): string {
   }
   const rows = ["| step | done | µs | now, against before |", "| --- | --- | --- | --- |"];
   for (const [group, ways] of groups) {
-    const before = ways.find(([way]) => way.endsWith("(before)"))?.[1];
+    const before = ways.find(([way]) => /before\)$/.test(way))?.[1];
     for (const [way, figure] of ways) {
       const ratio =
-        way.endsWith("(now)") && before !== undefined ? `${(before.median / figure.median).toFixed(1)}× faster` : "";
+        /now\)$/.test(way) && before !== undefined ? `${(before.median / figure.median).toFixed(1)}× faster` : "";
       rows.push(`| ${group} | ${way} | ${range(figure)} | ${ratio} |`);
     }
   }
@@ -957,6 +958,7 @@ const CONTENDER_NAMES: Record<string, string> = {
   baseline: "baseline: a store read per request (no memory tier)",
 };
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+const bytes = (value: number) => (value >= 2 ** 30 ? `${(value / 2 ** 30).toFixed(2)} GiB` : `${mib(value)} MiB`);
 
 /** The fleet run: many isolates, many sessions, a realistic mix, against the baseline. */
 function fleetSection(fleet: FleetResults | undefined): string {
@@ -1071,7 +1073,7 @@ function capacitySection(results: Results, fleet: FleetResults | undefined): str
     if (sized === undefined) continue;
     const per = held?.bytesPerSession ?? sized.sealed;
     restRows.push(
-      `| ${size} (≈${Math.round(sized.json / 1000)} KB of JSON) | ${sized.json} | ${sized.sealed} | ${held === undefined ? "–" : Math.round(held.bytesPerSession)} | ${mib(per * 1e4)} MiB | ${mib(per * 1e5)} MiB | ${((per * 1e6) / 2 ** 30).toFixed(2)} GiB |`,
+      `| ${size} (≈${Math.round(sized.json / 1000)} KB of JSON) | ${sized.json} | ${sized.sealed} | ${held === undefined ? "–" : Math.round(held.bytesPerSession)} | ${bytes(per * 1e4)} | ${bytes(per * 1e5)} | ${bytes(per * 1e6)} |`,
     );
   }
   // Traffic patterns: their store operations per request, and requests per second of one active user.

@@ -264,8 +264,6 @@ const BACKGROUND = [
   "land",
   "landedEntry",
   "wrap",
-  "stringify",
-  "parse",
 ];
 /**
  * CPU profiles (through workerd's inspector) of memory-tier hits and of changed requests, store 0 ms away,

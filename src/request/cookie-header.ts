@@ -1,5 +1,3 @@
-import { tryDecodeURIComponent } from "hono/utils/url";
-
 /*
  * Finds one cookie in a Cookie header without parsing the others. A browser on a real site sends twenty
  * or more cookies (analytics, consent, CSRF, a bot-management cookie: 2 KB and more), and a full parse
@@ -50,5 +48,21 @@ function cookieValue(text: string): string | undefined {
     end = Math.max(start, end - 1);
   }
   const value = text.slice(start, end);
-  return VALID_VALUE.test(value) ? tryDecodeURIComponent(value) : undefined;
+  return VALID_VALUE.test(value) ? percentDecoded(value) : undefined;
+}
+
+/** hono's `tryDecodeURIComponent`: decoded, or, when that fails, each run of valid escapes decoded on its own. */
+function percentDecoded(value: string): string {
+  if (!value.includes("%")) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value.replace(/(?:%[0-9A-Fa-f]{2})+/g, (match) => {
+      try {
+        return decodeURIComponent(match);
+      } catch {
+        return match;
+      }
+    });
+  }
 }

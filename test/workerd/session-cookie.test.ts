@@ -40,6 +40,7 @@ describe("findCookie: one cookie of a Cookie header, read as hono's parse(header
     ["a quote on one side only is malformed", 'sid="abc; sid=def', "def"],
     ["percent-encoding is decoded", "sid=a%2Fb%3Dc%2Bd", "a/b=c+d"],
     ["a malformed escape is kept as it is", "sid=a%ZZb%2F", "a%ZZb/"],
+    ["escapes that are not UTF-8 are kept, the others decoded", "sid=%E0%A4x%2F", "%E0%A4x/"],
     ["'=' inside the value", "sid=a=b=c", "a=b=c"],
     ["a comma is a cookie character here", "sid=a,b", "a,b"],
     ["a newline before the name is not a blank", "a=1;\nsid=x", undefined],
