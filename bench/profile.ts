@@ -113,25 +113,39 @@ const sourceName = (frame: CallFrame) => frame.functionName.replace(/\d+$/, "");
 
 /**
  * µs per request spent inside each of `names` (inclusive, source names), counting only samples whose stack
- * holds `within` (with `within` itself among the names: the total).
+ * holds `within` (with `within` itself among the names: the total), or every sample without it; `null` for
+ * a name no frame of the profile has (renamed or gone).
  */
 export function breakdown(
   profile: CpuProfile,
   requests: number,
-  within: string,
+  within: string | undefined,
   names: string[],
-): Record<string, number> {
+): Record<string, number | null> {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const present = new Set(profile.nodes.map((node) => sourceName(node.callFrame)));
   const totals: Record<string, number> = Object.fromEntries(names.map((name) => [name, 0]));
   profile.samples.forEach((id, i) => {
     const delta = profile.timeDeltas[i] ?? 0;
     const stack = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at))
       stack.add(sourceName(byId.get(at)!.callFrame));
-    if (!stack.has(within)) return;
+    if (within !== undefined && !stack.has(within)) return;
     for (const name of names) if (stack.has(name)) totals[name]! += delta;
   });
-  return Object.fromEntries(Object.entries(totals).map(([name, us]) => [name, us / requests]));
+  return Object.fromEntries(
+    Object.entries(totals).map(([name, us]) => [name, present.has(name) ? us / requests : null]),
+  );
+}
+
+/** µs per request the isolate was busy (every sample but idle ones: the runtime's own work and GC too), profiler overhead included. */
+export function busyPerRequest(profile: CpuProfile, requests: number): number {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  let busy = 0;
+  profile.samples.forEach((id, i) => {
+    if (byId.get(id)!.callFrame.functionName !== "(idle)") busy += profile.timeDeltas[i] ?? 0;
+  });
+  return busy / requests;
 }

@@ -7,8 +7,10 @@
  * BENCH_QUICK=1 measures only the bare route, the memory-tier hit and the changed request (small session,
  * store 0 ms away) and writes nothing; with BENCH_PROFILE=1 it also prints CPU profiles of the hit and the
  * changed request (taken through workerd's inspector) and writes them to bench/profile-*.cpuprofile.
- * BENCH_SECTIONS=peers,distances,profile,trips,stale,other runs only the sections named, and writes nothing.
+ * BENCH_SECTIONS=peers,distances,cpu,micro,profile,trips,stale,other runs only the sections named, and writes
+ * nothing. The fleet run (many isolates, many sessions, a realistic mix) is `npm run bench:fleet` (bench/fleet.ts).
  */
+import { readdirSync, readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { dirname } from "node:path";
@@ -23,11 +25,14 @@ import { CookieJar } from "../test/support/cookie-jar.js";
 import { workerBundle } from "../test/support/node.js";
 import { largeSession, smallSession } from "../test/support/sessions.js";
 import { StoreReader } from "../test/support/stored.js";
-import { breakdown, Inspector } from "./profile.js";
+import { withBrowserCookies } from "./browser-cookies.js";
+import { breakdown, busyPerRequest, Inspector } from "./profile.js";
 import {
   renderChart,
   renderMarkdown,
   renderTable,
+  type CpuFigure,
+  type FleetResults,
   type Figure,
   type LoopFigure,
   type Results,
@@ -50,7 +55,6 @@ const N_STORE: Record<number, number> = { 0: 200, 20: 25, 80: 10 };
 const CHANGED = { small: { sessions: 100, rounds: 3 }, large: { sessions: 5, rounds: 10 } };
 const COOKIE_LIMIT = 4096;
 const SECRET = "bench-session-secret-".padEnd(80, "b");
-const HIT_GOAL_US = 25;
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const spread = (values: number[]): Figure => ({
@@ -75,13 +79,13 @@ const quick = process.env.BENCH_QUICK === "1" || process.env.BENCH_PROFILE === "
  * BENCH_SECTIONS=peers,distances,profile,trips,stale,other runs only those sections (and writes nothing):
  * for working on one of them.
  */
-const sections = new Set(
-  (process.env.BENCH_SECTIONS ?? "peers,distances,profile,trips,stale,other").split(",").map((s) => s.trim()),
-);
-const partial = sections.size < 6;
+const ALL_SECTIONS = ["peers", "distances", "cpu", "micro", "profile", "trips", "stale", "other"];
+const sections = new Set((process.env.BENCH_SECTIONS ?? ALL_SECTIONS.join(",")).split(",").map((s) => s.trim()));
+const partial = ALL_SECTIONS.some((section) => !sections.has(section));
 const profiling = process.env.BENCH_PROFILE === "1";
-/** One isolate of the benchmark worker (a workerd process of its own: its own memory tiers). */
-async function startIsolate(inspectorPort?: number): Promise<{ mf: Miniflare; base: string }> {
+/** One isolate of the benchmark worker (a workerd process of its own: its own memory tiers), and its pid. */
+async function startIsolate(inspectorPort?: number): Promise<{ mf: Miniflare; base: string; pid: number | undefined }> {
+  const before = workerdChildren();
   const mf = new Miniflare({
     ...(inspectorPort !== undefined ? { inspectorPort } : {}),
     modules: true,
@@ -93,9 +97,43 @@ async function startIsolate(inspectorPort?: number): Promise<{ mf: Miniflare; ba
     port: 0,
     host: "127.0.0.1",
   });
-  return { mf, base: (await mf.ready).toString().replace(/\/$/, "") };
+  const base = (await mf.ready).toString().replace(/\/$/, "");
+  return { mf, base, pid: [...workerdChildren()].find((pid) => !before.has(pid)) };
 }
-const { mf, base } = await startIsolate();
+
+/** The workerd processes this process started (Miniflare spawns one per instance), on Linux; else none. */
+function workerdChildren(): Set<number> {
+  const pids = new Set<number>();
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
+  } catch {
+    return pids;
+  }
+  for (const name of entries) {
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const [comm, rest] = [
+        stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+        stat.slice(stat.lastIndexOf(")") + 2),
+      ];
+      if (comm === "workerd" && Number(rest.split(" ")[1]) === process.pid) pids.add(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/** CPU time a process has used so far, all its threads, in ns (Linux schedstat: time on a CPU). */
+function cpuNs(pid: number): number {
+  let total = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
+  }
+  return total;
+}
+const { mf, base, pid: workerdPid } = await startIsolate();
 const reader = await StoreReader.forSecret(SECRET);
 
 async function call(path: string, init: { json?: unknown; cookie?: string } = {}, isolate = mf) {
@@ -191,7 +229,7 @@ const seedMany = async (contender: string, size: string, count: number, isolate 
 
 /** Functions whose time inside the session middleware the profiles break down (source names). */
 const PROFILED = {
-  hit: ["session", "#verified", "getCookie", "change", "saveChange"],
+  hit: ["session", "findCookie", "#verified", "change", "saveChange"],
   changed: [
     "session",
     "#verified",
@@ -201,9 +239,32 @@ const PROFILED = {
     "flush",
     "planFor",
     "seal",
-    "setSignedCookie",
+    "signCookieValue",
   ],
 };
+/**
+ * Functions of the background write whose time the profile of changed requests breaks down (source names),
+ * counted wherever they run. After an `await`, an async function resumes with itself at the bottom of the
+ * stack: what its callees run after their own awaits is theirs, not its. The list names functions of the
+ * write path as it is; a function renamed or gone shows as absent.
+ */
+const BACKGROUND = [
+  "seal",
+  "deflate",
+  "storeKeyOf",
+  "userKeyOf",
+  "handleOf",
+  "#indexFor",
+  "compareAndSet",
+  "setIfVersion",
+  "#write",
+  "planFor",
+  "changedJson",
+  "applyChange",
+  "land",
+  "landedEntry",
+  "wrap",
+];
 /**
  * CPU profiles (through workerd's inspector) of memory-tier hits and of changed requests, store 0 ms away,
  * in an isolate of their own (the profiler slows what it watches): the time inside the session middleware,
@@ -247,10 +308,32 @@ async function profileHotPaths(size: string) {
       "session2",
     );
     const writeBreakdown = breakdown(inspector.last!, writes, "session", PROFILED.changed);
+    // The background write apart, on a store inside the isolate (no network: CPU only), the session tied to a
+    // user or not (then each write also rewrites the user's index entry).
+    const background: Record<string, { writes: number; busy: number; functions: Record<string, number | null> }> = {};
+    for (const contender of ["hes-cpu", "hes-cpu-user"]) {
+      const spec = {
+        contender,
+        path: "/write",
+        rounds: 5,
+        cookies: await seedMany(contender, size, sessions, isolate),
+      };
+      await runLoop({ ...spec, rounds: 1 }, isolate);
+      await inspector.profile(
+        () => runLoop(spec, isolate).then(() => undefined),
+        `bench/profile-${contender}.cpuprofile`,
+        writes,
+      );
+      background[contender] = {
+        writes,
+        busy: busyPerRequest(inspector.last!, writes),
+        functions: breakdown(inspector.last!, writes, undefined, BACKGROUND),
+      };
+    }
     inspector.close();
     return {
       summary: `CPU profile of ${hits} memory-tier hits (bench/profile-hit.cpuprofile):\n${hitSummary}\n\nCPU profile of ${writes} changed requests and their background writes (bench/profile-changed.cpuprofile):\n${writeSummary}`,
-      profile: { hits, writes, hit: hitBreakdown, changed: writeBreakdown },
+      profile: { hits, writes, hit: hitBreakdown, changed: writeBreakdown, background },
     };
   } finally {
     await isolate.dispose();
@@ -399,6 +482,124 @@ if (quick) {
   process.exit(0);
 }
 
+// ---- The CPU a request costs, all of it: before the response and its background write (store 0 ms away). ----
+/**
+ * Contenders' work per request, counted as the CPU time of the workerd process that runs them (all its
+ * threads: the isolate's JavaScript, and the runtime's own work for it, as its HTTP client's for Redis),
+ * with each round's background writes drained inside the counted loop. The same loops' timed figures
+ * (inside the isolate: before the response, and the background apart) are kept beside it.
+ */
+async function measureCpu(specs: Spec[], repeats: number): Promise<CpuFigure[]> {
+  const state = specs.map((spec) => ({
+    spec,
+    jars: spec.cookies,
+    cpu: [] as number[],
+    crit: [] as number[],
+    drain: [] as number[],
+    requests: 0,
+    background: 0,
+  }));
+  for (const s of state) s.jars = (await runLoop({ ...s.spec, rounds: 1, cookies: s.jars })).cookies;
+  for (let r = 0; r < repeats; r++) {
+    for (const s of state) {
+      const before = cpuNs(workerdPid!);
+      const answer = await runLoop({ ...s.spec, cookies: s.jars });
+      const cpu = cpuNs(workerdPid!) - before;
+      s.jars = answer.cookies;
+      s.cpu.push(cpu / 1000 / answer.requests);
+      s.crit.push((1000 * answer.critMs) / answer.requests);
+      s.drain.push((1000 * answer.drainMs) / answer.requests);
+      s.requests += answer.requests;
+      s.background += answer.background;
+    }
+  }
+  return state.map((s) => ({
+    cpu: { ...spread(s.cpu), samples: s.cpu },
+    critical: spread(s.crit),
+    background: spread(s.drain),
+    requests: s.requests,
+    backgroundPerRequest: s.background / s.requests,
+  }));
+}
+const cpu: Results["cpu"] = {};
+if (sections.has("cpu") && workerdPid !== undefined) {
+  gateway.setDelay(0);
+  await call("/reset", { json: {} });
+  const { sessions, rounds } = CHANGED.small;
+  const peer = (await seedOne("hono-session-jwe", "small")).cookie!;
+  const runs: Array<[string, Spec]> = [
+    [
+      "bare route, changed",
+      { contender: "bare", path: "/write", rounds, cookies: await seedMany("hes-hit", "small", sessions) },
+    ],
+    [
+      "changed, store in the isolate (MemoryStore)",
+      { contender: "hes-cpu", path: "/write", rounds, cookies: await seedMany("hes-cpu", "small", sessions) },
+    ],
+    [
+      "changed, store in the isolate, tied to a user",
+      { contender: "hes-cpu-user", path: "/write", rounds, cookies: await seedMany("hes-cpu-user", "small", sessions) },
+    ],
+    [
+      "changed, Redis 0 ms away",
+      { contender: "hes-hit", path: "/write", rounds, cookies: await seedMany("hes-hit", "small", sessions) },
+    ],
+    [
+      "peer: @hono/session, changed",
+      { contender: "hono-session-jwe", path: "/write", rounds: sessions * rounds, cookies: [peer] },
+    ],
+    [
+      "bare route, read-only",
+      { contender: "bare", path: "/read", rounds: N, cookies: await seedMany("hes-hit", "small", 1) },
+    ],
+    ["hit", { contender: "hes-hit", path: "/read", rounds: N, cookies: await seedMany("hes-hit", "small", 1) }],
+    ["peer: @hono/session, read-only", { contender: "hono-session-jwe", path: "/read", rounds: N, cookies: [peer] }],
+  ];
+  const figures = await measureCpu(
+    runs.map(([, spec]) => spec),
+    REPEATS_CHANGED,
+  );
+  runs.forEach(([key], i) => {
+    cpu[key] = figures[i]!;
+    console.log(
+      `CPU ${key}: ${figures[i]!.cpu.median.toFixed(1)} µs per request (workerd process); timed ${figures[i]!.critical.median.toFixed(1)} + ${figures[i]!.background.median.toFixed(1)} µs`,
+    );
+  });
+}
+
+// ---- One step of the cookies' and the sealing's work, the way it was done before and now, side by side. ----
+/** Per-operation cost from outside: (T(N) − T(1)) / (N − 1), so the cost of calling into workerd cancels out. */
+async function perOperation(path: string, body: Record<string, unknown>, n = N) {
+  const time = async (count: number) => {
+    const start = process.hrtime.bigint();
+    await call(path, { json: { ...body, n: count } });
+    return Number(process.hrtime.bigint() - start) / 1000;
+  };
+  const samples: number[] = [];
+  await time(Math.ceil(n / 20)); // warm-up
+  for (let r = 0; r < REPEATS; r++) {
+    const one = await time(1);
+    const many = await time(n);
+    samples.push((many - one) / (n - 1));
+  }
+  return spread(samples);
+}
+const microFigures: Results["micro"] = {};
+if (sections.has("micro")) {
+  const ops = JSON.parse(await call("/micro-ops")) as string[];
+  // The cheap steps many times per call, so that they stand out of the cost of the call itself.
+  const timesFor = (op: string) => (op.startsWith("find") ? 20 * N : op.startsWith("deflate large") ? N / 5 : N);
+  for (let r = 0; r < 2; r++) {
+    // Two passes, before and now taking turns within each: each figure is the lower of its two medians.
+    for (const op of ops) {
+      const figure = await perOperation("/micro", { op }, timesFor(op));
+      const known = microFigures[op];
+      if (known === undefined || figure.median < known.median) microFigures[op] = figure;
+    }
+  }
+  for (const [op, f] of Object.entries(microFigures)) console.log(`${op}: ${f.median.toFixed(2)} µs`);
+}
+
 // ---- Where the time of a hit and of a changed request goes (needs a WebSocket client for the inspector). ----
 let profile: Results["profile"];
 if (!sections.has("profile")) {
@@ -437,7 +638,7 @@ async function browse(isolate: Miniflare, jar: CookieJar, changed: boolean) {
   // A new value each time (`i`), so that every changed request changes the session.
   const res = await isolate.dispatchFetch(`https://bench.test/c/hes-hit/${changed ? "write" : "read"}?i=${++browsed}`, {
     method: changed ? "POST" : "GET",
-    headers: jar.cookie ? { Cookie: jar.cookie } : {},
+    headers: { Cookie: withBrowserCookies(jar.cookie ?? "") },
   });
   await res.text();
   if (!res.ok) throw new Error(`a browsing request answered ${res.status}`);
@@ -577,34 +778,32 @@ gateway.setDelay(0);
 if (mf2 !== mf) await mf2.dispose();
 
 // ---- Codec, stored bytes, memory tier, requests per second (store near). ----
-/** Per-operation cost from outside: (T(N) − T(1)) / (N − 1), so the cost of calling into workerd cancels out. */
-async function perOperation(body: Record<string, unknown>) {
-  const time = async (n: number) => {
-    const start = process.hrtime.bigint();
-    await call("/codec", { json: { ...body, n } });
-    return Number(process.hrtime.bigint() - start) / 1000;
-  };
-  const samples: number[] = [];
-  await time(20); // warm-up
-  for (let r = 0; r < REPEATS; r++) {
-    const one = await time(1);
-    const many = await time(N);
-    samples.push((many - one) / (N - 1));
-  }
-  return spread(samples);
-}
 const codec: Results["codec"] = {};
 let sizes: Results["sizes"] = {};
+const atRest: Results["atRest"] = {};
 let memory: Results["memory"] | undefined;
 let http: Results["http"] = {};
 if (sections.has("other")) {
   for (const size of ["small", "large"]) {
     for (const op of ["seal", "unseal"]) {
-      codec[`${op} ${size}`] = await perOperation({ op, size });
+      codec[`${op} ${size}`] = await perOperation("/codec", { op, size }, size === "large" ? N / 5 : N);
       console.log(`${op} ${size}: ${codec[`${op} ${size}`]!.median.toFixed(1)} µs`);
     }
   }
   sizes = JSON.parse(await call("/sizes")) as Results["sizes"];
+  // Bytes at rest in Redis per session tied to a user (its key and value, and its entry in the user's index),
+  // as redis-server counts them (MEMORY USAGE, over every key of the namespace).
+  for (const size of ["small", "large"]) {
+    const count = 100;
+    const keysOf = () => redisClient.keys("bench-user*");
+    await seedMany("hes-user", size, count);
+    const keys = await keysOf();
+    let bytes = 0;
+    for (const key of keys) bytes += Number(await redisClient.call("MEMORY", "USAGE", key, "SAMPLES", "0"));
+    atRest[size] = { sessions: count, keys: keys.length, bytesPerSession: bytes / count };
+    if (keys.length > 0) await redisClient.del(...keys);
+    console.log(`at rest, ${size}: ${(bytes / count).toFixed(0)} bytes per session in Redis (${keys.length} keys)`);
+  }
   memory = JSON.parse(await call("/memory?count=10000&bound=1048576")) as Results["memory"];
 
   async function rps(path: string, cookie?: string) {
@@ -612,7 +811,7 @@ if (sections.has("other")) {
       url: `${base}${path}`,
       connections: 10,
       duration: 5,
-      headers: cookie ? { cookie } : {},
+      headers: { cookie: withBrowserCookies(cookie ?? "") },
     });
     return {
       requestsPerSecond: result.requests.average,
@@ -655,12 +854,14 @@ const results: Results = {
     requestsPerLoop: N,
     requestsPerLoopWithStore: N_STORE,
     changedSessions: CHANGED,
-    hitGoalUs: HIT_GOAL_US,
   },
   peers,
   distances,
   codec,
+  ...(Object.keys(cpu).length > 0 ? { cpu } : {}),
+  ...(Object.keys(microFigures).length > 0 ? { micro: microFigures } : {}),
   sizes,
+  atRest,
   ...(profile !== undefined ? { profile } : {}),
   roundTrips,
   staleRead,
@@ -674,7 +875,7 @@ async function writeFormatted(file: string, text: string) {
 }
 await writeFormatted("bench/results.json", JSON.stringify(results, null, 2));
 await writeFile("bench/chart.svg", renderChart(results));
-await writeFormatted("BENCHMARKS.md", renderMarkdown(results));
+await writeFormatted("BENCHMARKS.md", renderMarkdown(results, await fleetResults()));
 console.log(renderTable(results));
 console.log(`bench took ${results.durationSeconds} s`);
 await shutdown();
@@ -684,6 +885,15 @@ async function shutdown() {
   await mf.dispose();
   await gateway.stop();
   await redis.stop();
+}
+
+/** The last fleet run's figures (`npm run bench:fleet`), if there are any. */
+async function fleetResults(): Promise<FleetResults | undefined> {
+  try {
+    return JSON.parse(await readFile("bench/fleet-results.json", "utf8")) as FleetResults;
+  } catch {
+    return undefined;
+  }
 }
 
 function freePort(): Promise<number> {

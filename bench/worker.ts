@@ -6,7 +6,10 @@
 import { useSession } from "@hono/session";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { CookieStore, MemoryStore as HonoSessionsMemoryStore, sessionMiddleware } from "hono-sessions";
+import { parse, parseSigned, serialize, serializeSigned } from "hono/utils/cookie";
+import { findCookie } from "../src/request/cookie-header.js";
 import { seal, unseal } from "../src/sealing/codec.js";
+import { importCookieKey, signCookieValue, verifyCookieValue } from "../src/sealing/cookie-signature.js";
 import { deriveKeys, KeyRing, type SessionKeys } from "../src/sealing/keys.js";
 import type { Held } from "../src/protocol/types.js";
 import { MemoryTier } from "../src/tiers/memory-tier.js";
@@ -14,6 +17,7 @@ import { Secret } from "../src/config/secret.js";
 import { MemoryStore, session, type SessionEvent, type SessionOptions } from "../src/index.js";
 import { redisStore } from "../src/stores/redis/index.js";
 import { largeSession, smallSession } from "../test/support/sessions.js";
+import { withBrowserCookies } from "./browser-cookies.js";
 
 type Bindings = { BENCH_OPTIONS: string };
 type Data = Record<string, unknown>;
@@ -52,7 +56,7 @@ const KEYS = ["user", "roles", "csrfToken"];
  * gateway) unless `inIsolateStore`: then on a `MemoryStore` in this isolate, so that store calls cost no
  * network and what a write costs is CPU only.
  */
-function ours(extra: SessionOptions = {}, instance = "bench", inIsolateStore = false): Adapter {
+function ours(extra: SessionOptions = {}, instance = "bench", inIsolateStore = false, withUser = false): Adapter {
   const events = new EventLog();
   return {
     events,
@@ -69,6 +73,8 @@ function ours(extra: SessionOptions = {}, instance = "bench", inIsolateStore = f
     },
     seed: async (c, data) => {
       for (const [key, value] of Object.entries(data)) await c.var.session.set(key, value);
+      // Tied to a user (as after a login): every write then also rewrites the user's index entry.
+      if (withUser) await c.var.session.setUser(String((data.user as { id?: unknown } | undefined)?.id ?? "user"));
     },
     read: async (c) => Promise.all(KEYS.map((key) => c.var.session.get(key))),
     write: async (c, key, value) => {
@@ -143,6 +149,10 @@ export const CONTENDERS: Record<string, Adapter> = {
   "hes-await": ours({ awaitWrites: true }, "bench-await"),
   // Default options on a store inside the isolate: what the work moved to waitUntil costs in CPU.
   "hes-cpu": ours({}, "bench-cpu", true),
+  // The same, the session tied to a user (setUser): each write also rewrites its entry in the user's index.
+  "hes-cpu-user": ours({}, "bench-cpu-user", true, true),
+  // On Redis, tied to a user: what a session and its index entry hold in the store (bytes at rest).
+  "hes-user": ours({}, "bench-user", false, true),
   "hono-sessions-cookie": honoSessions("cookie"),
   "hono-sessions-memory": honoSessions("memory"),
   "hono-session-jwe": honoSession,
@@ -232,12 +242,15 @@ bench.post("/seed", async (c) => {
   });
 });
 
-/** One request to a contender's app from inside the isolate, as a browser would send it. */
+/**
+ * One request to a contender's app from inside the isolate, as a browser would send it: its cookies (`jar`)
+ * amid the other cookies a browser sends to a real site (bench/browser-cookies.ts), for every contender alike.
+ */
 function requestTo(app: Hono<{ Bindings: Bindings }>, path: string, jar: string, env: Bindings, ctx: ExecutionContext) {
   return app.fetch(
     new Request(`https://bench.test${path}`, {
       method: path.startsWith("/write") || path.startsWith("/seed") ? "POST" : "GET",
-      headers: jar ? { Cookie: jar } : {},
+      headers: { Cookie: withBrowserCookies(jar) },
     }),
     env,
     ctx,
@@ -353,6 +366,81 @@ bench.post("/codec", async (c) => {
     if (op === "seal") await seal(k, ID, 1, json);
     else await unseal(new KeyRing(k), ID, sealed);
   }
+  return c.json({ ok: n });
+});
+
+/*
+ * One step of the cookies' and the sealing's work, done the way it was done before and the way it is done now,
+ * `n` times (bench/run.ts times them from outside, side by side). Before: hono's cookie helpers (the whole
+ * Cookie header parsed; the HMAC key imported again for each signature made or checked) and a deflate through
+ * a Blob's stream piped into the CompressionStream; now: the two cookies found by name, a key imported once,
+ * and the stream written to directly.
+ */
+const COOKIE_VALUE = `${"A".repeat(24)}.17.abcdEFGH`;
+let micro:
+  { header: string; raw: Uint8Array<ArrayBuffer>; key: CryptoKey; idValue: string; versionValue: string } | undefined;
+async function microState() {
+  if (micro !== undefined) return micro;
+  const k = await (keys ??= deriveKeys(new Secret("bench-secret-".padEnd(70, "s"))));
+  const key = await importCookieKey(k.cookie);
+  const idValue = await signCookieValue(key, "A".repeat(24));
+  const versionValue = await signCookieValue(key, COOKIE_VALUE);
+  const own = `JSESSIONID=${encodeURIComponent(idValue)}; JSESSIONID_v=${encodeURIComponent(versionValue)}`;
+  return (micro = { header: withBrowserCookies(own), raw: k.cookie, key, idValue, versionValue });
+}
+const ATTRIBUTES = { path: "/", httpOnly: true, secure: true, sameSite: "Lax" } as const;
+const smallBytes = new TextEncoder().encode(JSON.stringify(smallSession())) as Uint8Array<ArrayBuffer>;
+const largeBytes = new TextEncoder().encode(JSON.stringify(largeSession())) as Uint8Array<ArrayBuffer>;
+
+/** Deflate as the codec did before: the input as a Blob's stream, piped through the CompressionStream. */
+async function deflateThroughBlob(input: Uint8Array<ArrayBuffer>) {
+  const output = new Blob([input]).stream().pipeThrough(new CompressionStream("deflate-raw"));
+  return new Uint8Array(await new Response(output).arrayBuffer());
+}
+/** Deflate as the codec does now (src/sealing/codec.ts): the input written to the stream directly. */
+async function deflateWritten(input: Uint8Array<ArrayBuffer>) {
+  const stream = new CompressionStream("deflate-raw");
+  const writer = stream.writable.getWriter();
+  writer.write(input).catch(() => {});
+  writer.close().catch(() => {});
+  return new Uint8Array(await new Response(stream.readable).arrayBuffer());
+}
+
+export const MICRO_OPS: Record<string, (m: Awaited<ReturnType<typeof microState>>) => unknown> = {
+  "find both cookies: hono's getCookie(c), the whole header parsed (before)": (m) => {
+    const all = parse(m.header);
+    return [all["JSESSIONID"], all["JSESSIONID_v"]];
+  },
+  "find both cookies: hono's getCookie(c, name), each by name": (m) => [
+    parse(m.header, "JSESSIONID")["JSESSIONID"],
+    parse(m.header, "JSESSIONID_v")["JSESSIONID_v"],
+  ],
+  "find both cookies: findCookie, each by name (now)": (m) => [
+    findCookie(m.header, "JSESSIONID"),
+    findCookie(m.header, "JSESSIONID_v"),
+  ],
+  "check a version cookie not seen before: hono's getSignedCookie (key imported per call; before)": (m) =>
+    parseSigned(m.header, m.raw, "JSESSIONID_v"),
+  "check a version cookie not seen before: the key imported once (now)": (m) =>
+    verifyCookieValue(m.key, m.versionValue),
+  "sign the version cookie: hono's setSignedCookie (key imported per call; before)": (m) =>
+    serializeSigned("JSESSIONID_v", COOKIE_VALUE, m.raw, ATTRIBUTES),
+  "sign the version cookie: the key imported once (now)": async (m) =>
+    serialize("JSESSIONID_v", await signCookieValue(m.key, COOKIE_VALUE), ATTRIBUTES),
+  "deflate small: through a Blob's stream (before)": () => deflateThroughBlob(smallBytes),
+  "deflate small: written to the stream (now)": () => deflateWritten(smallBytes),
+  "deflate large: through a Blob's stream (before)": () => deflateThroughBlob(largeBytes),
+  "deflate large: written to the stream (now)": () => deflateWritten(largeBytes),
+};
+
+bench.get("/micro-ops", (c) => c.json(Object.keys(MICRO_OPS)));
+
+bench.post("/micro", async (c) => {
+  const { op, n } = await c.req.json<{ op: string; n: number }>();
+  const run = MICRO_OPS[op];
+  if (run === undefined) return c.json({ error: `no such operation: ${op}` }, 404);
+  const m = await microState();
+  for (let i = 0; i < n; i++) await run(m);
   return c.json({ ok: n });
 });
 

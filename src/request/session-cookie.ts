@@ -1,12 +1,14 @@
 import type { Context } from "hono";
-import { deleteCookie, getCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
+import { deleteCookie, setCookie } from "hono/cookie";
 import type { CookieOptions } from "hono/utils/cookie";
 import type { SessionConfig } from "../config/parse-config.js";
 import { equalStrings } from "../sealing/constant-time.js";
+import { importCookieKey, signCookieValue, verifyCookieValue } from "../sealing/cookie-signature.js";
 import type { KeyRing } from "../sealing/keys.js";
 import { SESSION_ID_PATTERN, WRITE_TAG_PATTERN } from "../sealing/session-id.js";
 import type { CookiePlan } from "../protocol/request.js";
 import type { Claim } from "../protocol/types.js";
+import { findCookie } from "./cookie-header.js";
 
 /*
  * Two signed cookies. The id cookie (`JSESSIONID=<id>`) changes only when the session's id does: a new
@@ -59,6 +61,12 @@ export class SessionCookies {
   readonly versionName: string;
   /** Both cookies' attributes: the configuration's, always HttpOnly. */
   readonly #attributes: CookieOptions;
+  /**
+   * The ring's cookie keys as HMAC CryptoKeys (the current first), imported once per isolate. Kept as keys,
+   * not as a shared promise: a request must never wait on work that another request started (workerd can
+   * leave it pending once that request is gone), so concurrent first requests each import them.
+   */
+  #keys: CryptoKey[] | undefined;
 
   constructor(
     readonly config: Pick<SessionConfig, "cookieName" | "cookie">,
@@ -71,13 +79,14 @@ export class SessionCookies {
 
   /** `undefined` for a missing, forged, malformed or oversized id cookie: the caller starts a new session. */
   async read(c: Context): Promise<Claim | undefined> {
-    // The Cookie header parsed once for both cookies (on a memory hit this is most of the cookies' cost).
-    const raw = getCookie(c);
-    const id = await this.#verified(c, raw, this.config.cookieName, this.#ids, (value) =>
+    const header = c.req.raw.headers.get("Cookie");
+    if (header === null) return undefined;
+    // Each cookie found by its name: a browser sends many others, and none of them needs parsing.
+    const id = await this.#verified(findCookie(header, this.config.cookieName), this.#ids, (value) =>
       ID_VALUE.test(value) ? { id: value, value } : undefined,
     );
     if (id === undefined) return undefined;
-    const version = await this.#verified(c, raw, this.versionName, this.#versions, (value) => {
+    const version = await this.#verified(findCookie(header, this.versionName), this.#versions, (value) => {
       const match = VERSION_VALUE.exec(value);
       const number = Number(match?.[2]);
       return match === null || number > MAX_VERSION
@@ -93,7 +102,6 @@ export class SessionCookies {
 
   async write(c: Context, plan: CookiePlan): Promise<void> {
     const attributes = this.#attributes;
-    const key = this.ring.current.cookie;
     switch (plan.kind) {
       case "keep":
         return;
@@ -103,9 +111,11 @@ export class SessionCookies {
         return;
       case "set": {
         const { id, mark } = plan;
-        if (plan.withId) await setSignedCookie(c, this.config.cookieName, id, key, attributes);
+        const [key] = await this.#cryptoKeys();
         const value = `${id}.${mark.version}.${mark.tag}.${Math.max(0, Math.floor(mark.at)).toString(36)}`;
-        await setSignedCookie(c, this.versionName, value, key, attributes);
+        // hono's setCookie percent-encodes the signed value and adds the attributes, as setSignedCookie does.
+        if (plan.withId) setCookie(c, this.config.cookieName, await signCookieValue(key!, id), attributes);
+        setCookie(c, this.versionName, await signCookieValue(key!, value), attributes);
         return;
       }
     }
@@ -113,19 +123,16 @@ export class SessionCookies {
 
   /** The cookie's value if one of the ring's secrets signed it (the current one tried first). */
   async #verified<T>(
-    c: Context,
-    cookies: Record<string, string>,
-    name: string,
+    raw: string | undefined,
     cache: VerifiedValues<T>,
     parse: (value: string) => { id: string; value: T } | undefined,
   ): Promise<Verified<T> | undefined> {
-    const raw = cookies[name];
     if (raw === undefined) return undefined;
     const known = cache.get(raw);
     if (known !== undefined) return known;
-    for (const [i, keys] of this.ring.all.entries()) {
-      const value = await getSignedCookie(c, keys.cookie, name);
-      if (typeof value !== "string") continue;
+    for (const [i, key] of (await this.#cryptoKeys()).entries()) {
+      const value = await verifyCookieValue(key, raw);
+      if (value === undefined) continue;
       const parsed = parse(value);
       if (parsed === undefined) return undefined;
       const verified = { value: parsed.value, previous: i > 0 };
@@ -133,5 +140,11 @@ export class SessionCookies {
       return verified;
     }
     return undefined;
+  }
+
+  async #cryptoKeys(): Promise<CryptoKey[]> {
+    if (this.#keys !== undefined) return this.#keys;
+    const keys = await Promise.all(this.ring.all.map((keys) => importCookieKey(keys.cookie)));
+    return (this.#keys ??= keys);
   }
 }

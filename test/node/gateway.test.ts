@@ -427,6 +427,21 @@ describe("distance and faults", () => {
     ).toEqual({ ms: 0 });
   });
 
+  it("counts the HTTP requests and commands it ran, by command, until the counts are reset", async () => {
+    await call("/__gateway/counts", undefined, {}, "DELETE");
+    await plainClient().set("g:counted", "1");
+    await call("/pipeline", [
+      ["GET", "g:counted"],
+      ["GET", "g:counted"],
+      ["INCR", "g:counter"],
+    ]);
+    const counts = async () =>
+      ((await (await call("/__gateway/counts", undefined, {}, "GET")).json()) as { result: unknown }).result;
+    expect(await counts()).toEqual({ requests: 2, commands: 4, byCommand: { SET: 1, GET: 2, INCR: 1 } });
+    await call("/__gateway/counts", undefined, {}, "DELETE");
+    expect(await counts()).toEqual({ requests: 0, commands: 0, byCommand: {} });
+  });
+
   it("starts with the delayMs option, and setDelay() changes it", async () => {
     const far = await startGateway({ redisPort: stack.redis.port, token: "far-token", delayMs: 250 });
     try {

@@ -30,11 +30,20 @@ export interface PendingFault {
 
 type ControlResponse = [status: number, body: unknown];
 
+/** HTTP requests and commands the gateway ran (what Upstash bills: each command, a pipeline's each). */
+export interface CommandCounts {
+  requests: number;
+  commands: number;
+  byCommand: Record<string, number>;
+}
+
 /** Run-time knobs of the gateway: the simulated distance, injected faults, and the command log for tests. */
 export class GatewayControls {
   private delay = 0;
   private readonly faults: PendingFault[] = [];
   private readonly log: RecordedCommand[] = [];
+  /** Always kept (constant memory, unlike the log): for long runs such as the fleet benchmark. */
+  private counts: CommandCounts = { requests: 0, commands: 0, byCommand: {} };
 
   constructor(
     delayMs: number,
@@ -93,6 +102,11 @@ export class GatewayControls {
       request,
     }));
     if (this.recording) this.log.push(...entries);
+    this.counts.requests++;
+    for (const { command } of entries) {
+      this.counts.commands++;
+      this.counts.byCommand[command] = (this.counts.byCommand[command] ?? 0) + 1;
+    }
     return entries;
   }
 
@@ -100,6 +114,7 @@ export class GatewayControls {
    * `/__gateway/…`, authenticated like every request and never delayed (they steer the gateway, they are not
    * calls to the store):
    * - `GET commands?prefix=`: the recorded commands (those with an argument starting with the prefix);
+   * - `GET counts`: HTTP requests and commands run so far, by command (always kept), `DELETE counts`;
    * - `GET delay`, `POST delay {"ms": 40}`: the simulated distance, per HTTP call;
    * - `GET faults`, `POST faults {"command": "EVALSHA" | ["EVALSHA", "EVAL"], "times": 1, "holdMs": 0}`,
    *   `DELETE faults`.
@@ -113,6 +128,11 @@ export class GatewayControls {
           const prefix = query.get("prefix") ?? "";
           return [200, { result: this.log.filter((c) => prefix === "" || c.args.some((a) => a.startsWith(prefix))) }];
         }
+        case "GET counts":
+          return [200, { result: this.counts }];
+        case "DELETE counts":
+          this.counts = { requests: 0, commands: 0, byCommand: {} };
+          return [200, { result: this.counts }];
         case "GET delay":
           return [200, { result: { ms: this.delay } }];
         case "POST delay":

@@ -8,7 +8,7 @@ import { RedisUnavailableError, type RedisTarget } from "./redis-connection.js";
 import { toJson } from "./reply-encoding.js";
 import { BodyTooLargeError, parseRequest, readBody, type Command, type ParsedRequest } from "./request-parsing.js";
 
-export type { FaultSpec, PendingFault, RecordedCommand } from "./controls.js";
+export type { CommandCounts, FaultSpec, PendingFault, RecordedCommand } from "./controls.js";
 
 /**
  * A local stand-in for Upstash's Redis REST API over a real redis-server, for tests and for developing apps
