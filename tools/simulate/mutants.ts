@@ -68,12 +68,6 @@ export const MUTANTS: Mutant[] = [
     replace: '  return "ok";', }],
   },
   {
-    name: "revoked-copy-ties-itself-anew",
-    hole: "a revoked session, on an isolate that had not heard yet, kept itself with sign-out everywhere (keepCurrent)",
-    edits: [{ file: "engine/user-sessions.ts", find: "  const kept = keep !== undefined && keep.since >= revokedBefore;",
-    replace: "  const kept = keep !== undefined;", }],
-  },
-  {
     name: "lost-claim-never-settled",
     hole: "a version cookie naming a write that never lands was waited for on every request (0.2: 503 or 5 reads each time)",
     edits: [{ file: "protocol/request.ts", find: "  if (claim?.version === mark.version && claim.tag === mark.tag) return KEEP;",
