@@ -1,11 +1,30 @@
 import { HTTPException } from "hono/http-exception";
 
 /*
- * Every error of the package has a stable `code` a caller can switch on (the message may change).
+ * Every error of the package, in one module: each extends `SessionError` and has a stable `code` a caller
+ * can switch on (the message may change, and is for logs: it never reaches a response). `SessionError`
+ * extends Hono's HTTPException, so one that reaches Hono's error handler answers a bare 500 (or, for
+ * `SessionUnavailableError`, a 503 with Retry-After).
  */
 
+/** The base of every error this package throws. */
+export abstract class SessionError extends HTTPException {
+  abstract readonly code: string;
+  constructor(message: string, options: { status?: 500 | 503; cause?: unknown } = {}) {
+    super(options.status ?? 500, { message, cause: options.cause });
+  }
+
+  /** What Hono answers if the error reaches its handler: never the message. */
+  override getResponse(): Response {
+    return new Response("Internal Server Error", {
+      status: this.status,
+      headers: { "Content-Type": "text/plain; charset=UTF-8" },
+    });
+  }
+}
+
 /** A configuration value breaks a rule. The message names the property and the rule, never a secret. */
-export class SessionConfigError extends Error {
+export class SessionConfigError extends SessionError {
   override readonly name = "SessionConfigError";
   readonly code = "ERR_SESSION_CONFIG";
   constructor(
@@ -16,8 +35,8 @@ export class SessionConfigError extends Error {
   }
 }
 
-/** A sealed blob did not open: wrong key, tampered bytes, moved to another session, or an unknown format. */
-export class SealError extends Error {
+/** A sealed blob did not open: wrong key, tampered bytes, sealed for another session, or an unknown format. */
+export class SealError extends SessionError {
   override readonly name = "SealError";
   readonly code = "ERR_SESSION_SEAL";
 }
@@ -25,18 +44,18 @@ export class SealError extends Error {
 /**
  * The store could not be read, so the session behind a valid cookie is unknown. Answering 503 (instead of an
  * empty session) keeps a logged-in user from being handed a blank session that would later overwrite theirs.
- * It extends HTTPException so Hono's default error handler already turns it into the 503 response.
  */
-export class SessionUnavailableError extends HTTPException {
+export class SessionUnavailableError extends SessionError {
   override readonly name = "SessionUnavailableError";
   readonly code = "ERR_SESSION_UNAVAILABLE";
   constructor(cause: unknown) {
-    super(503, {
-      cause,
-      res: new Response("Session store unavailable, please retry", {
-        status: 503,
-        headers: { "Retry-After": "1", "Content-Type": "text/plain; charset=UTF-8" },
-      }),
+    super("the session store is unavailable", { status: 503, cause });
+  }
+
+  override getResponse(): Response {
+    return new Response("Session store unavailable, please retry", {
+      status: 503,
+      headers: { "Retry-After": "1", "Content-Type": "text/plain; charset=UTF-8" },
     });
   }
 }
@@ -45,13 +64,25 @@ export class SessionUnavailableError extends HTTPException {
  * A store call failed for a reason that waiting will not fix: the store refused the credentials, or it
  * uses an I/O object that belongs to an earlier request. The message says what to change.
  */
-export class StoreMisconfiguredError extends Error {
+export class StoreMisconfiguredError extends SessionError {
   override readonly name = "StoreMisconfiguredError";
   readonly code = "ERR_STORE_MISCONFIGURED";
 }
 
+/** A store call that did not settle within `storeTimeoutMs`. */
+export class StoreTimeoutError extends SessionError {
+  override readonly name = "StoreTimeoutError";
+  readonly code = "ERR_STORE_TIMEOUT";
+}
+
+/** A failed Redis call, without the command text (the client's message quotes the whole command and its values). */
+export class RedisStoreError extends SessionError {
+  override readonly name = "RedisStoreError";
+  readonly code = "ERR_REDIS_STORE";
+}
+
 /** A change of the session is larger than `maxSessionBytes`: it is not saved (the last saved version stands). */
-export class SessionTooLargeError extends Error {
+export class SessionTooLargeError extends SessionError {
   override readonly name = "SessionTooLargeError";
   readonly code = "ERR_SESSION_TOO_LARGE";
   constructor(
@@ -63,7 +94,7 @@ export class SessionTooLargeError extends Error {
 }
 
 /** Session data JSON cannot hold (a BigInt, a cycle, nesting too deep): the change is not saved. */
-export class SessionDataError extends Error {
+export class SessionDataError extends SessionError {
   override readonly name = "SessionDataError";
   readonly code = "ERR_SESSION_DATA";
   constructor(cause: unknown) {
@@ -72,7 +103,7 @@ export class SessionDataError extends Error {
 }
 
 /** Listing or revoking a user's sessions needs a store that keeps user indexes (see `IndexedStore`). */
-export class SessionIndexUnsupportedError extends Error {
+export class SessionIndexUnsupportedError extends SessionError {
   override readonly name = "SessionIndexUnsupportedError";
   readonly code = "ERR_SESSION_INDEX_UNSUPPORTED";
   constructor() {
@@ -82,8 +113,8 @@ export class SessionIndexUnsupportedError extends Error {
   }
 }
 
-/** A change that did not reach the store: dropped (destroyed, regenerated, expired…) or refused. */
-export class SessionNotSavedError extends Error {
+/** A change that did not reach the store: dropped (destroyed, regenerated, expired…), refused, or not confirmed. */
+export class SessionNotSavedError extends SessionError {
   override readonly name = "SessionNotSavedError";
   readonly code = "ERR_SESSION_NOT_SAVED";
 }

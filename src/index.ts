@@ -12,10 +12,11 @@
 export { session, type SessionEnv, type SessionVariables } from "./request/middleware.js";
 export type { DropReason, Session, SessionData, SessionEvent, SessionInfo, SessionLogger } from "./types.js";
 export type { SameSite, SessionCookieOptions, SessionOptions, StoreUnavailablePolicy } from "./config/options.js";
-export { parseConfig, type SessionConfig, type StoreSource } from "./config/parse-config.js";
-export { bindingPrefix, MIN_SECRET_LENGTH, type ExtSessionMgt } from "./config/ext-session-mgt.js";
+export { MIN_SECRET_LENGTH, type ExtSessionMgt } from "./config/ext-session-mgt.js";
 export {
+  RedisStoreError,
   SealError,
+  SessionError,
   SessionConfigError,
   SessionDataError,
   SessionIndexUnsupportedError,
@@ -23,8 +24,8 @@ export {
   SessionTooLargeError,
   SessionUnavailableError,
   StoreMisconfiguredError,
+  StoreTimeoutError,
 } from "./errors.js";
-export { StoreTimeoutError } from "./stores/guarded-store.js";
 export type {
   RedisStoreContext,
   RedisStoreFactory,

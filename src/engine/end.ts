@@ -55,7 +55,7 @@ export async function endId(
     plan = outcome.plan;
     replacing = outcome.live;
   }
-  throw new Error("hono-edge-session: gave up ending a session: other writes did not stop");
+  throw new SessionNotSavedError("the session could not be ended: other writes kept landing in between");
 }
 
 /** `destroy()`: a tombstone where the session was, before this returns; its user's index entry goes too. */

@@ -1,4 +1,4 @@
-import { diagnoseStoreError } from "../errors.js";
+import { diagnoseStoreError, StoreTimeoutError } from "../errors.js";
 import {
   isIndexedStore,
   isRevalidatingStore,
@@ -9,12 +9,6 @@ import {
   type UserCustomStore,
   type UserIndex,
 } from "./types.js";
-
-/** A store call that did not settle within the bounded wait. */
-export class StoreTimeoutError extends Error {
-  override readonly name = "StoreTimeoutError";
-  readonly code = "ERR_STORE_TIMEOUT";
-}
 
 /**
  * The layer's view of any store: every call is awaited (the contract lets `resetTimer` be synchronous), a

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { bindingPrefix, parseConfig as parseWith, SessionConfigError, type SessionOptions } from "../../src/index.js";
+import { SessionConfigError, type SessionOptions } from "../../src/index.js";
+import { bindingPrefix } from "../../src/config/ext-session-mgt.js";
+import { parseConfig as parseWith } from "../../src/config/parse-config.js";
 import { redisStore } from "../../src/stores/redis/index.js";
 import { SECRET } from "../support/workerd.js";
 

@@ -9,6 +9,7 @@
  * @module
  */
 import { env } from "cloudflare:workers";
+import { StoreMisconfiguredError } from "../../errors.js";
 import type { UserCustomStore } from "../types.js";
 import { DurableObjectStore } from "./durable-object-store.js";
 import type { SessionStoreObject } from "./session-store-object.js";
@@ -22,7 +23,9 @@ let store: UserCustomStore | undefined;
 export function getStore(): UserCustomStore {
   const binding = (env as { SESSION_STORE?: DurableObjectNamespace<SessionStoreObject> }).SESSION_STORE;
   if (binding === undefined) {
-    throw new Error("the Durable Object session store needs a SESSION_STORE binding to the SessionStoreObject class");
+    throw new StoreMisconfiguredError(
+      "the Durable Object session store needs a SESSION_STORE binding to the SessionStoreObject class",
+    );
   }
   // Keeping the store is safe: it keeps only the binding and its namespace, and gets a stub per call.
   return (store ??= new DurableObjectStore(binding));

@@ -16,7 +16,8 @@
 import type { RedisStoreFactory } from "../types.js";
 import { RedisStore } from "./redis-store.js";
 
-export { RedisStore, RedisStoreError, type RedisStoreOptions } from "./redis-store.js";
+export { RedisStore, type RedisStoreOptions } from "./redis-store.js";
+export { RedisStoreError } from "../../errors.js";
 
 /**
  * The Redis store for `session({ redis })`. Without arguments it finds its REST URL and token in the

@@ -1,5 +1,5 @@
 import { Redis } from "@upstash/redis/cloudflare";
-import { StoreMisconfiguredError } from "../../errors.js";
+import { RedisStoreError, StoreMisconfiguredError } from "../../errors.js";
 import { changesByUser } from "../changes-by-user.js";
 import { minutesToMillis } from "../minutes.js";
 import type { IndexChange, IndexedStore, IndexEntry, IndexLimits, StoredVersion, UserIndex } from "../types.js";
@@ -35,10 +35,6 @@ function parse(stored: string): StoredVersion {
 /** What Upstash (and the local gateway) answer with HTTP 401 for a wrong or missing token. */
 const REFUSED_TOKEN = /^(Unauthorized|WRONGPASS|NOAUTH)\b/i;
 
-/** A failed Redis call, without the command text (the client's message quotes the whole command and its values). */
-export class RedisStoreError extends Error {
-  override readonly name = "RedisStoreError";
-}
 
 type Script = ReturnType<Redis["createScript"]>;
 
