@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { SessionEnv } from "../src/index.js";
+import { sameOrigin } from "./same-origin.js";
 
 /**
  * The reference worker's JSON session API, used by the README and the tests: the session's whole data,
@@ -9,6 +10,9 @@ import type { SessionEnv } from "../src/index.js";
 const MAX_BODY_BYTES = 64 * 1024;
 
 export const sessionApi = new Hono<SessionEnv>()
+  // Every method that changes the session refuses another site's request (see same-origin.ts).
+  .on(["PUT", "POST", "DELETE"], "/session/*", sameOrigin)
+  .on(["PUT", "DELETE"], "/session", sameOrigin)
   .get("/session", async (c) => c.json(await c.var.session.get()))
   // A body is read whole: bound it before it is read (a session is bounded too: maxSessionBytes).
   .put(

@@ -1,5 +1,6 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { sameOrigin } from "../same-origin.js";
 import type { SessionEnv } from "../../src/index.js";
 import { PAGE_HTML } from "./page.js";
 import { SCRIPT_JS } from "./script.js";
@@ -58,6 +59,7 @@ const api = new Hono<DemoEnv>()
     await next();
     c.header("Cache-Control", "no-store");
   })
+  .post("*", sameOrigin)
   .post("*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json({ error: "body too large" }, 413) }))
   // Who is signed in, and their cart.
   .get("/state", async (c) => {

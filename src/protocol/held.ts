@@ -8,7 +8,11 @@ import type { Change, Claim, EndedHeld, EndReason, Held, LiveHeld, Tie, Version,
  */
 export const HISTORY_TAGS = 16;
 
-/** Changes made before a claim's write more than this long ago have landed or never will: no wait for them. */
+/**
+ * A claim's write made longer ago than this (or than half the idle timeout, if that is shorter) has landed
+ * or never will: it is not waited for. So replaying an old cookie costs no wait, and an expired session's
+ * cookie is answered as fast as a destroyed one's.
+ */
 export const FRESH_CLAIM_MS = 60_000;
 
 /** The view of a base with changes on top: the changes applied in order, the newest tie, every tag. */
@@ -92,8 +96,8 @@ export function serves(held: LiveHeld, claim: Claim): boolean {
 }
 
 /** A claim worth waiting for: made recently enough that its write may still be on its way. */
-export function mayStillLand(claim: Claim, now: number): boolean {
-  return claim.version > 0 && (claim.at === 0 || now - claim.at < FRESH_CLAIM_MS);
+export function mayStillLand(claim: Claim, now: number, idleTimeoutMs: number): boolean {
+  return claim.version > 0 && claim.at > 0 && now - claim.at < Math.min(FRESH_CLAIM_MS, idleTimeoutMs / 2);
 }
 
 /** Remembers that the claim's write will not be waited for again (bounded). */

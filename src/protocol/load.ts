@@ -60,7 +60,7 @@ export function decideLoad({ claim, held, now, policy, cutoff }: LoadInput, join
     case "ended":
       return { kind: "end", ending: held.reason, held };
     case "gone":
-      if (now - held.confirmedAt < policy.maxStalenessMs && !awaits(claim, held.settled, now)) {
+      if (now - held.confirmedAt < policy.maxStalenessMs && !awaits(claim, held.settled, now, policy)) {
         return { kind: "end", ending: "gone", held };
       }
       return { kind: "read", known: 0, refresh: false, held: reading };
@@ -177,7 +177,7 @@ export function afterRead(input: ReadInput): ReadOutcome {
         return { kind: "serve", held: { ...held, confirmedAt: Math.max(held.confirmedAt, startedAt) }, changed: false };
       }
       const gone: GoneHeld = { kind: "gone", confirmedAt: startedAt, settled: settledOf(held) };
-      if (awaits(claim, gone.settled, now)) return wait(input, gone);
+      if (awaits(claim, gone.settled, now, policy)) return wait(input, gone);
       return { kind: "end", ending: "gone", held: gone };
     }
     case "ended":
@@ -194,7 +194,7 @@ function stripKind<T extends { kind: string }>(value: T): Omit<T, "kind"> {
 
 /** The store answered; does what this isolate now holds show the write the cookie names? */
 function claimed(input: ReadInput, held: LiveHeld, changed: boolean): ReadOutcome {
-  if (serves(held, input.claim) || !awaits(input.claim, held.settled, input.now)) {
+  if (serves(held, input.claim) || !awaits(input.claim, held.settled, input.now, input.policy)) {
     return { kind: "serve", held, changed };
   }
   return wait(input, held);
@@ -213,8 +213,8 @@ function wait(input: ReadInput, held: LiveHeld | GoneHeld): ReadOutcome {
 }
 
 /** The claim names a write that may still land, and was not settled as lost. */
-function awaits(claim: Claim, settled: readonly string[], now: number): boolean {
-  return mayStillLand(claim, now) && !settled.includes(claim.tag);
+function awaits(claim: Claim, settled: readonly string[], now: number, policy: Policy): boolean {
+  return mayStillLand(claim, now, policy.idleTimeoutMs) && !settled.includes(claim.tag);
 }
 
 function settledOf(held: Held | undefined): readonly string[] {

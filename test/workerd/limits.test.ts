@@ -69,6 +69,21 @@ function limited(store: MemoryStore, extra: SessionOptions = {}) {
       for (let i = 0; i < 20_000; i++) deep = [deep];
       await c.var.session.set("deep", deep);
       return c.json({ ok: true });
+    })
+    .post("/nest", async (c) => {
+      const { depth } = await c.req.json<{ depth: number }>();
+      let nested: unknown = "bottom";
+      for (let i = 0; i < depth; i++) nested = [nested];
+      await c.var.session.set("nested", nested);
+      return c.json({ ok: true });
+    })
+    .post("/update", async (c) => {
+      try {
+        const data = await c.var.session.update((d) => void (d["n"] = Number(d["n"] ?? 0) + 1));
+        return c.json({ n: data["n"], error: null });
+      } catch (error) {
+        return c.json({ error: (error as SessionDataError).code });
+      }
     });
   return { app, logger, events };
 }
@@ -152,6 +167,19 @@ describe("data JSON cannot hold", () => {
     expect(logger.lines.join("\n")).not.toMatch(/store/);
     expect(await browser.json("/read")).toEqual({ small: "x".repeat(10) });
     expect(new SessionDataError(new Error("x")).code).toBe("ERR_SESSION_DATA");
+  });
+
+  it("refuses nesting past 512 levels when written, and update() works on a session nested just under it", async () => {
+    const { app, events } = limited(new MemoryStore(), { maxSessionBytes: 1_000_000 });
+    const browser = new Browser(app);
+    // 6,000 levels: refused as data when written (0.2 saved it, then update() answered 500: structuredClone overflowed).
+    expect((await browser.fetch("/nest", { method: "POST", json: { depth: 6_000 } })).status).toBe(200);
+    expect(events).toContainEqual({ type: "write-rejected", reason: "unserialisable" });
+    expect(await browser.json("/update", { method: "POST" })).toEqual({ n: 1, error: null });
+    // 500 levels are kept, and update() copies them without trouble.
+    expect((await browser.fetch("/nest", { method: "POST", json: { depth: 500 } })).status).toBe(200);
+    expect(await browser.json("/update", { method: "POST" })).toEqual({ n: 2, error: null });
+    expect(JSON.stringify(await browser.json("/read")).length).toBeGreaterThan(1_000);
   });
 
   it("saves deeply nested data, or refuses it as data, never as a store failure or a 5xx", async () => {

@@ -1,6 +1,8 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { MemoryStore, session } from "../../src/index.js";
+import { sessionApi } from "../../app/session-api.js";
+import { setCookies } from "../support/cookie-jar.js";
 import { Browser, commandsFor, names, redisOptions, uniqueInstance } from "../support/workerd.js";
 
 function counterApp(instance: string) {
@@ -87,5 +89,55 @@ describe("setUser()", () => {
     expect(await browser.json("/user", { method: "POST", json: { id: "" } })).toEqual({
       error: "setUser() takes a non-empty string, or undefined to untie the session",
     });
+  });
+});
+
+describe("the reference API against another site's requests (CSRF)", () => {
+  const api = () => new Hono().use(session({ secret: "csrf-secret-".padEnd(72, "c"), store: new MemoryStore() })).route("/", sessionApi);
+
+  it.each([
+    ["a form POST", "POST", "/session/regenerate", "application/x-www-form-urlencoded"],
+    ["a text/plain PUT carrying JSON", "PUT", "/session", "text/plain"],
+    ["a DELETE", "DELETE", "/session", "text/plain"],
+  ])("refuses %s from another origin with 403, and serves the same from its own", async (_, method, path, type) => {
+    const body = method === "PUT" ? '{"admin":true}' : undefined;
+    const cross = await api().request(path, { method, body, headers: { "Content-Type": type, Origin: "https://evil.example" } });
+    expect(cross.status).toBe(403);
+    const site = await api().request(`https://app.test${path}`, {
+      method,
+      body,
+      headers: { "Content-Type": type, Origin: "https://app.test", "Sec-Fetch-Site": "same-origin" },
+    });
+    expect(site.status).toBeLessThan(400);
+  });
+
+  it("refuses a request a browser marks cross-site, and lets a non-browser client (no Origin, no Sec-Fetch-Site) through", async () => {
+    const marked = await api().request("/session", { method: "DELETE", headers: { "Sec-Fetch-Site": "cross-site" } });
+    expect(marked.status).toBe(403);
+    expect((await api().request("/session", { method: "DELETE" })).status).toBe(204);
+  });
+});
+
+describe("a replayed cookie", () => {
+  it("looks the same whether its session expired or was destroyed: no wait, one read, the cookies cleared", async () => {
+    const store = new MemoryStore();
+    const isolate = () =>
+      new Hono()
+        .use(session({ secret: "replay-secret-".padEnd(72, "r"), store, idleTimeoutMs: 400, serverTiming: true }))
+        .route("/", sessionApi);
+    const timings: string[] = [];
+    for (const end of ["expire", "destroy"] as const) {
+      const browser = new Browser(isolate());
+      await browser.fetch("/session", { method: "PUT", json: { a: 1 } });
+      const copy = browser.cookie;
+      if (end === "destroy") await browser.fetch("/session", { method: "DELETE" });
+      await new Promise((resolve) => setTimeout(resolve, 500)); // past the idle timeout (and any bound)
+      const res = await new Browser(isolate()).with(copy).fetch("/session");
+      expect(await res.json()).toEqual({});
+      expect(setCookies(res).every((line) => /Max-Age=0/.test(line))).toBe(true);
+      timings.push((res.headers.get("Server-Timing") ?? "").replace(/dur=[\d.]+/g, "dur=_"));
+    }
+    expect(timings[0]).not.toContain("session-wait");
+    expect(timings[0]).toBe(timings[1]);
   });
 });
