@@ -482,6 +482,24 @@ export default bench;
 /** A memory-tier entry of a stored session of this JSON, as a hit finds it. */
 function savedHeld(json: string): Held {
   const now = Date.now();
-  const base = { version: 1, tags: ["tag00001"], json, createdAt: now, user: undefined, since: now, expiresAt: now + 3_600_000 };
-  return { kind: "live", base, changes: [], view: { json, user: undefined, since: now, createdAt: now, tags: base.tags }, confirmedAt: now, refreshedAt: now, expiresAt: base.expiresAt, floor: 1, settled: [] };
+  const base = {
+    version: 1,
+    tags: ["tag00001"],
+    json,
+    createdAt: now,
+    user: undefined,
+    since: now,
+    expiresAt: now + 3_600_000,
+  };
+  return {
+    kind: "live",
+    base,
+    changes: [],
+    view: { json, user: undefined, since: now, createdAt: now, tags: base.tags },
+    confirmedAt: now,
+    refreshedAt: now,
+    expiresAt: base.expiresAt,
+    floor: 1,
+    settled: [],
+  };
 }

@@ -91,7 +91,9 @@ export async function regenerateSession(
     carried = carriedOver(ended, from);
     if (carried === undefined) {
       engine.report.onEvent({ type: "write-dropped", reason: "destroyed" });
-      engine.report.logger.warn("hono-edge-session: regenerate of a session that had ended meanwhile: a new, empty session instead");
+      engine.report.logger.warn(
+        "hono-edge-session: regenerate of a session that had ended meanwhile: a new, empty session instead",
+      );
     }
     await unindex(from.view.user, loaded.id, engine, trace);
   }
@@ -117,9 +119,20 @@ export async function regenerateSession(
   const result = await writeChanges(id, cell, engine, trace, false);
   const saved = cell.get();
   if (result.kind !== "saved" || saved?.kind !== "live") {
-    throw new SessionNotSavedError(`the regenerated session was not saved (${result.kind === "dropped" ? result.reason : result.kind})`);
+    throw new SessionNotSavedError(
+      `the regenerated session was not saved (${result.kind === "dropped" ? result.reason : result.kind})`,
+    );
   }
-  return { ...loaded, id, isNew: false, readOnly: false, view: saved.view, held: saved, ending: undefined, served: markOf(saved, policy.idleTimeoutMs) };
+  return {
+    ...loaded,
+    id,
+    isNew: false,
+    readOnly: false,
+    view: saved.view,
+    held: saved,
+    ending: undefined,
+    served: markOf(saved, policy.idleTimeoutMs),
+  };
 }
 
 /** What a retirement leaves to carry over: the newest live data with this isolate's changes that did not land in it. */

@@ -38,10 +38,13 @@ export class CutoffCache {
   remember(user: string, cutoff: Cutoff): void {
     const known = this.#byUser.get(user);
     // A cut-off only rises; a read that started before another one answered must not lower it.
-    const merged = known === undefined ? cutoff : {
-      revokedBefore: Math.max(known.revokedBefore, cutoff.revokedBefore),
-      confirmedAt: Math.max(known.confirmedAt, cutoff.confirmedAt),
-    };
+    const merged =
+      known === undefined
+        ? cutoff
+        : {
+            revokedBefore: Math.max(known.revokedBefore, cutoff.revokedBefore),
+            confirmedAt: Math.max(known.confirmedAt, cutoff.confirmedAt),
+          };
     this.#byUser.delete(user);
     this.#byUser.set(user, merged);
     if (this.#byUser.size > this.maxUsers) this.#byUser.delete(this.#byUser.keys().next().value!);

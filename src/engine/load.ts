@@ -155,7 +155,8 @@ function ended(claim: Claim, ending: Ending, engine: Engine, trace: RequestTrace
 
 /** Reads the user's cut-off into the isolate's cache. */
 async function readCutoff(user: string, engine: Engine, trace: RequestTrace): Promise<void> {
-  if (!engine.store.indexed) return engine.cutoffs.remember(user, { revokedBefore: 0, confirmedAt: engine.runtime.now() });
+  if (!engine.store.indexed)
+    return engine.cutoffs.remember(user, { revokedBefore: 0, confirmedAt: engine.runtime.now() });
   const startedAt = engine.runtime.now();
   const revokedBefore = await engine.store.revokedBefore(user, trace);
   engine.cutoffs.remember(user, { revokedBefore, confirmedAt: startedAt });

@@ -31,7 +31,6 @@ export interface IndexedSession {
   expiresAt: number;
 }
 
-
 /**
  * Sessions in the store, opened: the engine's only way to the store. Every call may throw (a store failure
  * or a timeout); none decides anything about sessions.

@@ -16,7 +16,15 @@ import { UNCHANGED, type LiveHeld } from "../protocol/types.js";
 import { byteLength, exceeds, planEnd } from "../protocol/write.js";
 import { RequestTrace } from "../trace.js";
 import type { Engine } from "./engine.js";
-import { flushLater, localCell, memoryCell, reportRejected, reportStoreFailure, writeChanges, writingNow } from "./write.js";
+import {
+  flushLater,
+  localCell,
+  memoryCell,
+  reportRejected,
+  reportStoreFailure,
+  writeChanges,
+  writingNow,
+} from "./write.js";
 
 /** What a request did to its session, decided once the handler has returned. */
 export type SessionChange =
@@ -45,7 +53,15 @@ export async function saveChange(change: SessionChange, engine: Engine, trace: R
       return { cookies: KEEP };
     case "rejected":
       reportRejected(change.error, engine);
-      return { cookies: cookiesFor({ loaded: change.loaded, mark: undefined, newId: false, ended: false, merges: engine.store.merges }) };
+      return {
+        cookies: cookiesFor({
+          loaded: change.loaded,
+          mark: undefined,
+          newId: false,
+          ended: false,
+          merges: engine.store.merges,
+        }),
+      };
     case "unchanged":
       return maintain(change, engine);
     case "changed":
@@ -64,7 +80,8 @@ async function write(
   const held = joined(change, engine);
   // Dropped (retired or destroyed by another request meanwhile): that request's response set the cookies.
   if (held === "dropped") return { cookies: KEEP };
-  if (held === "too-large") return { cookies: cookiesFor({ loaded, mark: undefined, newId: false, ended: false, merges }) };
+  if (held === "too-large")
+    return { cookies: cookiesFor({ loaded, mark: undefined, newId: false, ended: false, merges }) };
   const mine = held.changes.at(-1)!;
   const mark: Mark = { version: mine.version, tag: mine.tag, at: mine.at };
   // A copy the tier cannot hold (too large for one entry, or too many unsaved bytes) is written now.
@@ -72,7 +89,10 @@ async function write(
   if (!engine.awaitWrites && kept) {
     trace.write = "deferred";
     const background = flushLater(loaded.id, engine, true);
-    return { cookies: cookiesFor({ loaded, mark, newId, ended: false, merges }), ...(background ? { background } : {}) };
+    return {
+      cookies: cookiesFor({ loaded, mark, newId, ended: false, merges }),
+      ...(background ? { background } : {}),
+    };
   }
   trace.write = "awaited";
   const cell = kept ? memoryCell(engine, loaded.id) : localCell(held);
@@ -82,31 +102,56 @@ async function write(
   } catch {
     // Logged. Kept in memory, the change is written again later, and the cookie names it; not kept, it is
     // lost, and the cookie keeps naming what was saved.
-    return { cookies: kept ? cookiesFor({ loaded, mark, newId, ended: false, merges }) : cookiesFor({ loaded, mark: loaded.served, newId: false, ended: false, merges }) };
+    return {
+      cookies: kept
+        ? cookiesFor({ loaded, mark, newId, ended: false, merges })
+        : cookiesFor({ loaded, mark: loaded.served, newId: false, ended: false, merges }),
+    };
   }
   if (result.kind === "dropped") {
     const gone = result.reason === "destroyed" || result.reason === "expired";
     return { cookies: gone ? CLEAR : KEEP };
   }
   const saved = cell.get();
-  const landedMark = saved?.kind === "live" && saved.base?.tags.includes(mine.tag) ? { ...mark, version: saved.base.version } : mark;
-  return { cookies: cookiesFor({ loaded, mark: result.kind === "saved" ? landedMark : loaded.served, newId: result.kind === "saved" && newId, ended: false, merges }) };
+  const landedMark =
+    saved?.kind === "live" && saved.base?.tags.includes(mine.tag) ? { ...mark, version: saved.base.version } : mark;
+  return {
+    cookies: cookiesFor({
+      loaded,
+      mark: result.kind === "saved" ? landedMark : loaded.served,
+      newId: result.kind === "saved" && newId,
+      ended: false,
+      merges,
+    }),
+  };
 }
 
 /**
  * The request's change on top of this isolate's copy, ready to be kept; "dropped" when the id ended meanwhile
  * (or is retired), "too-large" when it is refused (reported).
  */
-function joined(change: Extract<SessionChange, { kind: "changed" }>, engine: Engine): LiveHeld | "dropped" | "too-large" {
+function joined(
+  change: Extract<SessionChange, { kind: "changed" }>,
+  engine: Engine,
+): LiveHeld | "dropped" | "too-large" {
   const { loaded } = change;
   const { runtime, policy, report } = engine;
   const held = loaded.readOnly
     ? undefined
-    : withRequestChange(loaded, engine.memory.peek(loaded.id), change.change, runtime.newTag(), runtime.now(), policy.idleTimeoutMs);
+    : withRequestChange(
+        loaded,
+        engine.memory.peek(loaded.id),
+        change.change,
+        runtime.newTag(),
+        runtime.now(),
+        policy.idleTimeoutMs,
+      );
   if (held === undefined) {
     // Retired or destroyed while the request ran (or a retired id to begin with): its old id takes no more writes.
     report.onEvent({ type: "write-dropped", reason: "regenerated" });
-    report.logger.warn("hono-edge-session: write dropped: the request's session was regenerated or ended by another request; its old id takes no more writes");
+    report.logger.warn(
+      "hono-edge-session: write dropped: the request's session was regenerated or ended by another request; its old id takes no more writes",
+    );
     return "dropped";
   }
   if (exceeds(held.view.json, policy.maxSessionBytes)) {
@@ -117,21 +162,31 @@ function joined(change: Extract<SessionChange, { kind: "changed" }>, engine: Eng
 }
 
 /** `commit()`: writes the request's change now and answers the session as it landed (merged, perhaps). */
-export async function commitChange(change: SessionChange, engine: Engine, trace: RequestTrace): Promise<Loaded | undefined> {
+export async function commitChange(
+  change: SessionChange,
+  engine: Engine,
+  trace: RequestTrace,
+): Promise<Loaded | undefined> {
   if (change.kind === "rejected") {
     reportRejected(change.error, engine);
     throw change.error;
   }
   if (change.kind !== "changed") return undefined;
   const held = joined(change, engine);
-  if (held === "dropped") throw new SessionNotSavedError("the session was regenerated or ended by another request; its old id takes no more writes");
-  if (held === "too-large") throw new SessionTooLargeError(byteLength(JSON.stringify(change.change.patch.set)), engine.policy.maxSessionBytes);
+  if (held === "dropped")
+    throw new SessionNotSavedError(
+      "the session was regenerated or ended by another request; its old id takes no more writes",
+    );
+  if (held === "too-large")
+    throw new SessionTooLargeError(byteLength(JSON.stringify(change.change.patch.set)), engine.policy.maxSessionBytes);
   const { loaded } = change;
   const cell = engine.memory.set(loaded.id, held) ? memoryCell(engine, loaded.id) : localCell(held);
   const result = await writeChanges(loaded.id, cell, engine, trace, false);
   if (result.kind === "dropped") throw new SessionNotSavedError(`the session was not saved: ${result.reason}`);
-  if (result.kind === "rejected") throw new SessionTooLargeError(byteLength(held.view.json), engine.policy.maxSessionBytes);
-  if (result.kind === "conflicts") throw new SessionNotSavedError("the session was not saved: other requests kept writing it in between");
+  if (result.kind === "rejected")
+    throw new SessionTooLargeError(byteLength(held.view.json), engine.policy.maxSessionBytes);
+  if (result.kind === "conflicts")
+    throw new SessionNotSavedError("the session was not saved: other requests kept writing it in between");
   const saved = cell.get();
   if (saved?.kind !== "live") throw new SessionNotSavedError("the session was not saved: it ended meanwhile");
   // Landed means its tag is in the stored version's history (another run of this isolate's writes may have
@@ -140,7 +195,16 @@ export async function commitChange(change: SessionChange, engine: Engine, trace:
   if (saved.changes.some((c) => c.tag === mine) || !saved.base?.tags.includes(mine)) {
     throw new SessionNotSavedError("the session was not saved: its write is still in flight");
   }
-  return { ...servedFrom(saved, loaded.claim ?? { id: loaded.id, version: 0, tag: "", at: 0, resign: false }, engine.policy.idleTimeoutMs), id: loaded.id, claim: loaded.claim, isNew: false };
+  return {
+    ...servedFrom(
+      saved,
+      loaded.claim ?? { id: loaded.id, version: 0, tag: "", at: 0, resign: false },
+      engine.policy.idleTimeoutMs,
+    ),
+    id: loaded.id,
+    claim: loaded.claim,
+    isNew: false,
+  };
 }
 
 /** An unchanged request: its cookies, and the store work it leaves for after the response. */
@@ -172,10 +236,21 @@ function maintain(change: Extract<SessionChange, { kind: "unchanged" }>, engine:
 /** One attempt: a tombstone over the revoked version; anything else standing there is left for the next load. */
 async function endRevoked(id: string, version: number, engine: Engine): Promise<void> {
   try {
-    const answer = await engine.store.end(id, planEnd(version, "destroyed"), 0, engine.policy.markerTtlMs, new RequestTrace());
+    const answer = await engine.store.end(
+      id,
+      planEnd(version, "destroyed"),
+      0,
+      engine.policy.markerTtlMs,
+      new RequestTrace(),
+    );
     if (answer === null) engine.memory.set(id, endedHeld("destroyed", engine.runtime.now(), engine.policy));
   } catch (error) {
-    reportStoreFailure(error, "mark", "a revoked session could not be ended in the store; its next load finds it revoked again", engine);
+    reportStoreFailure(
+      error,
+      "mark",
+      "a revoked session could not be ended in the store; its next load finds it revoked again",
+      engine,
+    );
   }
 }
 
@@ -193,8 +268,18 @@ async function refresh(id: string, held: LiveHeld, engine: Engine): Promise<void
     if (store.revalidating) {
       const answer = await store.read(id, held.base!.version, policy.idleTimeoutMs, trace);
       const claim = { id, version: 0, tag: "", at: 0, resign: false };
-      const outcome = afterRead({ claim, held: engine.memory.peek(id), answer, startedAt, refreshed: answer === UNCHANGED, now: runtime.now(), policy, waitedMs: 0 });
-      if (outcome.kind !== "wait" && outcome.held !== undefined && !engine.memory.set(id, outcome.held)) engine.memory.delete(id);
+      const outcome = afterRead({
+        claim,
+        held: engine.memory.peek(id),
+        answer,
+        startedAt,
+        refreshed: answer === UNCHANGED,
+        now: runtime.now(),
+        policy,
+        waitedMs: 0,
+      });
+      if (outcome.kind !== "wait" && outcome.held !== undefined && !engine.memory.set(id, outcome.held))
+        engine.memory.delete(id);
       if (answer !== UNCHANGED) return;
     } else {
       await store.refresh(id, policy.idleTimeoutMs, trace);

@@ -70,6 +70,10 @@ export async function revokeAllSessions(
   await store.revokeBefore(user, at + 1, policy.markerTtlMs, trace);
   engine.cutoffs.remember(user, { revokedBefore: at + 1, confirmedAt: at });
   const ended = sessions.filter((s) => s.since <= at && !(kept && s.id === keep.id));
-  if (ended.length > 0) await store.changeIndex(ended.map(({ id }) => ({ op: "remove", user, id })), trace);
+  if (ended.length > 0)
+    await store.changeIndex(
+      ended.map(({ id }) => ({ op: "remove", user, id })),
+      trace,
+    );
   return { ended: ended.map((s) => s.id), kept };
 }

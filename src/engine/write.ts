@@ -60,10 +60,7 @@ export function localCell(initial: Held): Cell {
 
 /** How a run of writes ended. */
 export type WriteResult =
-  | { kind: "saved" }
-  | { kind: "dropped"; reason: DropReason }
-  | { kind: "rejected" }
-  | { kind: "conflicts" };
+  { kind: "saved" } | { kind: "dropped"; reason: DropReason } | { kind: "rejected" } | { kind: "conflicts" };
 
 /**
  * Writes the changes this isolate holds of the session until none is left (new ones made meanwhile
@@ -94,13 +91,21 @@ export async function writeChanges(
       return { kind: "rejected" };
     }
     if (++attempts > MAX_WRITE_ATTEMPTS) {
-      report.logger.warn("hono-edge-session: other requests kept writing the session in between; the change is written again later");
+      report.logger.warn(
+        "hono-edge-session: other requests kept writing the session in between; the change is written again later",
+      );
       return { kind: "conflicts" };
     }
     const outcome = await writeOnce(id, plan, held, cell, engine, trace, attempts);
     switch (outcome.kind) {
       case "landed":
-        report.onEvent({ type: "write", deferred, attempts, merges: attempts - 1, durationMs: runtime.now() - started });
+        report.onEvent({
+          type: "write",
+          deferred,
+          attempts,
+          merges: attempts - 1,
+          durationMs: runtime.now() - started,
+        });
         attempts = 0;
         started = runtime.now();
         continue;
@@ -273,7 +278,8 @@ export async function updateSession(
 ): Promise<LiveHeld> {
   const { runtime, policy, report } = engine;
   const tag = runtime.newTag();
-  const cell = engine.memory.peek(loaded.id) !== undefined ? memoryCell(engine, loaded.id) : localCell(startOf(loaded, engine));
+  const cell =
+    engine.memory.peek(loaded.id) !== undefined ? memoryCell(engine, loaded.id) : localCell(startOf(loaded, engine));
   const started = runtime.now();
   for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
     const current = cell.get();
@@ -288,7 +294,13 @@ export async function updateSession(
     const plan = planUpdate(held, json, tag);
     const outcome = await writeOnce(loaded.id, plan, held, cell, engine, trace, attempt);
     if (outcome.kind === "landed") {
-      report.onEvent({ type: "write", deferred: false, attempts: attempt, merges: attempt - 1, durationMs: runtime.now() - started });
+      report.onEvent({
+        type: "write",
+        deferred: false,
+        attempts: attempt,
+        merges: attempt - 1,
+        durationMs: runtime.now() - started,
+      });
       const now = cell.get();
       // Memory may not keep it (too large for the tier): the landed version, as the request's own.
       return now?.kind === "live" ? now : holding(outcome.version, runtime.now(), undefined, policy.idleTimeoutMs);

@@ -83,7 +83,12 @@ export function decideLoad({ claim, held, now, policy, cutoff }: LoadInput, join
   }
   if (joinable(held.reading)) return { kind: "join", pollMs: pollDelay(joined) };
   const refresh = isSaved(held) && now - held.refreshedAt >= policy.refreshIntervalMs;
-  return { kind: "read", known: held.missing ? 0 : (held.base?.version ?? 0), refresh, held: { ...held, reading: now } };
+  return {
+    kind: "read",
+    known: held.missing ? 0 : (held.base?.version ?? 0),
+    refresh,
+    held: { ...held, reading: now },
+  };
 }
 
 /** Waits for another request's read: 1, 2, 4, then 8 ms apart. */
@@ -151,7 +156,13 @@ export function afterRead(input: ReadInput): ReadOutcome {
   }
   switch (answer.kind) {
     case "live": {
-      if (held?.kind === "live" && held.base !== null && !held.missing && answer.version <= held.base.version && held.confirmedAt >= startedAt) {
+      if (
+        held?.kind === "live" &&
+        held.base !== null &&
+        !held.missing &&
+        answer.version <= held.base.version &&
+        held.confirmedAt >= startedAt
+      ) {
         // Older news: this isolate saw a version at least as new after the read was sent (another request's).
         return claimed(input, held, false);
       }

@@ -68,7 +68,15 @@ function plan(held: LiveHeld, json: string, writeTag: string, ownTags: readonly 
   // (a conditional read compares numbers).
   const version = Math.max(expected + 1, newestClaimed, held.missing ? held.floor + 1 + jump(writeTag) : 0);
   const tags = [...ownTags, ...(held.base?.tags ?? [])].filter((t) => t !== "").slice(0, HISTORY_TAGS);
-  return { expected, version, json, tie: { user: held.view.user, since: held.view.since }, createdAt: held.view.createdAt, tags, writeTag };
+  return {
+    expected,
+    version,
+    json,
+    tie: { user: held.view.user, since: held.view.since },
+    createdAt: held.view.createdAt,
+    tags,
+    writeTag,
+  };
 }
 
 /** 1 to 65536, from a write tag's first three characters (random, base64url). */
@@ -109,7 +117,14 @@ export function afterWrite({ held, plan, answer, startedAt, now, policy }: Write
     // Written, or found in the history of what stands there: a retried call whose first attempt landed.
     const version: Version =
       answer === null
-        ? { version: plan.version, tags: plan.tags, json: plan.json, ...plan.tie, createdAt: plan.createdAt, expiresAt: startedAt + policy.idleTimeoutMs }
+        ? {
+            version: plan.version,
+            tags: plan.tags,
+            json: plan.json,
+            ...plan.tie,
+            createdAt: plan.createdAt,
+            expiresAt: startedAt + policy.idleTimeoutMs,
+          }
         : stripKind(answer);
     if (held?.kind === "ended" || held?.kind === "gone") return { kind: "landed", held: undefined, version };
     if (held?.kind === "live" && held.base !== null && !held.missing && held.base.version > version.version) {
@@ -190,11 +205,19 @@ export function afterEnd(plan: EndPlan, answer: Stored | null, replacing: Versio
     case "ended":
       return { kind: "already", reason: answer.reason };
     case "live":
-      return { kind: "again", plan: { ...plan, expected: answer.version, version: Math.max(plan.version, answer.version) + 1 }, live: stripKind(answer) };
+      return {
+        kind: "again",
+        plan: { ...plan, expected: answer.version, version: Math.max(plan.version, answer.version) + 1 },
+        live: stripKind(answer),
+      };
     case "none":
       return { kind: "again", plan: { ...plan, expected: 0, version: plan.version + 1 }, live: null };
     case "tampered":
-      return { kind: "again", plan: { ...plan, expected: answer.version, version: Math.max(plan.version, answer.version) + 1 }, live: null };
+      return {
+        kind: "again",
+        plan: { ...plan, expected: answer.version, version: Math.max(plan.version, answer.version) + 1 },
+        live: null,
+      };
   }
 }
 

@@ -19,7 +19,9 @@ import { findCookie } from "./cookie-header.js";
  * browser's new id.
  */
 const ID_VALUE = new RegExp(`^${SESSION_ID_PATTERN}$`);
-const VERSION_VALUE = new RegExp(`^(${SESSION_ID_PATTERN})\\.(\\d{1,10})\\.(${WRITE_TAG_PATTERN})(?:\\.([0-9a-z]{1,11}))?$`);
+const VERSION_VALUE = new RegExp(
+  `^(${SESSION_ID_PATTERN})\\.(\\d{1,10})\\.(${WRITE_TAG_PATTERN})(?:\\.([0-9a-z]{1,11}))?$`,
+);
 /*
  * Versions are uint32 (the sealed header holds them) and each write adds one, so no real cookie comes near
  * the end of the range. A cookie past half of it is refused (it claims nothing): were it accepted, the next
@@ -91,7 +93,10 @@ export class SessionCookies {
       const number = Number(match?.[2]);
       return match === null || number > MAX_VERSION
         ? undefined
-        : { id: match[1]!, value: { id: match[1]!, version: number, tag: match[3]!, at: parseInt(match[4] ?? "0", 36) } };
+        : {
+            id: match[1]!,
+            value: { id: match[1]!, version: number, tag: match[3]!, at: parseInt(match[4] ?? "0", 36) },
+          };
     });
     const resign = id.previous || version?.previous === true;
     // A version cookie of another id (left by a request that answered after a regenerate) says nothing.

@@ -1,4 +1,9 @@
-import { SessionDataError, SessionIndexUnsupportedError, SessionNotSavedError, SessionUnavailableError } from "../errors.js";
+import {
+  SessionDataError,
+  SessionIndexUnsupportedError,
+  SessionNotSavedError,
+  SessionUnavailableError,
+} from "../errors.js";
 import { diff } from "../protocol/patch.js";
 import type { Loaded, RequestChange } from "../protocol/request.js";
 import type { Tie } from "../protocol/types.js";
@@ -42,7 +47,10 @@ export class SessionHandle<T extends SessionData> {
       await this.#ready();
       const change = this.#requestChange();
       if (change instanceof SessionDataError) throw change;
-      const regenerated = await this.operations.regenerate(this.#loaded!, change ?? { patch: { set: {}, deleted: [] } });
+      const regenerated = await this.operations.regenerate(
+        this.#loaded!,
+        change ?? { patch: { set: {}, deleted: [] } },
+      );
       this.#adopt(regenerated);
       if (regenerated.isNew) return this.#end(); // it had ended meanwhile: nothing was carried over
       this.#newId = true;
@@ -159,9 +167,13 @@ export class SessionHandle<T extends SessionData> {
       // A BigInt, a cycle, or nesting too deep: an error of its own, not a store failure.
       return new SessionDataError(error);
     }
-    const tie: Tie | undefined = this.#user !== loaded.view.user ? { user: this.#user, since: this.operations.now() } : undefined;
+    const tie: Tie | undefined =
+      this.#user !== loaded.view.user ? { user: this.#user, since: this.operations.now() } : undefined;
     if (json === undefined && tie === undefined) return undefined;
-    const patch = json === undefined ? { set: {}, deleted: [] } : diff(JSON.parse(loaded.view.json) as SessionData, JSON.parse(json) as SessionData);
+    const patch =
+      json === undefined
+        ? { set: {}, deleted: [] }
+        : diff(JSON.parse(loaded.view.json) as SessionData, JSON.parse(json) as SessionData);
     return { patch, tie };
   }
 
@@ -172,7 +184,8 @@ export class SessionHandle<T extends SessionData> {
     const change = this.#requestChange();
     if (change instanceof SessionDataError) return { kind: "rejected", loaded, error: change };
     // A new session with nothing in it is not written.
-    const empty = loaded.isNew && change !== undefined && Object.keys(change.patch.set).length === 0 && change.tie === undefined;
+    const empty =
+      loaded.isNew && change !== undefined && Object.keys(change.patch.set).length === 0 && change.tie === undefined;
     if (change === undefined || empty) return { kind: "unchanged", loaded, newId: this.#newId, ended: this.#ended };
     return { kind: "changed", loaded, change, newId: this.#newId };
   }
@@ -197,7 +210,8 @@ export class SessionHandle<T extends SessionData> {
 
 /** The parsed data of a copy, parsed once per view and shared (read only) by the requests it serves. */
 function sharedData(loaded: Loaded): SessionData {
-  if (loaded.readOnly || loaded.held === undefined || loaded.held.view !== loaded.view) return JSON.parse(loaded.view.json) as SessionData;
+  if (loaded.readOnly || loaded.held === undefined || loaded.held.view !== loaded.view)
+    return JSON.parse(loaded.view.json) as SessionData;
   return parsedOnce(loaded.view);
 }
 

@@ -93,7 +93,6 @@ function sameJson(a: unknown, b: unknown): boolean {
   return count === 0;
 }
 
-
 /**
  * A deep copy of a JSON value (faster than structuredClone or a JSON round trip for session-sized values;
  * written data nests at most `MAX_DEPTH` deep, so the recursion is bounded).

@@ -35,7 +35,10 @@ export function wrap(envelope: Envelope): string {
   switch (envelope.kind) {
     case "data": {
       const [tag = "", ...prior] = envelope.tags;
-      const user = envelope.user === undefined ? "" : `,"u":${JSON.stringify(envelope.user)},"s":${envelope.since ?? envelope.createdAt}`;
+      const user =
+        envelope.user === undefined
+          ? ""
+          : `,"u":${JSON.stringify(envelope.user)},"s":${envelope.since ?? envelope.createdAt}`;
       const history = prior.length > 0 ? `,"p":${JSON.stringify(prior)}` : "";
       return `${head},"t":${JSON.stringify(tag)}${history}${user},"d":${envelope.json}}`;
     }

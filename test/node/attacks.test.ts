@@ -13,7 +13,11 @@ const BOUND_MS = 300;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ROTATED = "rotated-secret-".padEnd(80, "r");
 
-async function login(isolate: Isolate, user: string, data: Record<string, unknown> = { cart: [] }): Promise<BrowserJar> {
+async function login(
+  isolate: Isolate,
+  user: string,
+  data: Record<string, unknown> = { cart: [] },
+): Promise<BrowserJar> {
   const browser = new BrowserJar();
   await isolate.json(browser, "/session", { method: "PUT", json: data });
   await isolate.json(browser, "/login", { method: "POST", json: { user } });

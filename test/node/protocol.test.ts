@@ -25,7 +25,16 @@ const T = 1_000_000;
 const ID = "S".repeat(24);
 
 function version(v: number, tags: string[], data: object, extra: Partial<Version> = {}): Version {
-  return { version: v, tags, json: JSON.stringify(data), createdAt: 1, user: undefined, since: 0, expiresAt: T + 600_000, ...extra };
+  return {
+    version: v,
+    tags,
+    json: JSON.stringify(data),
+    createdAt: 1,
+    user: undefined,
+    since: 0,
+    expiresAt: T + 600_000,
+    ...extra,
+  };
 }
 function change(tag: string, set: object, v: number): Change {
   return { tag, patch: { set: set as Record<string, unknown>, deleted: [] }, version: v, at: T, bytes: 10 };
@@ -51,7 +60,10 @@ describe("a request's first decision", () => {
     const h = held(version(3, ["c3", "c2"], { a: 1 }));
     expect(decideLoad({ claim: claim(2, "c2"), held: h, now: T + 500, policy, cutoff: undefined }).kind).toBe("serve");
     // Past the bound: one conditional read, on the version it knows.
-    expect(decideLoad({ claim: claim(2, "c2"), held: h, now: T + 1_500, policy, cutoff: undefined })).toMatchObject({ kind: "read", known: 3 });
+    expect(decideLoad({ claim: claim(2, "c2"), held: h, now: T + 1_500, policy, cutoff: undefined })).toMatchObject({
+      kind: "read",
+      known: 3,
+    });
   });
 
   it("reads when the copy does not show the write the cookie names, even within the bound", () => {
@@ -61,23 +73,41 @@ describe("a request's first decision", () => {
 
   it("waits for another request's read instead of reading too (one read per burst), never past the bound", () => {
     const h = held(version(3, ["c3"], { a: 1 }), [], { confirmedAt: T - 5_000, reading: T + 1_000 });
-    expect(decideLoad({ claim: claim(3, "c3"), held: h, now: T + 1_010, policy, cutoff: undefined }, 3)).toEqual({ kind: "join", pollMs: 8 });
+    expect(decideLoad({ claim: claim(3, "c3"), held: h, now: T + 1_010, policy, cutoff: undefined }, 3)).toEqual({
+      kind: "join",
+      pollMs: 8,
+    });
     expect(decideLoad({ claim: claim(3, "c3"), held: h, now: T + 2_100, policy, cutoff: undefined }).kind).toBe("read");
   });
 
   it("ends a copy whose tie to its user is older than the user's cut-off, and asks for the cut-off when it is not known", () => {
     const h = held(version(3, ["c3"], { a: 1 }, { user: "ada", since: 50 }), [], { confirmedAt: T });
-    expect(decideLoad({ claim: claim(3, "c3"), held: h, now: T + 1, policy, cutoff: { revokedBefore: 60, confirmedAt: T } })).toMatchObject({
+    expect(
+      decideLoad({ claim: claim(3, "c3"), held: h, now: T + 1, policy, cutoff: { revokedBefore: 60, confirmedAt: T } }),
+    ).toMatchObject({
       kind: "end",
       ending: "revoked",
     });
-    expect(decideLoad({ claim: claim(3, "c3"), held: h, now: T + 1, policy, cutoff: undefined })).toEqual({ kind: "cutoff", user: "ada" });
+    expect(decideLoad({ claim: claim(3, "c3"), held: h, now: T + 1, policy, cutoff: undefined })).toEqual({
+      kind: "cutoff",
+      user: "ada",
+    });
   });
 
   it("answers a retired id, or one found gone within the bound, with no store call at all", () => {
-    expect(decideLoad({ claim: claim(3, "c3"), held: { kind: "ended", reason: "retired", until: T * 2 }, now: T, policy, cutoff: undefined })).toMatchObject({ kind: "end", ending: "retired" });
+    expect(
+      decideLoad({
+        claim: claim(3, "c3"),
+        held: { kind: "ended", reason: "retired", until: T * 2 },
+        now: T,
+        policy,
+        cutoff: undefined,
+      }),
+    ).toMatchObject({ kind: "end", ending: "retired" });
     const gone = { kind: "gone" as const, confirmedAt: T, settled: [] };
-    expect(decideLoad({ claim: claim(3, "c3", T - 120_000), held: gone, now: T + 10, policy, cutoff: undefined }).kind).toBe("end");
+    expect(
+      decideLoad({ claim: claim(3, "c3", T - 120_000), held: gone, now: T + 10, policy, cutoff: undefined }).kind,
+    ).toBe("end");
   });
 });
 
@@ -105,7 +135,10 @@ describe("what a store's answer means", () => {
     expect(afterRead(input({ held: h, answer: { kind: "live", ...version(4, ["c4"], {}) } })).kind).toBe("rollback");
     // Another request of this isolate confirmed version 5 after this read was sent: the answer is older news.
     const newer = { ...h, confirmedAt: T + 5 };
-    expect(afterRead(input({ held: newer, claim: claim(5, "c5"), answer: { kind: "live", ...version(4, ["c4"], {}) } })).kind).toBe("serve");
+    expect(
+      afterRead(input({ held: newer, claim: claim(5, "c5"), answer: { kind: "live", ...version(4, ["c4"], {}) } }))
+        .kind,
+    ).toBe("serve");
   });
 
   it("waits for a claimed write that is not there yet, 10, 10, 20, 40 … ms apart, then settles it once", () => {
@@ -120,14 +153,21 @@ describe("what a store's answer means", () => {
   it("does not wait for a claim made long ago: an expired session's cookie costs what a destroyed one's does", () => {
     const old = claim(3, "c3", T - 120_000);
     expect(afterRead(input({ claim: old, answer: { kind: "none" } })).kind).toBe("end");
-    expect(afterRead(input({ claim: old, answer: { kind: "ended", version: 4, reason: "destroyed" } })).kind).toBe("end");
+    expect(afterRead(input({ claim: old, answer: { kind: "ended", version: 4, reason: "destroyed" } })).kind).toBe(
+      "end",
+    );
   });
 
   it("restores a session the store lost while this isolate holds it live, and never an ended one", () => {
     const h = held(version(3, ["c3"], { a: 1 }));
-    expect(afterRead(input({ held: h, answer: { kind: "none" } }))).toMatchObject({ kind: "restore", held: { missing: true } });
+    expect(afterRead(input({ held: h, answer: { kind: "none" } }))).toMatchObject({
+      kind: "restore",
+      held: { missing: true },
+    });
     const expired = { ...h, expiresAt: T };
-    expect(afterRead(input({ held: expired, answer: { kind: "none" }, claim: claim(3, "c3", T - 120_000) })).kind).toBe("end");
+    expect(afterRead(input({ held: expired, answer: { kind: "none" }, claim: claim(3, "c3", T - 120_000) })).kind).toBe(
+      "end",
+    );
   });
 });
 
@@ -150,7 +190,9 @@ describe("changes and writes", () => {
     const plan = planWrite(h, policy);
     expect(plan).toMatchObject({ expected: 3, version: 5, writeTag: "y", tags: ["y", "x", "c3"] });
     expect(JSON.parse((plan as { json: string }).json)).toEqual({ a: 1, b: 1, c: 1 });
-    expect(planWrite({ ...h, view: { ...h.view, json: JSON.stringify({ big: "x".repeat(20_000) }) } }, policy)).toBe("too-large");
+    expect(planWrite({ ...h, view: { ...h.view, json: JSON.stringify({ big: "x".repeat(20_000) }) } }, policy)).toBe(
+      "too-large",
+    );
   });
 
   it("finds a retried write landed in a newer version's history, and never applies it again", () => {
@@ -165,7 +207,16 @@ describe("changes and writes", () => {
   it("drops a write that meets an end marker, and goes onto a newer version otherwise", () => {
     const h = held(version(3, ["c3"], { a: 1 }), [change("x", { b: 1 }, 4)]);
     const plan = planWrite(h, policy) as Exclude<ReturnType<typeof planWrite>, "too-large" | undefined>;
-    expect(afterWrite({ held: h, plan, answer: { kind: "ended", version: 4, reason: "retired" }, startedAt: T, now: T, policy })).toMatchObject({
+    expect(
+      afterWrite({
+        held: h,
+        plan,
+        answer: { kind: "ended", version: 4, reason: "retired" },
+        startedAt: T,
+        now: T,
+        policy,
+      }),
+    ).toMatchObject({
       kind: "dropped",
       reason: "regenerated",
     });
@@ -179,28 +230,50 @@ describe("changes and writes", () => {
 describe("which cookies a response sets", () => {
   it("sends none for a retired id, both for a new id, the version cookie when what was served moved on", () => {
     const retired = freshSession(ID, T, claim(3, "c3"), "retired");
-    expect(cookiesFor({ loaded: retired, mark: undefined, newId: false, ended: false, merges: true })).toEqual({ kind: "keep" });
+    expect(cookiesFor({ loaded: retired, mark: undefined, newId: false, ended: false, merges: true })).toEqual({
+      kind: "keep",
+    });
     const fresh = freshSession(ID, T, undefined);
-    expect(cookiesFor({ loaded: fresh, mark: { version: 1, tag: "n1", at: T }, newId: true, ended: false, merges: true })).toMatchObject({
+    expect(
+      cookiesFor({ loaded: fresh, mark: { version: 1, tag: "n1", at: T }, newId: true, ended: false, merges: true }),
+    ).toMatchObject({
       kind: "set",
       withId: true,
     });
     const h = held(version(5, ["c5", "c4"], {}));
     const served = servedFrom(h, claim(4, "c4"), policy.idleTimeoutMs);
-    expect(cookiesFor({ loaded: served, mark: served.served, newId: false, ended: false, merges: true })).toMatchObject({
-      kind: "set",
-      withId: false,
-      mark: { version: 5, tag: "c5" },
-    });
+    expect(cookiesFor({ loaded: served, mark: served.served, newId: false, ended: false, merges: true })).toMatchObject(
+      {
+        kind: "set",
+        withId: false,
+        mark: { version: 5, tag: "c5" },
+      },
+    );
   });
 
   it("puts a request's change onto this isolate's newest copy, key by key, above every version it knows", () => {
     const loadedFrom = held(version(3, ["c3"], { a: 1, b: 1 }));
     const loaded = servedFrom(loadedFrom, claim(3, "c3"), policy.idleTimeoutMs);
     const meanwhile = held(version(3, ["c3"], { a: 1, b: 1 }), [change("m", { a: 9 }, 4)]);
-    const next = withRequestChange(loaded, meanwhile, { patch: { set: { b: 2 }, deleted: [] } }, "r", T, policy.idleTimeoutMs)!;
+    const next = withRequestChange(
+      loaded,
+      meanwhile,
+      { patch: { set: { b: 2 }, deleted: [] } },
+      "r",
+      T,
+      policy.idleTimeoutMs,
+    )!;
     expect(JSON.parse(next.view.json)).toEqual({ a: 9, b: 2 });
     expect(next.changes.at(-1)).toMatchObject({ tag: "r", version: 5 });
-    expect(withRequestChange(loaded, { kind: "ended", reason: "destroyed", until: T * 2 }, { patch: { set: {}, deleted: [] } }, "r", T, 1)).toBeUndefined();
+    expect(
+      withRequestChange(
+        loaded,
+        { kind: "ended", reason: "destroyed", until: T * 2 },
+        { patch: { set: {}, deleted: [] } },
+        "r",
+        T,
+        1,
+      ),
+    ).toBeUndefined();
   });
 });

@@ -57,7 +57,9 @@ describe("no silent rollback", () => {
     expect(res.headers.getSetCookie().map((c) => c.split("=")[0])).toEqual(["JSESSIONID_v"]);
     expect(browser.version).toBe(1);
     const events = await eventsOf(app[1]!);
-    expect(events).toContainEqual(expect.objectContaining({ type: "stale-read", storedVersion: 1, cookieVersion: 2, served: false }));
+    expect(events).toContainEqual(
+      expect.objectContaining({ type: "stale-read", storedVersion: 1, cookieVersion: 2, served: false }),
+    );
     // The next request costs no wait, on any isolate: it is served what the store holds.
     const next = await app[0]!.fetch(browser, "/session");
     expect(next.status).toBe(200);

@@ -31,11 +31,15 @@ describe("secret rotation across isolates", () => {
     expect(await d!.json(onB, "/session")).toEqual({ user: "bob" });
     // Bob writes: his session is sealed with the new secret, under the same key; Ada's stays sealed with the old one.
     const [bobKey] = (await keys()).filter(async () => true);
-    const sealedBefore = new Map(await Promise.all((await keys()).map(async (k) => [k, await isolates.stack.client.get(k)] as const)));
+    const sealedBefore = new Map(
+      await Promise.all((await keys()).map(async (k) => [k, await isolates.stack.client.get(k)] as const)),
+    );
     await c!.json(onB, "/session", { method: "PUT", json: { step: 2 } });
     // The write lands after the response; still two keys, one of them written again.
     await waitFor(async () => {
-      const now = await Promise.all((await keys()).map(async (k) => (await isolates.stack.client.get(k)) !== sealedBefore.get(k)));
+      const now = await Promise.all(
+        (await keys()).map(async (k) => (await isolates.stack.client.get(k)) !== sealedBefore.get(k)),
+      );
       return now.filter(Boolean).length === 1;
     }, "Bob's session sealed again");
     expect(await keys()).toHaveLength(2);

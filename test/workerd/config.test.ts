@@ -161,7 +161,9 @@ describe("SESSION_TIMEOUT and SESSION_COOKIE_NAME", () => {
   });
 
   it("names the option, not the binding, when the option is wrong", () => {
-    expect(configError({ EXT_SESSION_MGT: ext(), ...creds }, { idleTimeoutMs: -1 }).property).toBe("options.idleTimeoutMs");
+    expect(configError({ EXT_SESSION_MGT: ext(), ...creds }, { idleTimeoutMs: -1 }).property).toBe(
+      "options.idleTimeoutMs",
+    );
   });
 
   it.each(["a b", "a;b", "ä", ""])("rejects the cookie name %j", (name) => {

@@ -66,7 +66,9 @@ describe("cookies", () => {
     const res = await browser.fetch("/inc", { method: "POST" });
     const [id, version] = setCookies(res);
     expect(id).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{24}\.[A-Za-z0-9%]{40,}; /);
-    expect(version).toMatch(/^JSESSIONID_v=[A-Za-z0-9_-]{24}\.1\.[A-Za-z0-9_-]{8}\.[0-9a-z]{6,11}\.[A-Za-z0-9%]{40,}; /);
+    expect(version).toMatch(
+      /^JSESSIONID_v=[A-Za-z0-9_-]{24}\.1\.[A-Za-z0-9_-]{8}\.[0-9a-z]{6,11}\.[A-Za-z0-9%]{40,}; /,
+    );
     expect(version!.slice(13, 37)).toBe(id!.slice(11, 35)); // both name the same session
     for (const header of [id!, version!]) {
       expect(header).toMatch(/HttpOnly/);

@@ -93,7 +93,10 @@ describe("setUser()", () => {
 });
 
 describe("the reference API against another site's requests (CSRF)", () => {
-  const api = () => new Hono().use(session({ secret: "csrf-secret-".padEnd(72, "c"), store: new MemoryStore() })).route("/", sessionApi);
+  const api = () =>
+    new Hono()
+      .use(session({ secret: "csrf-secret-".padEnd(72, "c"), store: new MemoryStore() }))
+      .route("/", sessionApi);
 
   it.each([
     ["a form POST", "POST", "/session/regenerate", "application/x-www-form-urlencoded"],
@@ -101,7 +104,11 @@ describe("the reference API against another site's requests (CSRF)", () => {
     ["a DELETE", "DELETE", "/session", "text/plain"],
   ])("refuses %s from another origin with 403, and serves the same from its own", async (_, method, path, type) => {
     const body = method === "PUT" ? '{"admin":true}' : undefined;
-    const cross = await api().request(path, { method, body, headers: { "Content-Type": type, Origin: "https://evil.example" } });
+    const cross = await api().request(path, {
+      method,
+      body,
+      headers: { "Content-Type": type, Origin: "https://evil.example" },
+    });
     expect(cross.status).toBe(403);
     const site = await api().request(`https://app.test${path}`, {
       method,

@@ -151,7 +151,12 @@ describe("SessionCookies", () => {
   async function roundTrip(cookies: SessionCookies, header: (set: string[]) => string) {
     const app = new Hono()
       .get("/write", async (c) => {
-        await cookies.write(c, { kind: "set", withId: true, id: ID, mark: { version: 3, tag: "tag_4567", at: 1_700_000_000_000 } });
+        await cookies.write(c, {
+          kind: "set",
+          withId: true,
+          id: ID,
+          mark: { version: 3, tag: "tag_4567", at: 1_700_000_000_000 },
+        });
         return c.body(null);
       })
       .get("/read", async (c) => c.json((await cookies.read(c)) ?? null));
@@ -165,7 +170,12 @@ describe("SessionCookies", () => {
     const attributes = { path: "/", httpOnly: true, secure: true, sameSite: "Lax" } as const;
     expect(set).toEqual([
       await generateSignedCookie("JSESSIONID", ID, ring.current.cookie, attributes),
-      await generateSignedCookie("JSESSIONID_v", `${ID}.3.tag_4567.${(1_700_000_000_000).toString(36)}`, ring.current.cookie, attributes),
+      await generateSignedCookie(
+        "JSESSIONID_v",
+        `${ID}.3.tag_4567.${(1_700_000_000_000).toString(36)}`,
+        ring.current.cookie,
+        attributes,
+      ),
     ]);
   });
 

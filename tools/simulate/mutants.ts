@@ -19,59 +19,104 @@ export const MUTANTS: Mutant[] = [
   {
     name: "regenerate-discloses-new-session",
     hole: "a request with the old id, after regenerate, was served the new session (the grace window of 0.2)",
-    edits: [{ file: "engine/end.ts", find: "  return { ...loaded, id, isNew: false, readOnly: false, view: saved.view, held: saved, ending: undefined, served: markOf(saved, policy.idleTimeoutMs) };",
-    replace:
-      "  if (!loaded.isNew) engine.memory.set(loaded.id, saved);\n  return { ...loaded, id, isNew: false, readOnly: false, view: saved.view, held: saved, ending: undefined, served: markOf(saved, policy.idleTimeoutMs) };", }],
+    edits: [
+      {
+        file: "engine/end.ts",
+        find: "  return { ...loaded, id, isNew: false, readOnly: false, view: saved.view, held: saved, ending: undefined, served: markOf(saved, policy.idleTimeoutMs) };",
+        replace:
+          "  if (!loaded.isNew) engine.memory.set(loaded.id, saved);\n  return { ...loaded, id, isNew: false, readOnly: false, view: saved.view, held: saved, ending: undefined, served: markOf(saved, policy.idleTimeoutMs) };",
+      },
+    ],
   },
   {
     name: "logout-misses-other-copies",
     hole: "a logout did not reach another isolate's copy: it was served without being confirmed",
-    edits: [{ file: "protocol/load.ts", find: "  if (now - held.confirmedAt < policy.maxStalenessMs && serves(held, claim)) {",
-    replace: "  if (serves(held, claim)) {", }],
+    edits: [
+      {
+        file: "protocol/load.ts",
+        find: "  if (now - held.confirmedAt < policy.maxStalenessMs && serves(held, claim)) {",
+        replace: "  if (serves(held, claim)) {",
+      },
+    ],
   },
   {
     name: "own-landed-change-applied-again",
     hole: "an isolate applied its own change again, over a newer write, after its write had landed",
-    edits: [{ file: "protocol/held.ts", find: "    if (tags.includes(changes[i]!.tag)) return changes.slice(i + 1);",
-    replace: "    if (tags.includes(changes[i]!.tag) && false) return changes.slice(i + 1);", }],
+    edits: [
+      {
+        file: "protocol/held.ts",
+        find: "    if (tags.includes(changes[i]!.tag)) return changes.slice(i + 1);",
+        replace: "    if (tags.includes(changes[i]!.tag) && false) return changes.slice(i + 1);",
+      },
+    ],
   },
   {
     name: "retried-write-applied-twice",
     hole: "a compare-and-set retried after its answer was lost, others having written on top, was applied again",
-    edits: [{ file: "protocol/write.ts", find: '  if (answer === null || (answer.kind === "live" && answer.tags.includes(plan.writeTag))) {',
-    replace: "  if (answer === null) {", }],
+    edits: [
+      {
+        file: "protocol/write.ts",
+        find: '  if (answer === null || (answer.kind === "live" && answer.tags.includes(plan.writeTag))) {',
+        replace: "  if (answer === null) {",
+      },
+    ],
   },
   {
     name: "later-change-carries-earlier-keys",
     hole: "a later change made on one whose write failed (but landed) carried that one's keys over newer writes",
-    edits: [{ file: "protocol/request.ts", find: "  const changes = [...onto.changes, { tag, patch: change.patch, tie: change.tie, version, at: now, bytes }];",
-    replace:
-      "  const carried = { set: Object.assign({}, ...onto.changes.map((c) => c.patch.set), change.patch.set), deleted: change.patch.deleted };\n  const changes = [...onto.changes, { tag, patch: carried, tie: change.tie, version, at: now, bytes }];", }],
+    edits: [
+      {
+        file: "protocol/request.ts",
+        find: "  const changes = [...onto.changes, { tag, patch: change.patch, tie: change.tie, version, at: now, bytes }];",
+        replace:
+          "  const carried = { set: Object.assign({}, ...onto.changes.map((c) => c.patch.set), change.patch.set), deleted: change.patch.deleted };\n  const changes = [...onto.changes, { tag, patch: carried, tie: change.tie, version, at: now, bytes }];",
+      },
+    ],
   },
   {
     name: "refresh-extends-marker",
     hole: "a TTL refresh pushed forward whatever stood there, a tombstone included",
-    edits: [{ file: "engine/save.ts", find: "    if (store.revalidating) {",
-    replace: "    if (store.revalidating && false) {", }],
+    edits: [
+      {
+        file: "engine/save.ts",
+        find: "    if (store.revalidating) {",
+        replace: "    if (store.revalidating && false) {",
+      },
+    ],
   },
   {
     name: "write-over-end-marker",
     hole: "a write treated an end marker as data to write over (0.2's rotation move revived ended sessions)",
-    edits: [{ file: "protocol/write.ts", find: '    case "ended":\n      return { kind: "dropped", reason: dropReason(answer.reason), held: endedHeld(answer.reason, now, policy) };',
-    replace:
-      '    case "ended":\n      return { kind: "conflict", held: holding({ version: answer.version, tags: [], json: "{}", createdAt: plan.createdAt, user: plan.tie.user, since: plan.tie.since, expiresAt: now + policy.idleTimeoutMs }, startedAt, held, policy.idleTimeoutMs), overwrites: 0 };', }],
+    edits: [
+      {
+        file: "protocol/write.ts",
+        find: '    case "ended":\n      return { kind: "dropped", reason: dropReason(answer.reason), held: endedHeld(answer.reason, now, policy) };',
+        replace:
+          '    case "ended":\n      return { kind: "conflict", held: holding({ version: answer.version, tags: [], json: "{}", createdAt: plan.createdAt, user: plan.tie.user, since: plan.tie.since, expiresAt: now + policy.idleTimeoutMs }, startedAt, held, policy.idleTimeoutMs), overwrites: 0 };',
+      },
+    ],
   },
   {
     name: "sign-out-everywhere-without-cutoff",
     hole: "sign-out everywhere ended the ids it listed; a session regenerated from one of them afterwards lived on",
-    edits: [{ file: "protocol/load.ts", find: '  return held.view.since < cutoff.revokedBefore ? "revoked" : "ok";',
-    replace: '  return "ok";', }],
+    edits: [
+      {
+        file: "protocol/load.ts",
+        find: '  return held.view.since < cutoff.revokedBefore ? "revoked" : "ok";',
+        replace: '  return "ok";',
+      },
+    ],
   },
   {
     name: "lost-claim-never-settled",
     hole: "a version cookie naming a write that never lands was waited for on every request (0.2: 503 or 5 reads each time)",
-    edits: [{ file: "protocol/request.ts", find: "  if (claim?.version === mark.version && claim.tag === mark.tag) return KEEP;",
-    replace: "  if (claim !== undefined && claim.version >= mark.version) return KEEP;", }],
+    edits: [
+      {
+        file: "protocol/request.ts",
+        find: "  if (claim?.version === mark.version && claim.tag === mark.tag) return KEEP;",
+        replace: "  if (claim !== undefined && claim.version >= mark.version) return KEEP;",
+      },
+    ],
   },
 ];
 
@@ -92,7 +137,10 @@ export async function sourceWithMutant(name: string): Promise<string> {
     if (at < 0 || text.indexOf(edit.find, at + 1) >= 0) {
       throw new Error(`mutant ${name}: its text must stand exactly once in src/${edit.file}`);
     }
-    await writeFile(file, text.replace(edit.find, () => edit.replace));
+    await writeFile(
+      file,
+      text.replace(edit.find, () => edit.replace),
+    );
   }
   return join(dir, "src");
 }

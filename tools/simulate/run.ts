@@ -26,7 +26,13 @@ interface Options {
 }
 
 function parse(argv: string[]): Options {
-  const options: Options = { from: 1, seeds: 10_000, allMutants: false, workers: availableParallelism(), verbose: false };
+  const options: Options = {
+    from: 1,
+    seeds: 10_000,
+    allMutants: false,
+    workers: availableParallelism(),
+    verbose: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const value = () => {
       const next = argv[++i];
@@ -158,8 +164,15 @@ async function main(): Promise<void> {
   }
   const started = performance.now();
   const outcome =
-    options.workers <= 1 ? await runSeeds(options.from, options.seeds, options.mutant) : await runParallel(options, options.mutant);
-  report(outcome, (performance.now() - started) / 1000, options.verbose, options.mutant ? `mutant ${options.mutant}` : "simulation");
+    options.workers <= 1
+      ? await runSeeds(options.from, options.seeds, options.mutant)
+      : await runParallel(options, options.mutant);
+  report(
+    outcome,
+    (performance.now() - started) / 1000,
+    options.verbose,
+    options.mutant ? `mutant ${options.mutant}` : "simulation",
+  );
   // A mutant run passes when the mutant is caught; a plain run when nothing broke.
   const caught = outcome.failure !== undefined;
   process.exitCode = options.mutant === undefined ? (caught ? 1 : 0) : caught ? 0 : 1;

@@ -110,7 +110,8 @@ export class SimStore {
   resetTimer(id: string, ttlMs: number): void {
     const current = this.row(id);
     if (current === undefined) return;
-    if (current.value.kind === "ended") throw new Violation(`store: the ${current.value.reason} marker of ${short(id)} had its expiry pushed forward`);
+    if (current.value.kind === "ended")
+      throw new Violation(`store: the ${current.value.reason} marker of ${short(id)} had its expiry pushed forward`);
     current.expiresAt = Math.max(current.expiresAt, this.sim.now + ttlMs);
   }
 
@@ -186,7 +187,9 @@ export class SimStore {
     }
     for (const value of Object.values(after)) {
       if (typeof value === "string" && replaced.has(value)) {
-        throw new Violation(`store: ${short(id)} v${next.version} brought back ${value.slice(-12)}, a value written over before`);
+        throw new Violation(
+          `store: ${short(id)} v${next.version} brought back ${value.slice(-12)}, a value written over before`,
+        );
       }
     }
     this.#replaced.set(id, replaced);
@@ -198,7 +201,9 @@ export class SimStore {
       const moved = Number(after[counter] ?? 0) - Number(before[counter] ?? 0);
       const landed = marks(after) - marks(before);
       if (moved !== landed) {
-        throw new Violation(`store: ${short(id)} v${next.version} moved ${counter} by ${moved} with ${landed} update(s) landing`);
+        throw new Violation(
+          `store: ${short(id)} v${next.version} moved ${counter} by ${moved} with ${landed} update(s) landing`,
+        );
       }
     }
   }
@@ -251,11 +256,21 @@ export class SimPort implements StorePort {
       user: plan.tie.user,
       since: plan.tie.since,
     };
-    return this.#call(trace, `write ${short(id)} ${plan.expected}->${plan.version} [${plan.tags.slice(0, 3).join(",")}]`, () => {
-      const row: Row = { version: plan.version, value, expiresAt: this.store.sim.now + ttlMs, gen: this.ring[0]!, payload };
-      const answer = this.store.cas(id, plan.expected, row);
-      return answer === null ? null : this.#open(answer);
-    });
+    return this.#call(
+      trace,
+      `write ${short(id)} ${plan.expected}->${plan.version} [${plan.tags.slice(0, 3).join(",")}]`,
+      () => {
+        const row: Row = {
+          version: plan.version,
+          value,
+          expiresAt: this.store.sim.now + ttlMs,
+          gen: this.ring[0]!,
+          payload,
+        };
+        const answer = this.store.cas(id, plan.expected, row);
+        return answer === null ? null : this.#open(answer);
+      },
+    );
   }
 
   end(id: string, plan: EndPlan, _createdAt: number, ttlMs: number, trace: RequestTrace): Promise<Stored | null> {
@@ -366,35 +381,50 @@ export class SimPort implements StorePort {
           done();
         }
       };
-      sim.after(this.timeoutMs, () => finish(() => reject(new Error(`store call timed out: ${what}`))), isolate, "timeout");
+      sim.after(
+        this.timeoutMs,
+        () => finish(() => reject(new Error(`store call timed out: ${what}`))),
+        isolate,
+        "timeout",
+      );
       const attempt = (retry: boolean) => {
         if (sim.rng.float() < network.lose) {
           this.log(`  net: lost ${what}`);
           if (!retry) sim.after(50, () => attempt(true), isolate, "retry");
           return;
         }
-        sim.after(network.delay(), () => {
-          let result: T;
-          try {
-            result = apply();
-          } catch (error) {
-            if (error instanceof Violation) throw error;
-            throw error;
-          }
-          const copy = structuredClone(result);
-          const roll = sim.rng.float();
-          if (roll < network.loseAnswer) {
-            this.log(`  net: answer lost ${what}`);
-            if (!retry) sim.after(50, () => attempt(true), isolate, "retry");
-            return;
-          }
-          if (roll < network.loseAnswer + network.errorAfter) {
-            this.log(`  net: error after ${what}`);
-            sim.after(network.delay(), () => finish(() => reject(new Error(`store error after: ${what}`))), isolate, "answer");
-            return;
-          }
-          sim.after(network.delay(), () => finish(() => resolve(copy)), isolate, "answer");
-        }, undefined, "store");
+        sim.after(
+          network.delay(),
+          () => {
+            let result: T;
+            try {
+              result = apply();
+            } catch (error) {
+              if (error instanceof Violation) throw error;
+              throw error;
+            }
+            const copy = structuredClone(result);
+            const roll = sim.rng.float();
+            if (roll < network.loseAnswer) {
+              this.log(`  net: answer lost ${what}`);
+              if (!retry) sim.after(50, () => attempt(true), isolate, "retry");
+              return;
+            }
+            if (roll < network.loseAnswer + network.errorAfter) {
+              this.log(`  net: error after ${what}`);
+              sim.after(
+                network.delay(),
+                () => finish(() => reject(new Error(`store error after: ${what}`))),
+                isolate,
+                "answer",
+              );
+              return;
+            }
+            sim.after(network.delay(), () => finish(() => resolve(copy)), isolate, "answer");
+          },
+          undefined,
+          "store",
+        );
       };
       attempt(false);
     });

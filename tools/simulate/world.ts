@@ -232,19 +232,24 @@ export class World {
     thief.thief = { victim: 0, follows: this.rng.chance(0.5), copied: false };
     this.browsers.push(thief);
     for (const browser of this.browsers) this.#next(browser, this.rng.between(0, 300));
-    for (let i = 0; i < shape.deaths; i++) this.sim.after(this.rng.between(500, 15_000), () => this.#restart(this.rng.int(this.isolates.length), "dies"));
+    for (let i = 0; i < shape.deaths; i++)
+      this.sim.after(this.rng.between(500, 15_000), () => this.#restart(this.rng.int(this.isolates.length), "dies"));
     if (shape.rotation) this.sim.after(this.rng.between(2_000, 8_000), () => this.#rotate());
     if (shape.dataLoss) this.sim.after(this.rng.between(1_000, 12_000), () => this.#loseData());
     try {
       while (this.violation === undefined && (await this.sim.step())) {
         this.#checkStep();
         // Every wait in the world is bounded; a run this long is a loop that never settles.
-        if (this.sim.steps > MAX_STEPS) this.fail(`liveness: ${MAX_STEPS} steps and still going (a loop that never settles)`);
+        if (this.sim.steps > MAX_STEPS)
+          this.fail(`liveness: ${MAX_STEPS} steps and still going (a loop that never settles)`);
       }
       if (this.violation === undefined) await this.#converge();
     } catch (error) {
       if (error instanceof Violation) this.violation = error;
-      else this.violation = new Violation(`crash: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      else
+        this.violation = new Violation(
+          `crash: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+        );
     }
   }
 
@@ -282,12 +287,17 @@ export class World {
     const engine: Engine = {
       runtime,
       store: port,
-      memory: new MemoryTier(this.shape.memoryMaxBytes, runtime.now, (count) => this.log(`i${index} memory dropped ${count} unsaved`)),
+      memory: new MemoryTier(this.shape.memoryMaxBytes, runtime.now, (count) =>
+        this.log(`i${index} memory dropped ${count} unsaved`),
+      ),
       writing: new Map(),
       cutoffs: new CutoffCache(),
       policy: this.shape.policy,
       report: {
-        logger: { warn: (m) => this.log(`i${index} warn ${m.replace("hono-edge-session: ", "")}`), error: (m) => this.log(`i${index} error ${m.replace("hono-edge-session: ", "")}`) },
+        logger: {
+          warn: (m) => this.log(`i${index} warn ${m.replace("hono-edge-session: ", "")}`),
+          error: (m) => this.log(`i${index} error ${m.replace("hono-edge-session: ", "")}`),
+        },
         onEvent: (event) => {
           if (event.type !== "hit") this.log(`i${index} event ${JSON.stringify(event)}`);
         },
@@ -397,26 +407,44 @@ export class World {
     };
     // A request to an isolate that dies never answers: the browser gives up on it.
     this.sim.after(15_000, finish, undefined, "browser gives up");
-    this.sim.after(this.rng.between(1, 20), () => {
-      const isolate = this.isolates[index]!;
-      if (!isolate.alive) return finish();
-      this.#handle(number, browser, isolate, op, jar, old, sentAt).then(
-        (response) => {
-          // The response travels back; a dead isolate's never arrives.
-          this.sim.after(this.rng.between(1, 20), () => {
-            if (!answered) this.#receive(browser, response, jar, old);
-            finish();
-          }, isolate.owner, "response");
-        },
-        (error: unknown) => {
-          this.violation ??= error instanceof Violation ? error : new Violation(`crash: ${String(error)}`);
-        },
-      );
-    }, undefined, "request");
+    this.sim.after(
+      this.rng.between(1, 20),
+      () => {
+        const isolate = this.isolates[index]!;
+        if (!isolate.alive) return finish();
+        this.#handle(number, browser, isolate, op, jar, old, sentAt).then(
+          (response) => {
+            // The response travels back; a dead isolate's never arrives.
+            this.sim.after(
+              this.rng.between(1, 20),
+              () => {
+                if (!answered) this.#receive(browser, response, jar, old);
+                finish();
+              },
+              isolate.owner,
+              "response",
+            );
+          },
+          (error: unknown) => {
+            this.violation ??= error instanceof Violation ? error : new Violation(`crash: ${String(error)}`);
+          },
+        );
+      },
+      undefined,
+      "request",
+    );
   }
 
   /** Runs the handler for `op` on the isolate, as the middleware would, and checks what it served. */
-  async #handle(number: number, browser: Browser, isolate: Isolate, op: Op, jar: Jar, oldCookie: boolean, sentAt: number): Promise<Response> {
+  async #handle(
+    number: number,
+    browser: Browser,
+    isolate: Isolate,
+    op: Op,
+    jar: Jar,
+    oldCookie: boolean,
+    sentAt: number,
+  ): Promise<Response> {
     const { system } = this;
     const claim = claimOf(jar, isolate.ring);
     const tag = `r${number} b${browser.n}${browser.thief ? "(thief)" : ""} ${op}${oldCookie ? " (old cookie)" : ""} → i${isolate.index} claim ${claim ? `${short(claim.id)} v${claim.version}` : "none"}`;
@@ -440,7 +468,8 @@ export class World {
       await this.#run(op, handle.api, browser, wrote, () => loaded, isolate, jar);
     } catch (error) {
       if (error instanceof Violation) throw error;
-      if (!system.isExpectedError(error)) this.fail(`${tag}: unexpected ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      if (!system.isExpectedError(error))
+        this.fail(`${tag}: unexpected ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       outcome = `error ${error instanceof Error ? error.name : "?"}: ${error instanceof Error ? error.message.slice(0, 80) : ""}`;
     }
     let after;
@@ -458,12 +487,26 @@ export class World {
     // A claim given up as lost is settled once: the response's cookie no longer names it.
     const cookies = after.cookies;
     const endedMeanwhile = claim !== undefined && isolate.engine.memory.peek(claim.id)?.kind === "ended";
-    if (outcome === "ok" && !endedMeanwhile && loaded?.settled === true && claim !== undefined && !loaded.readOnly && loaded.id === claim.id && cookies.kind !== "clear") {
+    if (
+      outcome === "ok" &&
+      !endedMeanwhile &&
+      loaded?.settled === true &&
+      claim !== undefined &&
+      !loaded.readOnly &&
+      loaded.id === claim.id &&
+      cookies.kind !== "clear"
+    ) {
       if (cookies.kind === "keep" || (cookies.mark.version === claim.version && cookies.mark.tag === claim.tag)) {
         this.fail(`${tag}: the claim v${claim.version} was settled as lost, but the response's cookie still names it`);
       }
     }
-    if (op === "login" && loaded !== undefined && after.cookies.kind === "set" && after.cookies.withId && after.cookies.id !== loaded.id) {
+    if (
+      op === "login" &&
+      loaded !== undefined &&
+      after.cookies.kind === "set" &&
+      after.cookies.withId &&
+      after.cookies.id !== loaded.id
+    ) {
       this.#regenerated(loaded, after.cookies.id, tag);
     }
     return { cookies: after.cookies, wrote, loaded, gen: isolate.ring[0]!, settled: loaded?.settled === true };
@@ -495,7 +538,10 @@ export class World {
       // Keys every browser overwrites: each value written is unique (see SimStore's check that a value,
       // once replaced in the store, never comes back: a change applied twice).
       case "theme":
-        await session.set(browser.thief ? "x_theme" : "theme", `${this.rng.pick(["light", "dark", "blue"])}#${this.#unique()}`);
+        await session.set(
+          browser.thief ? "x_theme" : "theme",
+          `${this.rng.pick(["light", "dark", "blue"])}#${this.#unique()}`,
+        );
         return;
       case "scratch":
         if (this.rng.chance(0.5)) await session.set("s", `s#${this.#unique()}`);
@@ -521,7 +567,8 @@ export class World {
         await session.set(key, browser.seq);
         const id = loaded()!.id;
         await session.commit();
-        if (!loaded()!.isNew || loaded()!.id === id) this.#expectStored(id, key, "commit() answered, the change landed");
+        if (!loaded()!.isNew || loaded()!.id === id)
+          this.#expectStored(id, key, "commit() answered, the change landed");
         return;
       }
       case "login":
@@ -567,7 +614,8 @@ export class World {
           // Every session of the user tied before it is over for good, whatever it does later (the one kept
           // was tied anew first).
           for (const [id, row] of this.store.rows) {
-            if (row.value.kind === "live" && row.value.user === user && row.value.since < before + 1) this.#ended.set(id, this.sim.now);
+            if (row.value.kind === "live" && row.value.user === user && row.value.since < before + 1)
+              this.#ended.set(id, this.sim.now);
           }
           this.#provokeThief(jar);
         }
@@ -589,7 +637,10 @@ export class World {
       return;
     }
     const { id, mark, withId } = cookies;
-    const servedKeys = loaded === undefined ? [] : Object.keys(JSON.parse(loaded.view.json) as object).filter((k) => k.startsWith(`b${browser.n}_`));
+    const servedKeys =
+      loaded === undefined
+        ? []
+        : Object.keys(JSON.parse(loaded.view.json) as object).filter((k) => k.startsWith(`b${browser.n}_`));
     const sentMust = sent.v !== undefined && sent.id?.value === sent.v.id && sent.v.id === id ? sent.v.mustSee : [];
     // The write the cookie names holds what the request was served and what it wrote.
     // (A new id holds what the request wrote; what it was served only if the regenerate carried it over,
@@ -597,10 +648,19 @@ export class World {
     const held = loaded?.id === id ? (response.settled ? servedKeys : [...sentMust, ...servedKeys]) : [];
     // The request's own keys, if the cookie names its write (a write lost on the way leaves it naming the served one).
     const namesWrite = loaded?.served === undefined || loaded.served.tag !== mark.tag || loaded.id !== id;
-    const mustSee = [...new Set([...held, ...(namesWrite ? response.wrote : [])])].filter((k) => k.startsWith(`b${browser.n}_`));
+    const mustSee = [...new Set([...held, ...(namesWrite ? response.wrote : [])])].filter((k) =>
+      k.startsWith(`b${browser.n}_`),
+    );
     const next: Jar = { ...browser.jar };
     if (withId) next.id = { value: id, gen: response.gen };
-    next.v = { id, version: mark.version, tag: mark.tag, at: mark.at, gen: response.gen, mustSee: next.id?.value === id ? mustSee : [] };
+    next.v = {
+      id,
+      version: mark.version,
+      tag: mark.tag,
+      at: mark.at,
+      gen: response.gen,
+      mustSee: next.id?.value === id ? mustSee : [],
+    };
     browser.jar = next;
   }
 
@@ -627,7 +687,10 @@ export class World {
     // Read-your-writes: every key the claimed write holds is served (unless the claim was settled as lost).
     if (normal && jar.v !== undefined && jar.v.id === claim.id && jar.v.version === claim.version) {
       for (const key of jar.v.mustSee) {
-        if (!(key in data) && !lost) this.fail(`read-your-writes: ${short(claim.id)} served without ${key}, which the cookie's write v${claim.version} holds`);
+        if (!(key in data) && !lost)
+          this.fail(
+            `read-your-writes: ${short(claim.id)} served without ${key}, which the cookie's write v${claim.version} holds`,
+          );
       }
     }
     // Bounded staleness: the version served was the store's within the bound of the load (a read it made
@@ -635,9 +698,12 @@ export class World {
     if (normal && loaded.held?.base != null && !loaded.held.missing && !lost) {
       const history = this.store.history.get(loaded.id)?.versions ?? [];
       const entry = history.find((h) => h.version === loaded.held!.base!.version);
-      if (entry === undefined) this.fail(`staleness: ${short(loaded.id)} served v${loaded.held.base.version}, which the store never held`);
+      if (entry === undefined)
+        this.fail(`staleness: ${short(loaded.id)} served v${loaded.held.base.version}, which the store never held`);
       if (entry.to < startedAt - slack) {
-        this.fail(`staleness: ${short(loaded.id)} served v${entry.version} to a load begun at ${startedAt}, replaced in the store at ${entry.to} (bound ${this.shape.policy.maxStalenessMs} ms)`);
+        this.fail(
+          `staleness: ${short(loaded.id)} served v${entry.version} to a load begun at ${startedAt}, replaced in the store at ${entry.to} (bound ${this.shape.policy.maxStalenessMs} ms)`,
+        );
       }
     }
     // Ended for good: destroyed, retired or revoked ids serve nothing once the bound has passed.
@@ -648,8 +714,17 @@ export class World {
     }
     const user = loaded.view.user;
     const revoked = user === undefined ? undefined : this.#revoked.get(user);
-    if (!loaded.isNew && !loaded.degraded && revoked !== undefined && loaded.view.since < revoked.before && startedAt > revoked.at + slack && !lost) {
-      this.fail(`revocation: ${short(loaded.id)} of ${user} (tied at ${loaded.view.since}) served to a load begun ${startedAt - revoked.at} ms after sign-out everywhere (cut-off ${revoked.before})`);
+    if (
+      !loaded.isNew &&
+      !loaded.degraded &&
+      revoked !== undefined &&
+      loaded.view.since < revoked.before &&
+      startedAt > revoked.at + slack &&
+      !lost
+    ) {
+      this.fail(
+        `revocation: ${short(loaded.id)} of ${user} (tied at ${loaded.view.since}) served to a load begun ${startedAt - revoked.at} ms after sign-out everywhere (cut-off ${revoked.before})`,
+      );
     }
     // A request with a retired id never sees what was written to the session's new id after the regenerate.
     const retired = claim === undefined ? undefined : this.#retired.get(claim.id);
@@ -657,7 +732,9 @@ export class World {
       for (const key of Object.keys(data)) {
         const written = this.#written.get(key);
         if (written !== undefined && written.id !== claim!.id && written.at > retired.at) {
-          this.fail(`fixation: a request with the retired id ${short(claim!.id)} was served ${key}, written to ${short(written.id)} after the regenerate`);
+          this.fail(
+            `fixation: a request with the retired id ${short(claim!.id)} was served ${key}, written to ${short(written.id)} after the regenerate`,
+          );
         }
       }
     }
@@ -665,13 +742,19 @@ export class World {
     if (normal && !lost && browser.thief === undefined) {
       const served = loaded.served?.version ?? 0;
       if (served < claim!.version) {
-        this.fail(`versions: b${browser.n} was served v${served} of ${short(loaded.id)}, its cookie naming v${claim!.version} (base v${loaded.held?.base?.version}, changes ${loaded.held?.changes.map((c) => `v${c.version}`).join(",")})`);
+        this.fail(
+          `versions: b${browser.n} was served v${served} of ${short(loaded.id)}, its cookie naming v${claim!.version} (base v${loaded.held?.base?.version}, changes ${loaded.held?.changes.map((c) => `v${c.version}`).join(",")})`,
+        );
       }
     }
   }
 
   /** What a response says, against what it may: a request with a retired id never learns the new one. */
-  #checkResponse(claim: Claim | undefined, cookies: { kind: string; id?: string; withId?: boolean }, tag: string): void {
+  #checkResponse(
+    claim: Claim | undefined,
+    cookies: { kind: string; id?: string; withId?: boolean },
+    tag: string,
+  ): void {
     if (claim === undefined || cookies.kind !== "set" || !cookies.withId) return;
     const retired = this.#retired.get(claim.id);
     if (retired !== undefined && cookies.id === retired.to) {
@@ -698,7 +781,8 @@ export class World {
     if (before === undefined || now?.value.kind !== "live" || this.#lostData > -Infinity) return;
     const carried = JSON.parse(now.value.json) as Record<string, unknown>;
     for (const key of Object.keys(JSON.parse(before.json) as object)) {
-      if (/^b\d+_/.test(key) && !(key in carried)) this.fail(`${tag}: regenerate lost ${key}: ${short(from)} held it, ${short(to)} does not`);
+      if (/^b\d+_/.test(key) && !(key in carried))
+        this.fail(`${tag}: regenerate lost ${key}: ${short(from)} held it, ${short(to)} does not`);
     }
   }
 
@@ -708,7 +792,9 @@ export class World {
     if (row === undefined && (this.store.lost.has(id) || this.#lostData > -Infinity)) return;
     if (row?.value.kind === "ended") return;
     if (row?.value.kind !== "live" || !(key in (JSON.parse(row.value.json) as object))) {
-      this.fail(`${what}, but the store does not hold ${key} for ${short(id)} (${row === undefined ? "nothing stored" : `v${row.version}`})`);
+      this.fail(
+        `${what}, but the store does not hold ${key} for ${short(id)} (${row === undefined ? "nothing stored" : `v${row.version}`})`,
+      );
     }
   }
 
@@ -716,11 +802,14 @@ export class World {
   #checkStep(): void {
     for (const isolate of this.isolates) {
       const { memory } = isolate.engine;
-      if (memory.bytes > memory.maxBytes) this.fail(`memory: isolate ${isolate.index} holds ${memory.bytes} bytes, bound ${memory.maxBytes}`);
+      if (memory.bytes > memory.maxBytes)
+        this.fail(`memory: isolate ${isolate.index} holds ${memory.bytes} bytes, bound ${memory.maxBytes}`);
       if (this.sim.steps % 16 === 0) {
         const { bytes, unsavedBytes } = memory.recount();
         if (bytes !== memory.bytes || unsavedBytes !== memory.unsavedBytes) {
-          this.fail(`memory: isolate ${isolate.index} counts ${memory.bytes}/${memory.unsavedBytes} bytes, holds ${bytes}/${unsavedBytes}`);
+          this.fail(
+            `memory: isolate ${isolate.index} counts ${memory.bytes}/${memory.unsavedBytes} bytes, holds ${bytes}/${unsavedBytes}`,
+          );
         }
       }
     }
@@ -749,7 +838,9 @@ export class World {
           const claim = claimOf(browser.jar, isolate.ring);
           if (claim === undefined) continue;
           const trace = new this.system.RequestTrace();
-          const handle = new this.system.SessionHandle<Record<string, unknown>>(this.system.operationsFor(isolate.engine, () => claim, trace));
+          const handle = new this.system.SessionHandle<Record<string, unknown>>(
+            this.system.operationsFor(isolate.engine, () => claim, trace),
+          );
           let data: string | undefined;
           void handle.api
             .get()
@@ -761,17 +852,24 @@ export class World {
             .then(() => this.system.saveChange(handle.change(), isolate.engine, trace))
             .then((after) => after.background);
           while (data === undefined && (await this.sim.step())) this.#checkStep();
-          if (data === undefined) this.fail(`convergence: a read of ${short(claim.id)} on isolate ${isolate.index} never answered`);
+          if (data === undefined)
+            this.fail(`convergence: a read of ${short(claim.id)} on isolate ${isolate.index} never answered`);
           // A session expiring right now is live on one clock and gone on another: nothing to compare.
           const row = this.store.rows.get(claim.id);
           const nearExpiry = this.isolates.some((i) => {
             const held = i.engine.memory.peek(claim.id);
-            return held?.kind === "live" && Math.abs(held.expiresAt - i.engine.runtime.now()) < 2 * this.shape.skewMs + 2_000;
+            return (
+              held?.kind === "live" && Math.abs(held.expiresAt - i.engine.runtime.now()) < 2 * this.shape.skewMs + 2_000
+            );
           });
-          if (nearExpiry || (row !== undefined && row.expiresAt - this.sim.now < 2 * this.shape.skewMs + 2_000)) continue;
+          if (nearExpiry || (row !== undefined && row.expiresAt - this.sim.now < 2 * this.shape.skewMs + 2_000))
+            continue;
           if (round === 1) {
             const known = seen.get(claim.id);
-            if (known !== undefined && known !== data) this.fail(`convergence: ${short(claim.id)} is ${known} on one isolate and ${data} on isolate ${isolate.index}`);
+            if (known !== undefined && known !== data)
+              this.fail(
+                `convergence: ${short(claim.id)} is ${known} on one isolate and ${data} on isolate ${isolate.index}`,
+              );
             seen.set(claim.id, data!);
           }
         }

@@ -35,7 +35,6 @@ function parse(stored: string): StoredVersion {
 /** What Upstash (and the local gateway) answer with HTTP 401 for a wrong or missing token. */
 const REFUSED_TOKEN = /^(Unauthorized|WRONGPASS|NOAUTH)\b/i;
 
-
 type Script = ReturnType<Redis["createScript"]>;
 
 /**
