@@ -84,6 +84,8 @@ export function markOf(held: LiveHeld, idleTimeoutMs: number): Mark | undefined 
 export interface RequestChange {
   patch: Patch;
   tie?: Tie | undefined;
+  /** The request's whole data after the change, as JSON, if it changed any: the new view, when nothing else changed meanwhile. */
+  json?: string | undefined;
 }
 
 /**
@@ -104,7 +106,12 @@ export function withRequestChange(
   const version = Math.max(highestVersion(onto), loaded.claim?.version ?? 0) + 1;
   const bytes = JSON.stringify(change.patch).length * 2;
   const changes = [...onto.changes, { tag, patch: change.patch, tie: change.tie, version, at: now, bytes }];
-  return { ...onto, changes, view: viewOf(onto.base, changes, onto.view), floor: Math.max(onto.floor, version) };
+  // Nothing changed this isolate's copy since the request loaded it: the request's data is the new view.
+  const view =
+    onto.view === loaded.view && change.json !== undefined
+      ? { ...onto.view, ...(change.tie ?? {}), json: change.json, tags: [tag, ...onto.view.tags] }
+      : viewOf(onto.base, changes, onto.view);
+  return { ...onto, changes, view, floor: Math.max(onto.floor, version) };
 }
 
 /** The copy of a session that nothing stores yet. */

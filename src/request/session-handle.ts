@@ -160,9 +160,12 @@ export class SessionHandle<T extends SessionData> {
   #requestChange(): RequestChange | SessionDataError | undefined {
     const loaded = this.#loaded!;
     let json: string | undefined;
+    let patch: { set: SessionData; deleted: string[] } = { set: {}, deleted: [] };
     try {
       json = this.#data!.changedJson(loaded.view.json);
-      if (json !== undefined && tooDeep(this.#data!.current())) throw new RangeError("nesting deeper than 512 levels");
+      if (json !== undefined) patch = this.#data!.patch();
+      // Only what changed can nest too deep: the rest was checked when it was written.
+      if (tooDeep(patch.set)) throw new RangeError("nesting deeper than 512 levels");
     } catch (error) {
       // A BigInt, a cycle, or nesting too deep: an error of its own, not a store failure.
       return new SessionDataError(error);
@@ -170,11 +173,7 @@ export class SessionHandle<T extends SessionData> {
     const tie: Tie | undefined =
       this.#user !== loaded.view.user ? { user: this.#user, since: this.operations.now() } : undefined;
     if (json === undefined && tie === undefined) return undefined;
-    const patch =
-      json === undefined
-        ? { set: {}, deleted: [] }
-        : diff(JSON.parse(loaded.view.json) as SessionData, JSON.parse(json) as SessionData);
-    return { patch, tie };
+    return { patch, tie, json };
   }
 
   /** Compares the data with what was loaded (so in-place mutations of nested values count too). */

@@ -66,6 +66,27 @@ export class WorkingCopy {
     return json === baseJson ? undefined : json;
   }
 
+  /**
+   * What changed, per top-level key, against the data this copy was made from: only the keys this request
+   * could have touched are compared (all of them once the whole data was handed out), and nothing is parsed.
+   */
+  patch(): { set: SessionData; deleted: string[] } {
+    const own = this.#own ?? this.#base;
+    const base = this.#base;
+    const keys = this.#wholeExposed ? new Set([...Object.keys(own), ...Object.keys(base)]) : new Set(this.#private);
+    if (!this.#wholeExposed) for (const key of Object.keys(base)) if (!Object.hasOwn(own, key)) keys.add(key);
+    const set: SessionData = {};
+    const deleted: string[] = [];
+    for (const key of keys) {
+      if (!Object.hasOwn(own, key)) {
+        if (Object.hasOwn(base, key)) deleted.push(key);
+      } else if (!Object.hasOwn(base, key) || !sameJson(own[key], base[key])) {
+        setOwn(set, key, own[key]);
+      }
+    }
+    return { set, deleted };
+  }
+
   #writable(): SessionData {
     return (this.#own ??= { ...this.#base });
   }
