@@ -739,14 +739,14 @@ function tripNotes(trips: RoundTrips): string[] {
   const b1 = t("read-only, burst of 10 every second, one isolate");
   if (b10 !== undefined && b1 !== undefined) {
     notes.push(
-      `- **Read-only bursts of 10 on one isolate**: a burst that arrives past the bound reads once per request (${per(b10.reads, 10)} reads per burst every 10 s): concurrent requests do not share a read in flight. Within the bound a burst reads nothing (every second: ${per(b1.reads, b1.requests)} reads in ${b1.requests / 10} bursts, the bursts that came 5 s or more after the last confirmation).`,
+      `- **Read-only bursts of 10 on one isolate**: a burst that arrives past the bound reads ${per(b10.reads, 10)} times (every 10 s): the first request reads, and the others, arriving while that read is out, wait on the isolate's memory for its answer instead of reading too (goal: at most 2 reads per burst). Within the bound a burst reads nothing (every second: ${per(b1.reads, b1.requests)} reads in ${b1.requests / 10} bursts, the bursts that came 5 s or more after the last confirmation).`,
     );
   }
   const cb10 = t("changed, burst of 10 every 10 s, one isolate");
   const cb1 = t("changed, burst of 10 every second, one isolate");
   if (cb10 !== undefined && cb1 !== undefined) {
     notes.push(
-      `- **Changed bursts of 10 on one isolate**: ${per(cb1.writes, 10)} writes per burst every second, ${per(cb10.writes, 10)} every 10 s, not 10: the first change's write runs; the others are merged into the memory entry while it runs, and the write queue writes the newest once the first has landed (a change that comes after that starts another write). The bursts every 10 s also read once per request, as the read-only ones (${per(cb10.reads, 10)} per burst); the ones every second read only after the pause, since the writes keep confirming the entry.`,
+      `- **Changed bursts of 10 on one isolate**: ${per(cb1.writes, 10)} writes per burst every second, ${per(cb10.writes, 10)} every 10 s, not 10: the first change's write runs; the others are merged into the memory entry while it runs, and the write queue writes the newest once the first has landed (a change that comes after that starts another write). The bursts every 10 s read as the read-only ones do (${per(cb10.reads, 10)} per burst); the ones every second read only after the pause, since the writes keep confirming the entry.`,
     );
   }
   const two = t("changed, burst of 10 every 10 s, two isolates");
