@@ -1,12 +1,15 @@
 import { SessionDataError, SessionNotSavedError, SessionTooLargeError } from "../errors.js";
-import { endedHeld, isSaved } from "../protocol/held.js";
+import { endedHeld } from "../protocol/held.js";
 import { afterRead } from "../protocol/load.js";
 import {
-  CLEAR,
+  cookiesAfterWrite,
   cookiesFor,
+  cookiesUnchanged,
   KEEP,
   servedFrom,
+  upkeepOf,
   withRequestChange,
+  type WriteResult,
   type CookiePlan,
   type Loaded,
   type Mark,
@@ -24,6 +27,7 @@ import {
   reportStoreFailure,
   writeChanges,
   writingNow,
+  type Cell,
 } from "./write.js";
 
 /** What a request did to its session, decided once the handler has returned. */
@@ -96,34 +100,29 @@ async function write(
   }
   trace.write = "awaited";
   const cell = kept ? memoryCell(engine, loaded.id) : localCell(held);
-  let result;
+  const result = await writeNow(loaded.id, cell, mine.tag, kept, engine, trace);
+  return { cookies: cookiesAfterWrite(loaded, mark, newId, result, merges) };
+}
+
+/** Writes a request's change before its response, and says how that ended. */
+async function writeNow(
+  id: string,
+  cell: Cell,
+  tag: string,
+  kept: boolean,
+  engine: Engine,
+  trace: RequestTrace,
+): Promise<WriteResult> {
   try {
-    result = await writeChanges(loaded.id, cell, engine, trace, false);
+    const result = await writeChanges(id, cell, engine, trace, false);
+    if (result.kind === "dropped")
+      return { kind: "dropped", gone: result.reason === "destroyed" || result.reason === "expired" };
+    if (result.kind !== "saved") return { kind: "refused" };
   } catch {
-    // Logged. Kept in memory, the change is written again later, and the cookie names it; not kept, it is
-    // lost, and the cookie keeps naming what was saved.
-    return {
-      cookies: kept
-        ? cookiesFor({ loaded, mark, newId, ended: false, merges })
-        : cookiesFor({ loaded, mark: loaded.served, newId: false, ended: false, merges }),
-    };
-  }
-  if (result.kind === "dropped") {
-    const gone = result.reason === "destroyed" || result.reason === "expired";
-    return { cookies: gone ? CLEAR : KEEP };
+    return { kind: "failed", kept };
   }
   const saved = cell.get();
-  const landedMark =
-    saved?.kind === "live" && saved.base?.tags.includes(mine.tag) ? { ...mark, version: saved.base.version } : mark;
-  return {
-    cookies: cookiesFor({
-      loaded,
-      mark: result.kind === "saved" ? landedMark : loaded.served,
-      newId: result.kind === "saved" && newId,
-      ended: false,
-      merges,
-    }),
-  };
+  return { kind: "landed", version: saved?.kind === "live" && saved.base?.tags.includes(tag) ? saved.base.version : 0 };
 }
 
 /**
@@ -210,27 +209,21 @@ export async function commitChange(
 /** An unchanged request: its cookies, and the store work it leaves for after the response. */
 function maintain(change: Extract<SessionChange, { kind: "unchanged" }>, engine: Engine): AfterHandler {
   const { loaded, newId, ended } = change;
-  // Retired or destroyed by another request since this one loaded: that request's response set the cookies.
-  if (!loaded.isNew && !newId && engine.memory.peek(loaded.id)?.kind === "ended") return { cookies: KEEP };
-  const mark = loaded.isNew ? undefined : loaded.served;
-  const cookies = cookiesFor({ loaded, mark, newId, ended, merges: engine.store.merges });
-  if (loaded.revokedAt !== undefined && loaded.claim !== undefined) {
-    // Revoked: made final with a tombstone over exactly the version found revoked (the revocation's cut-off
-    // expires; a session kept alive by reads must not outlive it).
-    return { cookies, background: endRevoked(loaded.claim.id, loaded.revokedAt, engine) };
+  const current = engine.memory.peek(loaded.id);
+  const cookies = cookiesUnchanged(loaded, newId, ended, current, engine.store.merges);
+  const upkeep = upkeepOf(loaded, ended, current, engine.runtime.now(), engine.policy);
+  switch (upkeep.kind) {
+    case "none":
+      return { cookies };
+    case "end-revoked":
+      return { cookies, background: endRevoked(upkeep.id, upkeep.version, engine) };
+    case "write": {
+      const background = writingNow(loaded.id, engine) ? undefined : flushLater(loaded.id, engine, true);
+      return { cookies, ...(background ? { background } : {}) };
+    }
+    case "refresh":
+      return { cookies, background: refresh(loaded.id, current as LiveHeld, engine) };
   }
-  if (loaded.isNew || loaded.readOnly || ended) return { cookies };
-  const held = engine.memory.peek(loaded.id);
-  if (held?.kind !== "live") return { cookies };
-  if (!isSaved(held)) {
-    // A write that failed earlier (or a session the store lost): written again after the response.
-    const background = writingNow(loaded.id, engine) ? undefined : flushLater(loaded.id, engine, true);
-    return { cookies, ...(background ? { background } : {}) };
-  }
-  if (engine.runtime.now() - held.refreshedAt >= engine.policy.refreshIntervalMs) {
-    return { cookies, background: refresh(loaded.id, held, engine) };
-  }
-  return { cookies };
 }
 
 /** One attempt: a tombstone over the revoked version; anything else standing there is left for the next load. */

@@ -1,6 +1,6 @@
-import { highestVersion, viewOf } from "./held.js";
+import { highestVersion, isSaved, viewOf } from "./held.js";
 import { clearsCookies, type Ending } from "./load.js";
-import type { Claim, Held, LiveHeld, Patch, Tie, View } from "./types.js";
+import type { Claim, Held, LiveHeld, Patch, Policy, Tie, View } from "./types.js";
 
 /*
  * One request's session: what it was served, how its change joins this isolate's copy, and which cookies
@@ -150,6 +150,87 @@ export interface Settled {
   ended: boolean;
   /** The store's markers tell an expired id from a regenerated one. */
   merges: boolean;
+}
+
+/**
+ * The cookies of a request that changed nothing (`ended`: destroyed here; `current`: what this isolate
+ * holds of its id now). A request whose id was retired or destroyed by another since it loaded sets none:
+ * that other request's response did.
+ */
+export function cookiesUnchanged(
+  loaded: Loaded,
+  newId: boolean,
+  ended: boolean,
+  current: Held | undefined,
+  merges: boolean,
+): CookiePlan {
+  if (!loaded.isNew && !newId && current?.kind === "ended") return KEEP;
+  return cookiesFor({ loaded, mark: loaded.isNew ? undefined : loaded.served, newId, ended, merges });
+}
+
+/** How a write made before the response ended, as the cookies see it. */
+export type WriteResult =
+  | { kind: "landed"; version: number }
+  /** The store failed; `kept`: the change stays in memory and is written again later. */
+  | { kind: "failed"; kept: boolean }
+  | { kind: "dropped"; gone: boolean }
+  | { kind: "refused" };
+
+/** The cookies after a request's change was written before its response (`mark`: what its cookie would name). */
+export function cookiesAfterWrite(
+  loaded: Loaded,
+  mark: Mark,
+  newId: boolean,
+  result: WriteResult,
+  merges: boolean,
+): CookiePlan {
+  switch (result.kind) {
+    case "landed":
+      // It may have landed above the version its cookie named (merged onto others): the cookie names that.
+      return cookiesFor({
+        loaded,
+        mark: { ...mark, version: Math.max(mark.version, result.version) },
+        newId,
+        ended: false,
+        merges,
+      });
+    case "failed":
+      // Kept, it is written again later and the cookie names it; not kept, it is lost: the cookie names what was served.
+      return result.kept
+        ? cookiesFor({ loaded, mark, newId, ended: false, merges })
+        : cookiesFor({ loaded, mark: loaded.served, newId: false, ended: false, merges });
+    case "dropped":
+      return result.gone ? CLEAR : KEEP;
+    case "refused":
+      return cookiesFor({ loaded, mark: loaded.served, newId: false, ended: false, merges });
+  }
+}
+
+/** What an unchanged request leaves for after its response. */
+export type Upkeep =
+  | { kind: "none" }
+  /** Found revoked: end it for good with a tombstone over exactly that version. */
+  | { kind: "end-revoked"; id: string; version: number }
+  /** Changes this isolate holds are not stored yet (a write failed, the store lost it): write them. */
+  | { kind: "write" }
+  /** The store's expiry of the version it knows is due to be pushed forward. */
+  | { kind: "refresh" };
+
+export function upkeepOf(
+  loaded: Loaded,
+  ended: boolean,
+  current: Held | undefined,
+  now: number,
+  policy: Policy,
+): Upkeep {
+  if (loaded.revokedAt !== undefined && loaded.claim !== undefined) {
+    // The revocation's cut-off expires: a session kept alive by reads must not outlive it.
+    return { kind: "end-revoked", id: loaded.claim.id, version: loaded.revokedAt };
+  }
+  if (loaded.isNew || loaded.readOnly || ended || current?.kind !== "live") return { kind: "none" };
+  if (!isSaved(current)) return { kind: "write" };
+  if (now - current.refreshedAt >= policy.refreshIntervalMs) return { kind: "refresh" };
+  return { kind: "none" };
 }
 
 /** Which cookies the response sets. */
