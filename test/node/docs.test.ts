@@ -304,6 +304,14 @@ describe("the README and docs/", () => {
     expect([...new Set(listed)].sort()).toEqual([...new Set(methods)].sort());
   });
 
+  it("list every error class of the package, and no other, in the README's table", () => {
+    const source = readFileSync(join(root, "src/errors.ts"), "utf8");
+    const errors = [...source.matchAll(/^export (?:abstract )?class (\w+)/gm)].map((m) => m[1]!);
+    expect(errors.length).toBeGreaterThan(8);
+    const listed = tableColumn(readFileSync(join(root, "README.md"), "utf8"), "error");
+    expect([...new Set(listed)].sort()).toEqual([...errors].sort());
+  });
+
   it("name every method of the store contract and its capabilities in stores.md's tables", () => {
     const listed = tableColumn(readFileSync(join(root, "docs/stores.md"), "utf8"), "method").map(
       (m) => /^\w+/.exec(m)![0],
