@@ -35,7 +35,7 @@ export interface Session<T extends SessionData = SessionData> {
   update(fn: (data: T) => T | void): Promise<T>;
   /**
    * Ties the session to a user (at login; `undefined` unties it). Saved with the session, sealed, and, on a
-   * store that keeps user indexes, indexed for `sessions()` and `revokeAll()`.
+   * store that keeps user indexes, indexed for `listSessions()` and `revokeAllSessions()`.
    */
   setUser(userId: string | undefined): Promise<void>;
   /** The user the session is tied to, if any. */
@@ -94,9 +94,7 @@ export type DropReason =
   /** The session expired in the store before the write. */
   | "expired"
   /** The store held a value that does not open, or whose parts disagree. */
-  | "tampered"
-  /** Other requests kept writing in between, attempt after attempt. */
-  | "conflicts";
+  | "tampered";
 
 /** What the layer reports through `onEvent`, for metrics and alerts. Never carries ids or data. */
 export type SessionEvent =

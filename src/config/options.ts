@@ -65,8 +65,8 @@ export interface SessionOptions<Bindings = any> {
   secret?: string;
   /**
    * Secrets used before the current one, newest first: what they sealed and signed still opens (and is
-   * sealed and signed again with the current secret on its next write; sessions move to the current
-   * secret's store keys then). Remove a secret to end the sessions only it can open.
+   * sealed and signed again with the current secret on its next write, in place: store keys do not depend
+   * on the secret). Remove a secret to end the sessions only it can open.
    * @default the `SESSION_PREVIOUS_SECRETS` binding (a JSON array of strings), else none
    * @example previousSecrets: [env.OLD_SESSION_SECRET]
    */
@@ -180,8 +180,9 @@ export interface SessionOptions<Bindings = any> {
   staleReadWaitMs?: number;
   /**
    * When the store is still behind the cookie after that wait (the write was lost, or a value was put back):
-   * `"serve"` the newest version the store has, logged and reported as `stale-read`; or `"reject"` with
-   * 503 until the store catches up.
+   * `"serve"` the newest version the store has, logged and reported as `stale-read`; or `"reject"` with a
+   * 503, once: either way the version cookie then names what the store holds (the claim is settled), so
+   * no later request waits for it again.
    * @default "serve"
    */
   onStaleRead?: "serve" | "reject";

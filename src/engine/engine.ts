@@ -9,7 +9,7 @@ export interface Engine {
   runtime: Runtime;
   store: StorePort;
   memory: MemoryTier;
-  /** The sessions this isolate is writing now (see write-queue.ts), by id: when the run last moved. */
+  /** The sessions this isolate is writing now (the write queue, see write.ts), by id: when the run last moved. */
   writing: Map<string, number>;
   /** Users' revocation cut-offs as this isolate last read them. */
   cutoffs: CutoffCache;

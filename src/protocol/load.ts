@@ -237,7 +237,7 @@ const CLOCK_MARGIN_MS = 1_000;
 
 /**
  * A session the store holds nothing of may be written back from this copy: the copy is live by the
- * store's own expiry as last seen. (A store that loses its data loses its markers too: see the README's
+ * store's own expiry as last seen. (A store that loses its data loses its markers too: see docs/security.md's
  * security model.)
  */
 export function mayRestore(held: LiveHeld, now: number): boolean {

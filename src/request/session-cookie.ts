@@ -12,7 +12,7 @@ import { findCookie } from "./cookie-header.js";
 
 /*
  * Two signed cookies. The id cookie (`JSESSIONID=<id>`) changes only when the session's id does: a new
- * session, a regenerate, a destroy. The version cookie (`JSESSIONID_v=<id>.<version>.<tag>`) names the
+ * session, a regenerate, a destroy. The version cookie (`JSESSIONID_v=<id>.<version>.<tag>.<time>`) names the
  * newest write this browser has seen, so any isolate can tell whether its copy is at least that new.
  * Keeping them apart means that a request still in flight with an old id, answering after a regenerate,
  * can only ever touch the version cookie (which then names another id and is ignored), never replace the

@@ -44,7 +44,7 @@ export interface StoredVersion {
 
 /**
  * The optional compare-and-set capability. A store that has it gets the consistency guarantees of the
- * README (no lost updates, destroy is final, regenerate retires the old id for good); one without it gets
+ * docs (no lost updates, destroy is final, regenerate retires the old id for good); one without it gets
  * last-writer-wins. The version is a plain number beside the opaque session; the layer checks it against
  * the version sealed inside the session, so a store cannot make it lie.
  */

@@ -79,7 +79,7 @@ describe("commit() on a retired id", () => {
     await browser.fetch("/set", { method: "POST", json: { a: 1 } });
     const old = browser.cookie;
     await browser.fetch("/login", { method: "POST" });
-    // A request with the old id within the grace window: read only.
+    // A request with the old id, after the regenerate: read only.
     const tab = new Browser(app).with(old);
     const res = await tab.fetch("/set-commit", { method: "POST", json: { paid: true } });
     expect(events).toContainEqual({ type: "write-dropped", reason: "regenerated" }); // the write was dropped …
@@ -87,7 +87,7 @@ describe("commit() on a retired id", () => {
   });
 });
 
-describe("regenerate() by a request arriving with the old id in the grace window", () => {
+describe("regenerate() by a request arriving with the old id", () => {
   it("starts afresh, never a 500 (a login form sent twice, the second with the old cookie)", async () => {
     const store = new MemoryStore();
     const { app } = isolate(store);

@@ -11,8 +11,8 @@ type SessionRow = { value: string; version: number; expires_at: number };
  *
  * Expired rows are ignored at once and deleted by an alarm at the earliest expiry; an object left with
  * nothing deletes its storage (and its alarm), so an ended session or user costs nothing. The tables are
- * created by the first write only: a read of an object that holds nothing (a session that expired, a key
- * looked up under a previous secret) leaves nothing behind.
+ * created by the first write only: a read of an object that holds nothing (a session that expired, a
+ * forged cookie's id) leaves nothing behind.
  */
 export class SessionStoreObject extends DurableObject {
   readonly #sql: SqlStorage;

@@ -1,0 +1,104 @@
+import { Hono } from "hono";
+import { describe, expect, it } from "vitest";
+import { MemoryStore, session, SessionIndexUnsupportedError, type SessionOptions } from "../../src/index.js";
+import { SyncMemoryStore } from "../support/sync-memory-store.js";
+import { Browser, MemoryLogger, SECRET } from "../support/workerd.js";
+
+/*
+ * "Your sessions" and "sign out everywhere" against the rules a thief would try to bend: a revoked session
+ * on an isolate that has not heard yet cannot keep itself or change its tie; a login past
+ * maxSessionsPerUser ends the oldest; without a user index every call says so.
+ */
+function isolate(store: MemoryStore | SyncMemoryStore, extra: SessionOptions = {}) {
+  return new Hono()
+    .use(session({ secret: SECRET, store, logger: new MemoryLogger(), ...extra }))
+    .get("/read", async (c) => c.json(await c.var.session.get()))
+    .post("/login", async (c) => {
+      const { user } = await c.req.json<{ user: string }>();
+      await c.var.session.regenerate();
+      await c.var.session.setUser(user);
+      await c.var.session.set("user", user);
+      return c.json({ ok: true });
+    })
+    .post("/tie", async (c) => {
+      const { user } = await c.req.json<{ user: string }>();
+      await c.var.session.setUser(user);
+      return c.json({ ok: true });
+    })
+    .get("/sessions", async (c) => c.json(await c.var.session.listSessions()))
+    .post("/revoke-all", async (c) => {
+      const { keepCurrent } = await c.req.json<{ keepCurrent?: boolean }>();
+      return c.json({ revoked: await c.var.session.revokeAllSessions({ keepCurrent: keepCurrent === true }) });
+    });
+}
+
+describe("a revoked session on an isolate that has not heard of the revocation yet", () => {
+  async function revokedOnStaleIsolate() {
+    const store = new MemoryStore();
+    const a = isolate(store);
+    const stale = isolate(store, { maxStalenessMs: 60_000 }); // holds its copy, and the cut-off it read, for a minute
+    const victim = new Browser(a);
+    await victim.fetch("/login", { method: "POST", json: { user: "ada" } });
+    const thief = new Browser(stale).with(victim.cookie);
+    expect(await thief.json("/read")).toEqual({ user: "ada" });
+    // The victim signs out everywhere; the stale isolate still serves its copy (within its bound).
+    expect(await victim.json("/revoke-all", { method: "POST", json: {} })).toEqual({ revoked: 1 });
+    return { store, thief, fresh: () => new Browser(isolate(store)).with(thief.cookie) };
+  }
+
+  it("cannot keep itself with sign out everywhere (keepCurrent): it ends with the others", async () => {
+    const { thief, fresh } = await revokedOnStaleIsolate();
+    await thief.fetch("/revoke-all", { method: "POST", json: { keepCurrent: true } });
+    expect(await fresh().json("/read")).toEqual({});
+  });
+
+  it("cannot take itself out of reach by changing its tie: the write is refused", async () => {
+    const { thief, fresh } = await revokedOnStaleIsolate();
+    await thief.fetch("/tie", { method: "POST", json: { user: "mallory" } });
+    expect(await fresh().json("/read")).toEqual({});
+  });
+});
+
+describe("maxSessionsPerUser", () => {
+  it("ends the user's session tied longest ago when a login passes it", async () => {
+    const store = new MemoryStore();
+    const app = isolate(store, { maxSessionsPerUser: 2 });
+    const devices = [new Browser(app), new Browser(app), new Browser(app)];
+    for (const device of devices) {
+      await device.fetch("/login", { method: "POST", json: { user: "ada" } });
+      await new Promise((resolve) => setTimeout(resolve, 5)); // distinct tie times
+    }
+    // A fresh isolate (no copy in memory) reads the store and the cut-off the eviction raised.
+    const reader = isolate(store);
+    expect(await new Browser(reader).with(devices[0]!.cookie).json("/read")).toEqual({});
+    expect(await new Browser(reader).with(devices[2]!.cookie).json("/read")).toEqual({ user: "ada" });
+    expect(await new Browser(reader).with(devices[2]!.cookie).json("/sessions")).toHaveLength(2);
+  });
+});
+
+describe("a store without a user index", () => {
+  it("answers every user call with SessionIndexUnsupportedError, with or without a user tied", async () => {
+    const seen: string[] = [];
+    const app = new Hono()
+      .use(session({ secret: SECRET, store: new SyncMemoryStore("no-index"), logger: new MemoryLogger() }))
+      .post("/try", async (c) => {
+        const { tie } = await c.req.json<{ tie: boolean }>();
+        if (tie) await c.var.session.setUser("ada");
+        for (const call of [
+          () => c.var.session.listSessions(),
+          () => c.var.session.revokeSession("handle"),
+          () => c.var.session.revokeAllSessions(),
+        ]) {
+          await call().then(
+            () => seen.push("answered"),
+            (error: unknown) => seen.push(error instanceof SessionIndexUnsupportedError ? error.code : "other"),
+          );
+        }
+        return c.json({ ok: true });
+      });
+    const browser = new Browser(app);
+    await browser.fetch("/try", { method: "POST", json: { tie: false } });
+    await browser.fetch("/try", { method: "POST", json: { tie: true } });
+    expect(seen).toEqual(Array(6).fill("ERR_SESSION_INDEX_UNSUPPORTED"));
+  });
+});
