@@ -40,5 +40,5 @@ export type {
   UserIndex,
   VersionedStore,
 } from "./stores/types.js";
-export { isIndexedStore, isRevalidatingStore, isVersionedStore } from "./stores/types.js";
+export { confirmsWithCutoff, isIndexedStore, isRevalidatingStore, isVersionedStore } from "./stores/types.js";
 export { MemoryStore } from "./stores/memory-store.js";

@@ -55,10 +55,13 @@ export async function loadSession(claim: Claim | undefined, engine: Engine, trac
         const refreshMs = step.refresh && engine.store.revalidating ? policy.idleTimeoutMs : undefined;
         let answer: ReadAnswer;
         try {
-          [answer] = await Promise.all([
-            engine.store.read(claim.id, step.known, refreshMs, trace),
-            user !== undefined ? readCutoff(user, engine, trace) : undefined,
-          ]);
+          if (user === undefined) answer = await engine.store.read(claim.id, step.known, refreshMs, trace);
+          else {
+            // The session and its user's cut-off, together (one call where the store can).
+            const confirmed = await engine.store.confirm(claim.id, step.known, refreshMs, user, trace);
+            engine.cutoffs.remember(user, { revokedBefore: confirmed.revokedBefore, confirmedAt: startedAt });
+            answer = confirmed.answer;
+          }
         } catch (error) {
           doneReading(engine, claim.id);
           return unavailable(claim, memory.peek(claim.id), error, engine, trace);

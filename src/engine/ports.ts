@@ -44,6 +44,14 @@ export interface StorePort {
   readonly indexed: boolean;
   /** What the store holds, or UNCHANGED when it still holds `known` (conditional stores only); `refreshMs` pushes its expiry. */
   read(id: string, known: number, refreshMs: number | undefined, trace: RequestTrace): Promise<ReadAnswer>;
+  /** `read`, and the cut-off of the user the session is tied to (in one call where the store can). */
+  confirm(
+    id: string,
+    known: number,
+    refreshMs: number | undefined,
+    user: string,
+    trace: RequestTrace,
+  ): Promise<{ answer: ReadAnswer; revokedBefore: number }>;
   /** Compare-and-set (or, without it, a plain write): `null` when written, else what stands there. */
   write(id: string, plan: WritePlan, ttlMs: number, trace: RequestTrace): Promise<Stored | null>;
   /** A marker that ends the id (without compare-and-set: the key is removed): `null` when written. */

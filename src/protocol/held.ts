@@ -85,14 +85,18 @@ export function isSaved(held: LiveHeld): boolean {
 }
 
 /**
- * Serving `held` shows the browser every write its cookie names: the claimed write is in the view (its tag
- * among the view's), or was settled as never landing, or the store moved so far past it that its tag left
- * the history (it landed long ago).
+ * The view shows the write a cookie names: its tag is among the view's, or the store moved so far past it
+ * that its tag left the history (it landed long ago).
  */
-export function serves(held: LiveHeld, claim: Claim): boolean {
-  if (claim.version === 0 || held.view.tags.includes(claim.tag) || held.settled.includes(claim.tag)) return true;
+export function shows(held: LiveHeld, claim: Claim): boolean {
+  if (claim.version === 0 || held.view.tags.includes(claim.tag)) return true;
   const base = held.base;
   return base !== null && base.tags.length >= HISTORY_TAGS && base.version >= claim.version + HISTORY_TAGS;
+}
+
+/** Serving `held` is all a cookie's claim may ask: the view shows its write, or the write was settled as never landing. */
+export function serves(held: LiveHeld, claim: Claim): boolean {
+  return shows(held, claim) || held.settled.includes(claim.tag);
 }
 
 /** A claim worth waiting for: made recently enough that its write may still be on its way. */

@@ -1,4 +1,4 @@
-import { highestVersion, isSaved, viewOf } from "./held.js";
+import { highestVersion, isSaved, shows, viewOf } from "./held.js";
 import { clearsCookies, type Ending } from "./load.js";
 import type { Claim, Held, LiveHeld, Patch, Policy, Tie, View } from "./types.js";
 
@@ -56,9 +56,12 @@ export function freshSession(id: string, now: number, claim: Claim | undefined, 
   };
 }
 
-/** The session served from this isolate's copy (`settled`: the claimed write was given up as lost). */
+/**
+ * The session served from this isolate's copy. `settled`: the claimed write is not in it, so it was given
+ * up as lost (settled after a wait, or made too long ago to land now).
+ */
 export function servedFrom(held: LiveHeld, claim: Claim, idleTimeoutMs: number): Loaded {
-  const settled = claim.version > 0 && !held.view.tags.includes(claim.tag) && held.settled.includes(claim.tag);
+  const settled = !shows(held, claim);
   return {
     id: claim.id,
     isNew: false,

@@ -1,5 +1,6 @@
 import { diagnoseStoreError, StoreTimeoutError } from "../errors.js";
 import {
+  confirmsWithCutoff,
   isIndexedStore,
   isRevalidatingStore,
   isVersionedStore,
@@ -24,6 +25,8 @@ export class GuardedStore {
   readonly revalidating: boolean;
   /** Whether it keeps user indexes (see `IndexedStore`). */
   readonly indexed: boolean;
+  /** Whether it confirms a session and its user's cut-off in one call (`getIfChangedWithCutoff`). */
+  readonly confirmsWithCutoff: boolean;
 
   constructor(
     readonly store: UserCustomStore,
@@ -33,6 +36,18 @@ export class GuardedStore {
     this.versioned = useVersions && isVersionedStore(store);
     this.revalidating = this.versioned && isRevalidatingStore(store);
     this.indexed = this.versioned && isIndexedStore(store);
+    this.confirmsWithCutoff = this.indexed && confirmsWithCutoff(store);
+  }
+
+  getIfChangedWithCutoff(
+    key: string,
+    knownVersion: number,
+    refreshMinutes: number | undefined,
+    userKeys: string[],
+  ): Promise<{ stored: StoredVersion | null; revokedBefore: number }> {
+    const store = this.store;
+    if (!confirmsWithCutoff(store)) throw new TypeError("this store has no getIfChangedWithCutoff");
+    return this.#call(() => store.getIfChangedWithCutoff(key, knownVersion, refreshMinutes, userKeys));
   }
 
   get(key: string): Promise<string | null> {

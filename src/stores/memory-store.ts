@@ -128,6 +128,17 @@ export class MemoryStore implements IndexedStore {
     return this.#record(userKey)?.revokedBefore ?? 0;
   }
 
+  async getIfChangedWithCutoff(
+    sessionId: string,
+    knownVersion: number,
+    refreshTimeout: number | undefined,
+    userKeys: string[],
+  ): Promise<{ stored: StoredVersion | null; revokedBefore: number }> {
+    const stored = await this.getIfChanged(sessionId, knownVersion, refreshTimeout);
+    const cutoffs = userKeys.map((userKey) => this.#record(userKey)?.revokedBefore ?? 0);
+    return { stored, revokedBefore: Math.max(0, ...cutoffs) };
+  }
+
   /** The user's record with only live entries, or nothing once it has neither entries nor time left. */
   #record(userKey: string): UserRecord | undefined {
     const record = this.#users.get(userKey);

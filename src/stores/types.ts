@@ -179,6 +179,23 @@ export interface IndexedStore extends RevalidatingStore {
   revokeBefore(userKey: string, time: number, keepMinutes: number): Promise<void>;
   /** The user's cut-off (0 if none): read on session confirmations, so it is one cheap call. */
   revokedBefore(userKey: string): Promise<number>;
+  /**
+   * Optional: `getIfChanged` and the highest cut-off of `userKeys`, in one call. A confirmation of a session
+   * tied to a user needs both; without this method the layer makes the two calls at once (two subrequests).
+   */
+  getIfChangedWithCutoff?(
+    sessionId: string,
+    knownVersion: number,
+    refreshTimeout: number | undefined,
+    userKeys: string[],
+  ): Promise<{ stored: StoredVersion | null; revokedBefore: number }>;
+}
+
+/** A store that confirms a session and its user's cut-off in one call. */
+export function confirmsWithCutoff(
+  store: UserCustomStore,
+): store is IndexedStore & Required<Pick<IndexedStore, "getIfChangedWithCutoff">> {
+  return isIndexedStore(store) && typeof store.getIfChangedWithCutoff === "function";
 }
 
 const INDEX_METHODS = ["changeIndex", "readIndex", "revokeBefore", "revokedBefore"] as const;

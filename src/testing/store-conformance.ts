@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  confirmsWithCutoff,
   isIndexedStore,
   isRevalidatingStore,
   type IndexChange,
@@ -27,6 +28,8 @@ export interface StoreConformanceOptions {
   revalidating?: boolean;
   /** Also check the optional user-index capability (`changeIndex`, `readIndex`, `revokeBefore`, `revokedBefore`). */
   indexed?: boolean;
+  /** Also check the optional one-call confirmation (`getIfChangedWithCutoff`), with the user index. */
+  confirmsWithCutoff?: boolean;
   /**
    * The store has namespaces (like the Redis and Durable Object stores): check that `length()` and
    * `clear()`, if it has them, stay inside one. The application router's interface has none, so this is
@@ -162,6 +165,7 @@ export function describeStoreConformance(name: string, options: StoreConformance
   if (options.versioned) describeCompareAndSet(name, fresh, timeout, timeoutMs);
   if (options.revalidating) describeConditionalReads(name, fresh, timeout, timeoutMs);
   if (options.indexed) describeUserIndex(name, fresh, timeout, timeoutMs);
+  if (options.indexed && options.confirmsWithCutoff) describeOneCallConfirmation(name, fresh);
 }
 
 type Fresh = () => Promise<{ namespace: string; store: UserCustomStore }>;
@@ -381,6 +385,30 @@ function describeUserIndex(name: string, fresh: Fresh, timeout: number, timeoutM
         entries: [expect.objectContaining({ handle: "h" })],
         revokedBefore: now - 1_000,
       });
+    });
+  });
+}
+
+function describeOneCallConfirmation(name: string, fresh: Fresh): void {
+  describe(`${name} keeps the one-call confirmation contract`, () => {
+    it("confirms a session and the highest cut-off of its user keys in one call", async () => {
+      const { store: any } = await fresh();
+      expect(confirmsWithCutoff(any)).toBe(true);
+      const store = any as IndexedStore & Required<Pick<IndexedStore, "getIfChangedWithCutoff">>;
+      const now = Date.now();
+      await store.setIfVersion("s", 0, 2, "two", 1);
+      await store.revokeBefore("old-secret", now - 1_000, 1);
+      await store.revokeBefore("new-secret", now - 5_000, 1);
+      expect(await store.getIfChangedWithCutoff("s", 2, undefined, ["new-secret", "old-secret"])).toEqual({
+        stored: null,
+        revokedBefore: now - 1_000,
+      });
+      const changed = await store.getIfChangedWithCutoff("s", 1, undefined, ["nobody"]);
+      expect(changed.revokedBefore).toBe(0);
+      expectStored(changed.stored, { version: 2, session: "two" }, 1);
+      const missing = await store.getIfChangedWithCutoff("missing", 2, undefined, ["new-secret"]);
+      expect(missing.revokedBefore).toBe(now - 5_000);
+      expectStored(missing.stored, { version: 0, session: null }, 1);
     });
   });
 }

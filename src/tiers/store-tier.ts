@@ -54,6 +54,34 @@ export class StoreTier implements StorePort {
     return sealed === null ? { kind: "none" } : await this.#open(id, { version: -1, session: sealed }, trace);
   }
 
+  async confirm(
+    id: string,
+    known: number,
+    refreshMs: number | undefined,
+    user: string,
+    trace: RequestTrace,
+  ): Promise<{ answer: ReadAnswer; revokedBefore: number }> {
+    if (!this.indexed) return { answer: await this.read(id, known, refreshMs, trace), revokedBefore: 0 };
+    if (!this.store.confirmsWithCutoff) {
+      const [answer, revokedBefore] = await Promise.all([
+        this.read(id, known, refreshMs, trace),
+        this.revokedBefore(user, trace),
+      ]);
+      return { answer, revokedBefore };
+    }
+    const [key, userKeys] = await Promise.all([storeKeyOf(id), this.#userKeys(user)]);
+    const refresh = refreshMs === undefined ? undefined : minutes(refreshMs);
+    const { stored, revokedBefore } = await trace.store(() =>
+      this.store.getIfChangedWithCutoff(key, known, refresh, userKeys),
+    );
+    return { answer: stored === null ? UNCHANGED : await this.#open(id, stored, trace), revokedBefore };
+  }
+
+  /** The user's key under every secret of the ring (a cut-off made before a rotation stands under the old one). */
+  #userKeys(user: string): Promise<string[]> {
+    return Promise.all(this.ring.all.map((keys) => userKeyOf(keys, user)));
+  }
+
   async write(id: string, plan: WritePlan, ttlMs: number, trace: RequestTrace): Promise<Stored | null> {
     const envelope: Envelope = {
       kind: "data",

@@ -133,6 +133,17 @@ describe("an attacker with a copied cookie", () => {
     }
   });
 
+  it("a signed-in session past the staleness bound is confirmed with its user's cut-off in one round trip", async () => {
+    const [a, b] = await startApp(isolates, 2, { maxStalenessMs: BOUND_MS, serverTiming: true });
+    const browser = await login(a!, "ada", { cart: ["tea"] });
+    expect(await b!.json(browser, "/session")).toEqual({ cart: ["tea"] }); // B now holds it, tied to ada
+    await sleep(BOUND_MS + 100);
+    const res = await b!.fetch(browser, "/session");
+    expect(await res.json()).toEqual({ cart: ["tea"] });
+    expect(res.headers.get("Server-Timing")).toContain('session;desc="revalidated"');
+    expect(roundTrips(res)).toBe(1); // not a read and a cut-off read: one subrequest per confirmation
+  });
+
   it("sign out everywhere makes the same few store calls for 3 sessions as for 150", async () => {
     const calls: number[] = [];
     for (const count of [3, 150]) {

@@ -1,4 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { rm } from "node:fs/promises";
+import { dirname } from "node:path";
+import { MUTANTS, sourceWithMutant } from "../../tools/simulate/mutants.js";
 import { runSeeds } from "../../tools/simulate/run.js";
 
 /*
@@ -25,5 +28,13 @@ describe("the simulator", () => {
   ])("catches the hole %s put back, within %i seeds", async (mutant, seeds) => {
     const outcome = await runSeeds(1, seeds, mutant);
     expect(outcome.failure?.message).toBeDefined();
+  });
+
+  it("puts every mutant of `npm run simulate -- --mutants` into today's source (each edit still finds its text)", async () => {
+    for (const mutant of MUTANTS) {
+      const dir = await sourceWithMutant(mutant.name); // throws when an edit's text no longer stands exactly once
+      expect(dir).toContain(mutant.name);
+      await rm(dirname(dir), { recursive: true, force: true });
+    }
   });
 });

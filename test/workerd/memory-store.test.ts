@@ -7,6 +7,7 @@ describeStoreConformance("MemoryStore", {
   versioned: true,
   revalidating: true,
   indexed: true,
+  confirmsWithCutoff: true,
   namespaces: true, // each instance is its own store
 });
 

@@ -10,6 +10,7 @@ describeStoreConformance("RedisStore", {
   versioned: true,
   revalidating: true,
   indexed: true,
+  confirmsWithCutoff: true,
   namespaces: true,
 });
 

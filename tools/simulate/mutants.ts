@@ -22,9 +22,9 @@ export const MUTANTS: Mutant[] = [
     edits: [
       {
         file: "engine/end.ts",
-        find: "  return { ...loaded, id, isNew: false, readOnly: false, view: saved.view, held: saved, ending: undefined, served: markOf(saved, policy.idleTimeoutMs) };",
+        find: "  return {\n    ...loaded,\n    id,\n    isNew: false,",
         replace:
-          "  if (!loaded.isNew) engine.memory.set(loaded.id, saved);\n  return { ...loaded, id, isNew: false, readOnly: false, view: saved.view, held: saved, ending: undefined, served: markOf(saved, policy.idleTimeoutMs) };",
+          "  if (!loaded.isNew) engine.memory.set(loaded.id, saved);\n  return {\n    ...loaded,\n    id,\n    isNew: false,",
       },
     ],
   },

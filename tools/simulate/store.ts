@@ -246,6 +246,24 @@ export class SimPort implements StorePort {
     });
   }
 
+  /** The session and the user's cut-off, in one call (as the Redis and memory stores can). */
+  confirm(
+    id: string,
+    known: number,
+    refreshMs: number | undefined,
+    user: string,
+    trace: RequestTrace,
+  ): Promise<{ answer: ReadAnswer; revokedBefore: number }> {
+    return this.#call(trace, `confirm ${short(id)} known=${known} + cutoff? ${user}`, () => {
+      const row = this.store.readIfChanged(id, known, refreshMs);
+      const revokedBefore = Math.max(
+        0,
+        ...this.ring.map((gen) => this.store.user(userKey(gen, user))?.revokedBefore ?? 0),
+      );
+      return { answer: row === null ? ("unchanged" as const) : this.#open(row), revokedBefore };
+    });
+  }
+
   write(id: string, plan: WritePlan, ttlMs: number, trace: RequestTrace): Promise<Stored | null> {
     const payload = this.store.newPayload();
     const value: LiveValue = {

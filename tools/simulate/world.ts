@@ -209,8 +209,8 @@ export class World {
     if (this.#trace.length > (process.env["SIM_DEBUG"] ? 100_000 : 400)) this.#trace.splice(0, 100);
   }
 
-  /** The last steps before the end of the run. */
-  trace(lines = 60): string[] {
+  /** The last steps before the end of the run (all of them with SIM_DEBUG set). */
+  trace(lines = process.env["SIM_DEBUG"] ? Number.POSITIVE_INFINITY : 60): string[] {
     return this.#trace.slice(-lines);
   }
 

@@ -3,7 +3,14 @@ import { RedisStoreError, StoreMisconfiguredError } from "../../errors.js";
 import { changesByUser } from "../changes-by-user.js";
 import { minutesToMillis } from "../minutes.js";
 import type { IndexChange, IndexedStore, IndexEntry, IndexLimits, StoredVersion, UserIndex } from "../types.js";
-import { CHANGE_INDEX, GET_IF_CHANGED, READ_INDEX, REVOKE_BEFORE, SET_IF_VERSION } from "./scripts.js";
+import {
+  CHANGE_INDEX,
+  GET_IF_CHANGED,
+  GET_IF_CHANGED_WITH_CUTOFF,
+  READ_INDEX,
+  REVOKE_BEFORE,
+  SET_IF_VERSION,
+} from "./scripts.js";
 
 export interface RedisStoreOptions {
   url: string;
@@ -47,7 +54,10 @@ type Script = ReturnType<Redis["createScript"]>;
  */
 export class RedisStore implements IndexedStore {
   readonly #redis: Redis;
-  readonly #scripts: Record<"setIfVersion" | "getIfChanged" | "changeIndex" | "readIndex" | "revokeBefore", Script>;
+  readonly #scripts: Record<
+    "setIfVersion" | "getIfChanged" | "getIfChangedWithCutoff" | "changeIndex" | "readIndex" | "revokeBefore",
+    Script
+  >;
   readonly #indexPrefix: string;
   readonly #indexMatch: string;
   readonly #prefix: string;
@@ -73,6 +83,7 @@ export class RedisStore implements IndexedStore {
     this.#scripts = {
       setIfVersion: this.#redis.createScript(SET_IF_VERSION),
       getIfChanged: this.#redis.createScript(GET_IF_CHANGED),
+      getIfChangedWithCutoff: this.#redis.createScript(GET_IF_CHANGED_WITH_CUTOFF),
       changeIndex: this.#redis.createScript(CHANGE_INDEX),
       readIndex: this.#redis.createScript(READ_INDEX),
       revokeBefore: this.#redis.createScript(REVOKE_BEFORE),
@@ -114,6 +125,24 @@ export class RedisStore implements IndexedStore {
     const args = [String(knownVersion), refreshTimeout === undefined ? "" : String(minutesToMillis(refreshTimeout))];
     const current = await this.#run("EVALSHA", () => this.#scripts.getIfChanged.exec([this.#key(sessionId)], args));
     return current === 1 ? null : storedReply(current);
+  }
+
+  /** A confirmation and the users' cut-off in one script: one round trip for a session tied to a user. */
+  async getIfChangedWithCutoff(
+    sessionId: string,
+    knownVersion: number,
+    refreshTimeout: number | undefined,
+    userKeys: string[],
+  ): Promise<{ stored: StoredVersion | null; revokedBefore: number }> {
+    const args = [String(knownVersion), refreshTimeout === undefined ? "" : String(minutesToMillis(refreshTimeout))];
+    const keys = [this.#key(sessionId), ...userKeys.map((userKey) => `${this.#indexPrefix}${userKey}|c`)];
+    const reply = (await this.#run("EVALSHA", () =>
+      this.#scripts.getIfChangedWithCutoff.exec(keys, args),
+    )) as unknown[];
+    const revokedBefore = Number(reply[1] ?? 0);
+    if (Number(reply[0]) === 1) return { stored: null, revokedBefore };
+    if (Number(reply[0]) === 0) return { stored: { version: 0, session: null }, revokedBefore };
+    return { stored: storedReply([reply[2], reply[3]]), revokedBefore };
   }
 
   /** One script for all the users the changes name: atomic for all of them, maxEntries included. */

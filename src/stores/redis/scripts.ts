@@ -39,6 +39,27 @@ return 1
 `;
 
 /**
+ * GET_IF_CHANGED and the highest of the users' cut-offs (KEYS[2…]) in one call: {0, cut-off} when nothing
+ * is stored, {1, cut-off} while the version is the one the caller knows, {2, cut-off, value, PTTL} otherwise.
+ */
+export const GET_IF_CHANGED_WITH_CUTOFF = `
+local cut = 0
+for i = 2, #KEYS do
+  local c = tonumber(redis.call("GET", KEYS[i]) or "0") or 0
+  if c > cut then cut = c end
+end
+local head = redis.call("GETRANGE", KEYS[1], 0, 11)
+if head == "" then return {0, tostring(cut)} end
+local version = tonumber(string.match(head, "^(%d+)%.")) or 0
+local known = tonumber(ARGV[1])
+if known <= 0 or version ~= known then
+  return {2, tostring(cut), redis.call("GET", KEYS[1]), redis.call("PTTL", KEYS[1])}
+end
+if ARGV[2] ~= "" then redis.call("PEXPIRE", KEYS[1], ARGV[2]) end
+return {1, tostring(cut)}
+`;
+
+/**
  * What every record script shares. Deletions go in chunks (\`unpack\` refuses a few thousand values), at
  * most ROUNDS of them per call (the rest waits for the next call), and from the hash and the since-set
  * before the expiry-set: a script that fails half-way keeps its writes, and the expiry-set is what the next
