@@ -396,12 +396,14 @@ const PROFILE_LABELS: Array<[string, string]> = [
   ["session", "all of it (`session`), the handler's own work included"],
   ["findCookie", "finding the two cookies in the Cookie header by name (`findCookie`)"],
   ["#verified", "verifying them (`SessionCookies.#verified`: a value verified before is matched, not checked again)"],
+  ["loadSession", "the memory-tier lookup and the protocol's decision on it (`loadSession`)"],
   ["change", "telling whether the handler changed the session (`SessionHandle.change`)"],
   ["saveChange", "saving (`saveChange`)"],
-  ["pendingEntry", "… of it, the change into the memory tier (`pendingEntry`)"],
-  ["flush", "… of it, scheduling the write (`WriteQueue.flush`, before the response)"],
-  ["planFor", "… … of that, the write's plan (`planFor`; it runs after the response: should be 0)"],
-  ["seal", "… … of that, sealing (`seal`; it runs after the response: should be 0)"],
+  ["joined", "… of it, the change onto this isolate's copy (`joined`: the size checked, the copy kept)"],
+  ["withRequestChange", "… … of that, the protocol's step (`withRequestChange`: the new view)"],
+  ["flushLater", "… of it, scheduling the write (`flushLater`, before the response)"],
+  ["planWrite", "the write's plan (`planWrite`; it runs after the response: should be 0)"],
+  ["seal", "sealing (`seal`; it runs after the response: should be 0)"],
   [
     "signCookieValue",
     "signing the version cookie (`signCookieValue`, the key imported once; its synchronous part: the HMAC itself completes on an await)",
@@ -808,13 +810,13 @@ ${profileRows(results).join("\n")}
 
 - **Hit**: finding the two cookies amid the browser's others takes ${us(h("findCookie"))} µs and verifying them ${us(h("#verified"))} µs
   of the middleware's ${us(h("session"))} µs (a value verified before is matched in constant time, not checked
-  again), and telling whether the handler changed the session ${us(h("change"))} µs; the memory-tier lookup itself
-  (\`loadSession\`) is too quick to show in the samples. The rest is the handler's three \`get()\` calls through
-  the session API and Hono's plumbing.
-- **Changed**: the write only is scheduled before the response: \`WriteQueue.flush()\` marks the session's
-  queue running and starts the write on the next task, ${us(c("flush"))} of the middleware's ${us(c("session"))} µs. The plan
-  (\`planFor\`, ${us(c("planFor"))} µs here) and sealing (\`seal\`: deflate and AES-GCM, ${us(c("seal"))} µs here) run after the
-  response, in \`waitUntil\` (below). The change into the memory tier takes ${us(c("pendingEntry"))} µs; signing the version
+  again), the memory-tier lookup and the protocol's decision (\`loadSession\`) ${us(h("loadSession"))} µs, and
+  telling whether the handler changed the session ${us(h("change"))} µs. The rest is the handler's three
+  \`get()\` calls through the session API and Hono's plumbing.
+- **Changed**: the write only is scheduled before the response: \`flushLater()\` marks the session's
+  queue running and starts the write on the next task, ${us(c("flushLater"))} of the middleware's ${us(c("session"))} µs. The plan
+  (\`planWrite\`, ${us(c("planWrite"))} µs here) and sealing (\`seal\`: deflate and AES-GCM, ${us(c("seal"))} µs here) run after the
+  response, in \`waitUntil\` (below). The change onto this isolate's copy takes ${us(c("joined"))} µs; signing the version
   cookie ${us(c("signCookieValue"))} µs. The rest is the handler's work through the session API and Hono's plumbing.
 
 ${backgroundProfile(results)}`;
@@ -823,18 +825,18 @@ ${backgroundProfile(results)}`;
 const BACKGROUND_LABELS: Record<string, string> = {
   seal: "`seal`: the session sealed (deflate-raw, AES-GCM; its own steps)",
   deflate: "… `deflate`: the CompressionStream's part, after its awaits",
-  storeKeyOf: "`storeKeyOf`: the store key (an HMAC of the id)",
+  storeKeyOf: "`storeKeyOf`: the store key (a SHA-256 of the id)",
   userKeyOf: "`userKeyOf`: the user's index key (an HMAC of the user id)",
   handleOf: "`handleOf`: the session's handle in that index (an HMAC)",
-  "#indexFor": "`#indexFor`: the user-index change that goes with the write (the entry sealed again)",
-  compareAndSet: "`compareAndSet`: the store tier's write (seal, key, index, store call)",
+  indexChangesOf: "`indexChangesOf`: the protocol's index step (only when the tie or the expiry moved)",
+  changeIndex: "`changeIndex`: the user-index change that goes with the write (the entry sealed again)",
   setIfVersion: "`setIfVersion`: the store's compare-and-set (here a MemoryStore)",
-  "#write": "`#write`: the write queue's and the compare-and-set writer's own steps",
-  planFor: "`planFor`: the write's plan",
-  changedJson: "`changedJson`: the change applied to the stored data, as JSON",
-  applyChange: "`applyChange`",
-  land: "`land`: the landing (memory tier, cookie, events)",
-  landedEntry: "`landedEntry`",
+  writeChanges: "`writeChanges`: the engine's write, all of it (plan, seal, store call, landing)",
+  writeOnce: "… `writeOnce`: one attempt of it",
+  planWrite: "`planWrite`: the protocol's plan of the write",
+  afterWrite: "`afterWrite`: the protocol's reading of the store's answer",
+  holding: "`holding`: the copy rebuilt on what landed",
+  viewOf: "`viewOf`: a view computed from a version and changes",
   wrap: "`wrap`: the envelope around the data",
 };
 
