@@ -31,7 +31,7 @@ export async function loadSession(claim: Claim | undefined, engine: Engine, trac
       case "serve":
         trace.servedBy = "hit";
         engine.report.onEvent({ type: "hit" });
-        return servedFrom(step.held, claim, policy.idleTimeoutMs);
+        return servedFrom(step.held, claim, now, policy.idleTimeoutMs);
       case "end":
         remember(engine, claim.id, step.held);
         return ended(claim, step.ending, engine, trace, step.held);
@@ -125,7 +125,7 @@ async function settled(
   }
   const cutoff = engine.cutoffs.fresh(held.view.user, engine.runtime.now(), Number.POSITIVE_INFINITY);
   if (checkTie(held, cutoff) === "revoked") return ended(claim, "revoked", engine, trace, held);
-  const loaded = servedFrom(held, claim, policy.idleTimeoutMs);
+  const loaded = servedFrom(held, claim, engine.runtime.now(), policy.idleTimeoutMs);
   if (outcome.kind !== "rollback" && outcome.kind !== "settle") return loaded;
   // The store is behind: a version older than this isolate saw (never gone back to), or the claimed write
   // did not come within the wait. Reported; a claim is settled once, so no later request waits for it.
@@ -178,7 +178,7 @@ function unavailable(
   if (held?.kind === "live" && serves(held, claim)) {
     report.logger.error(storeFailureLine(error, "store read failed; serving this isolate's copy of the session"));
     trace.servedBy = "hit";
-    return { ...servedFrom(held, claim, policy.idleTimeoutMs), degraded: true };
+    return { ...servedFrom(held, claim, engine.runtime.now(), policy.idleTimeoutMs), degraded: true };
   }
   if (engine.onStoreUnavailable === "reject") {
     report.logger.error(storeFailureLine(error, "store read failed, answering 503"));

@@ -35,7 +35,12 @@ export function operationsFor(
 ): SessionOperations {
   const idle = engine.policy.idleTimeoutMs;
   const asLoaded = (loaded: Loaded, held: NonNullable<Loaded["held"]>): Loaded => ({
-    ...servedFrom(held, loaded.claim ?? { id: loaded.id, version: 0, tag: "", at: 0, resign: false }, idle),
+    ...servedFrom(
+      held,
+      loaded.claim ?? { id: loaded.id, version: 0, tag: "", at: 0, resign: false },
+      engine.runtime.now(),
+      idle,
+    ),
     id: loaded.id,
     claim: loaded.claim,
   });

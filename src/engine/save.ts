@@ -198,6 +198,7 @@ export async function commitChange(
     ...servedFrom(
       saved,
       loaded.claim ?? { id: loaded.id, version: 0, tag: "", at: 0, resign: false },
+      engine.runtime.now(),
       engine.policy.idleTimeoutMs,
     ),
     id: loaded.id,

@@ -1,4 +1,4 @@
-import { highestVersion, isSaved, shows, viewOf } from "./held.js";
+import { highestVersion, isSaved, mayStillLand, shows, viewOf } from "./held.js";
 import { clearsCookies, type Ending } from "./load.js";
 import type { Claim, Held, LiveHeld, Patch, Policy, Tie, View } from "./types.js";
 
@@ -57,11 +57,13 @@ export function freshSession(id: string, now: number, claim: Claim | undefined, 
 }
 
 /**
- * The session served from this isolate's copy. `settled`: the claimed write is not in it, so it was given
- * up as lost (settled after a wait, or made too long ago to land now).
+ * The session served from this isolate's copy. `settled`: the claimed write is not in it and was given up
+ * as lost (settled after a wait, or made too long ago to land now); a copy served without the claimed write
+ * for any other reason is not settled.
  */
-export function servedFrom(held: LiveHeld, claim: Claim, idleTimeoutMs: number): Loaded {
-  const settled = !shows(held, claim);
+export function servedFrom(held: LiveHeld, claim: Claim, now: number, idleTimeoutMs: number): Loaded {
+  const givenUp = held.settled.includes(claim.tag) || !mayStillLand(claim, now, idleTimeoutMs);
+  const settled = !shows(held, claim) && givenUp;
   return {
     id: claim.id,
     isNew: false,

@@ -165,7 +165,7 @@ export function describeStoreConformance(name: string, options: StoreConformance
   if (options.versioned) describeCompareAndSet(name, fresh, timeout, timeoutMs);
   if (options.revalidating) describeConditionalReads(name, fresh, timeout, timeoutMs);
   if (options.indexed) describeUserIndex(name, fresh, timeout, timeoutMs);
-  if (options.indexed && options.confirmsWithCutoff) describeOneCallConfirmation(name, fresh);
+  if (options.indexed && options.confirmsWithCutoff) describeOneCallConfirmation(name, fresh, timeout, timeoutMs);
 }
 
 type Fresh = () => Promise<{ namespace: string; store: UserCustomStore }>;
@@ -389,12 +389,16 @@ function describeUserIndex(name: string, fresh: Fresh, timeout: number, timeoutM
   });
 }
 
-function describeOneCallConfirmation(name: string, fresh: Fresh): void {
+function describeOneCallConfirmation(name: string, fresh: Fresh, timeout: number, timeoutMs: number): void {
+  type OneCall = IndexedStore & Required<Pick<IndexedStore, "getIfChangedWithCutoff">>;
+  const oneCall = async (): Promise<OneCall> => {
+    const { store } = await fresh();
+    expect(confirmsWithCutoff(store)).toBe(true);
+    return store as OneCall;
+  };
   describe(`${name} keeps the one-call confirmation contract`, () => {
     it("confirms a session and the highest cut-off of its user keys in one call", async () => {
-      const { store: any } = await fresh();
-      expect(confirmsWithCutoff(any)).toBe(true);
-      const store = any as IndexedStore & Required<Pick<IndexedStore, "getIfChangedWithCutoff">>;
+      const store = await oneCall();
       const now = Date.now();
       await store.setIfVersion("s", 0, 2, "two", 1);
       await store.revokeBefore("old-secret", now - 1_000, 1);
@@ -409,6 +413,17 @@ function describeOneCallConfirmation(name: string, fresh: Fresh): void {
       const missing = await store.getIfChangedWithCutoff("missing", 2, undefined, ["new-secret"]);
       expect(missing.revokedBefore).toBe(now - 5_000);
       expectStored(missing.stored, { version: 0, session: null }, 1);
+    });
+
+    it("pushes forward the expiry of the known version only, as getIfChanged does", async () => {
+      const store = await oneCall();
+      await store.setIfVersion("a", 0, 1, "one", timeout);
+      await store.setIfVersion("b", 0, 2, "two", timeout);
+      expect((await store.getIfChangedWithCutoff("a", 1, timeout * 5, ["u"])).stored).toBeNull();
+      expect((await store.getIfChangedWithCutoff("b", 1, timeout * 5, ["u"])).stored).not.toBeNull(); // untouched
+      await sleep(timeoutMs + 300);
+      expect(await store.get("a")).toBe("one");
+      expect(await store.get("b")).toBeNull();
     });
   });
 }

@@ -241,7 +241,7 @@ describe("which cookies a response sets", () => {
       withId: true,
     });
     const h = held(version(5, ["c5", "c4"], {}));
-    const served = servedFrom(h, claim(4, "c4"), policy.idleTimeoutMs);
+    const served = servedFrom(h, claim(4, "c4"), T, policy.idleTimeoutMs);
     expect(cookiesFor({ loaded: served, mark: served.served, newId: false, ended: false, merges: true })).toMatchObject(
       {
         kind: "set",
@@ -251,9 +251,17 @@ describe("which cookies a response sets", () => {
     );
   });
 
+  it("calls a claim settled only when its write is not served and was given up (settled, or too old to land)", () => {
+    const h = held(version(5, ["c5", "c4"], {}));
+    expect(servedFrom(h, claim(4, "c4"), T, policy.idleTimeoutMs).settled).toBe(false); // served
+    expect(servedFrom(h, claim(6, "x6"), T + 10, policy.idleTimeoutMs).settled).toBe(false); // fresh: not given up
+    expect(servedFrom(h, claim(6, "x6", T), T + 120_000, policy.idleTimeoutMs).settled).toBe(true); // too old
+    expect(servedFrom({ ...h, settled: ["x6"] }, claim(6, "x6"), T + 10, policy.idleTimeoutMs).settled).toBe(true);
+  });
+
   it("puts a request's change onto this isolate's newest copy, key by key, above every version it knows", () => {
     const loadedFrom = held(version(3, ["c3"], { a: 1, b: 1 }));
-    const loaded = servedFrom(loadedFrom, claim(3, "c3"), policy.idleTimeoutMs);
+    const loaded = servedFrom(loadedFrom, claim(3, "c3"), T, policy.idleTimeoutMs);
     const meanwhile = held(version(3, ["c3"], { a: 1, b: 1 }), [change("m", { a: 9 }, 4)]);
     const next = withRequestChange(
       loaded,

@@ -6,7 +6,7 @@ import { runSeeds } from "../../tools/simulate/run.js";
 
 /*
  * The session protocol under deterministic simulation (tools/simulate/): a short, fixed-seed part of
- * `npm run simulate` (which runs 10⁴ seeds), and two of the holes found before, put back, which it must
+ * `npm run simulate` (which runs 10⁴ seeds), and three of the holes found before, put back, which it must
  * catch. Every seed replays exactly: `npm run simulate -- --seed N`.
  */
 describe("the simulator", () => {
@@ -25,6 +25,7 @@ describe("the simulator", () => {
   it.each([
     ["logout-misses-other-copies", 20],
     ["write-over-end-marker", 50],
+    ["hit-serves-without-the-claim", 50],
   ])("catches the hole %s put back, within %i seeds", async (mutant, seeds) => {
     const outcome = await runSeeds(1, seeds, mutant);
     expect(outcome.failure?.message).toBeDefined();

@@ -118,6 +118,28 @@ export const MUTANTS: Mutant[] = [
       },
     ],
   },
+  {
+    name: "read-serves-without-the-claim",
+    hole: "a read served what the store answered without waiting for the write the cookie names (found in review: the check that would see it had been switched off)",
+    edits: [
+      {
+        file: "protocol/load.ts",
+        find: "  if (serves(held, input.claim) || !awaits(input.claim, held.settled, input.now, input.policy)) {",
+        replace: "  if (held !== undefined) {",
+      },
+    ],
+  },
+  {
+    name: "hit-serves-without-the-claim",
+    hole: "a memory-tier hit served a copy confirmed within the bound without checking it shows the write the cookie names",
+    edits: [
+      {
+        file: "protocol/load.ts",
+        find: "  if (now - held.confirmedAt < policy.maxStalenessMs && serves(held, claim)) {",
+        replace: "  if (now - held.confirmedAt < policy.maxStalenessMs) {",
+      },
+    ],
+  },
 ];
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));

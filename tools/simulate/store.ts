@@ -237,6 +237,8 @@ export class SimPort implements StorePort {
     readonly skew: number,
     readonly timeoutMs: number,
     readonly log: (line: string) => void,
+    /** `confirm` is one call; otherwise a read and a cut-off read at once, each with its own faults. */
+    readonly oneCallConfirm = true,
   ) {}
 
   read(id: string, known: number, refreshMs: number | undefined, trace: RequestTrace): Promise<ReadAnswer> {
@@ -246,14 +248,21 @@ export class SimPort implements StorePort {
     });
   }
 
-  /** The session and the user's cut-off, in one call (as the Redis and memory stores can). */
-  confirm(
+  /** The session and the user's cut-off: in one call (as the Redis and memory stores can), or two at once. */
+  async confirm(
     id: string,
     known: number,
     refreshMs: number | undefined,
     user: string,
     trace: RequestTrace,
   ): Promise<{ answer: ReadAnswer; revokedBefore: number }> {
+    if (!this.oneCallConfirm) {
+      const [answer, revokedBefore] = await Promise.all([
+        this.read(id, known, refreshMs, trace),
+        this.revokedBefore(user, trace),
+      ]);
+      return { answer, revokedBefore };
+    }
     return this.#call(trace, `confirm ${short(id)} known=${known} + cutoff? ${user}`, () => {
       const row = this.store.readIfChanged(id, known, refreshMs);
       const revokedBefore = Math.max(

@@ -35,6 +35,8 @@ export interface WorldShape {
   deaths: number;
   rotation: boolean;
   dataLoss: boolean;
+  /** The store confirms a session and its user's cut-off in one call (Redis), or in two at once (Durable Objects). */
+  oneCallConfirm: boolean;
 }
 
 export function shapeOf(rng: Prng): WorldShape {
@@ -64,6 +66,7 @@ export function shapeOf(rng: Prng): WorldShape {
     deaths: rng.chance(0.4) ? rng.between(1, 3) : 0,
     rotation: rng.chance(0.15),
     dataLoss: rng.chance(0.05),
+    oneCallConfirm: rng.chance(0.5),
   };
 }
 
@@ -280,8 +283,15 @@ export class World {
         return faults.errorAfter;
       },
     };
-    const port = new SimPort(this.store, owner, network, [...ring], skew, this.shape.storeTimeoutMs, (line) =>
-      this.log(`i${index}${line}`),
+    const port = new SimPort(
+      this.store,
+      owner,
+      network,
+      [...ring],
+      skew,
+      this.shape.storeTimeoutMs,
+      (line) => this.log(`i${index}${line}`),
+      this.shape.oneCallConfirm,
     );
     const { MemoryTier, CutoffCache } = this.system;
     const engine: Engine = {
