@@ -67,12 +67,18 @@ describe("an attacker with a copied cookie", () => {
         await sleep(20);
       }
     })();
-    await sleep(150);
-    const ended = (await a!.json(device1, "/sessions/revoke-all", { method: "POST", json: {} })) as { revoked: number };
-    expect(ended.revoked).toBeGreaterThanOrEqual(2);
-    await sleep(100);
-    looping = false;
-    await loop;
+    let ended: { revoked: number };
+    try {
+      await sleep(150);
+      ended = (await a!.json(device1, "/sessions/revoke-all", { method: "POST", json: {} })) as { revoked: number };
+      await sleep(100);
+    } finally {
+      looping = false;
+      await loop;
+    }
+    // The count is of the sessions listed at that moment: the thief's may be between two ids (its old entry
+    // removed, the new one not yet added), and the cut-off ends it all the same.
+    expect(ended.revoked).toBeGreaterThanOrEqual(1);
     await sleep(BOUND_MS + 200);
     expect(stolen.length).toBeGreaterThanOrEqual(5);
     const fresh = await app.spawn();
@@ -147,7 +153,10 @@ describe("an attacker with a copied cookie", () => {
   it("sign out everywhere makes the same few store calls for 3 sessions as for 150", async () => {
     const calls: number[] = [];
     for (const count of [3, 150]) {
-      const [a] = await startApp(isolates, 1, { serverTiming: true, maxSessionsPerUser: 1_000 });
+      // A bound longer than the logins take (150 of them can pass 5 s on a busy machine), so that in both
+      // runs the revoking session is served from memory and the calls counted are sign-out's own.
+      const options = { serverTiming: true, maxSessionsPerUser: 1_000, maxStalenessMs: 120_000 };
+      const [a] = await startApp(isolates, 1, options);
       const devices: BrowserJar[] = [];
       for (let i = 0; i < count; i++) devices.push(await login(a!, "ada"));
       const res = await a!.fetch(devices[0]!, "/sessions/revoke-all", { method: "POST", json: {} });

@@ -140,6 +140,17 @@ export const MUTANTS: Mutant[] = [
       },
     ],
   },
+  {
+    name: "retired-id-regenerates-with-data",
+    hole: "a retired cookie's regenerate, on an isolate still holding the session, carried the victim's data to a new live id (0.2)",
+    edits: [
+      {
+        file: "engine/end.ts",
+        find: '  if (ended.kind === "already") return undefined;',
+        replace: '  if (ended.kind === "already") return from;',
+      },
+    ],
+  },
 ];
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));

@@ -126,7 +126,8 @@ async function runParallel(options: Options, mutant?: string): Promise<Outcome> 
   };
 }
 
-function report(outcome: Outcome, seconds: number, verbose: boolean, label: string): void {
+function report(outcome: Outcome, seconds: number, verbose: boolean, mutant: string | undefined): void {
+  const label = mutant ? `mutant ${mutant}` : "simulation";
   const rate = Math.round(outcome.steps / Math.max(seconds, 0.001));
   console.log(
     `${label}: ${outcome.seeds} seeds, ${outcome.steps.toLocaleString("en")} steps, ${outcome.requests.toLocaleString("en")} requests in ${seconds.toFixed(1)} s (${rate.toLocaleString("en")} steps/s)`,
@@ -135,7 +136,7 @@ function report(outcome: Outcome, seconds: number, verbose: boolean, label: stri
     const { seed, message, trace } = outcome.failure;
     console.log(`\nFAILED at seed ${seed}: ${message}\n`);
     console.log((verbose ? trace : trace.slice(-40)).join("\n"));
-    console.log(`\nreplay: npm run simulate -- --seed ${seed}`);
+    console.log(`\nreplay: npm run simulate -- --seed ${seed}${mutant ? ` --mutant ${mutant}` : ""}`);
   }
 }
 
@@ -167,12 +168,7 @@ async function main(): Promise<void> {
     options.workers <= 1
       ? await runSeeds(options.from, options.seeds, options.mutant)
       : await runParallel(options, options.mutant);
-  report(
-    outcome,
-    (performance.now() - started) / 1000,
-    options.verbose,
-    options.mutant ? `mutant ${options.mutant}` : "simulation",
-  );
+  report(outcome, (performance.now() - started) / 1000, options.verbose, options.mutant);
   // A mutant run passes when the mutant is caught; a plain run when nothing broke.
   const caught = outcome.failure !== undefined;
   process.exitCode = options.mutant === undefined ? (caught ? 1 : 0) : caught ? 0 : 1;

@@ -178,6 +178,8 @@ export class World {
   readonly #ended = new Map<string, number>();
   /** Ids retired by a regenerate: when, and the id the session went to. */
   readonly #retired = new Map<string, { at: number; to: string }>();
+  /** Ids whose end marker (a logout's, a regenerate's) stood in the store when the operation answered: when. */
+  readonly #marked = new Map<string, number>();
   /** Per user: the latest "sign out everywhere" (its cut-off, in the revoking isolate's clock) and when it answered. */
   readonly #revoked = new Map<string, { before: number; at: number }>();
   /** Each key a browser wrote: when, and with which session id. */
@@ -457,6 +459,7 @@ export class World {
   ): Promise<Response> {
     const { system } = this;
     const claim = claimOf(jar, isolate.ring);
+    const begunAt = this.sim.now;
     const tag = `r${number} b${browser.n}${browser.thief ? "(thief)" : ""} ${op}${oldCookie ? " (old cookie)" : ""} → i${isolate.index} claim ${claim ? `${short(claim.id)} v${claim.version}` : "none"}`;
     this.log(`${tag} starts`);
     const trace = new system.RequestTrace();
@@ -517,7 +520,7 @@ export class World {
       after.cookies.withId &&
       after.cookies.id !== loaded.id
     ) {
-      this.#regenerated(loaded, after.cookies.id, tag);
+      this.#regenerated(loaded, after.cookies.id, tag, begunAt);
     }
     return { cookies: after.cookies, wrote, loaded, gen: isolate.ring[0]!, settled: loaded?.settled === true };
   }
@@ -596,6 +599,7 @@ export class World {
         await session.destroy();
         if (!wasNew) {
           this.#ended.set(id, this.sim.now);
+          if (this.store.row(id)?.value.kind === "ended") this.#marked.set(id, this.sim.now);
           this.#provokeThief(jar);
         }
         return;
@@ -776,8 +780,9 @@ export class World {
    * A regenerate answered: the old id is retired in the store (if it was stored) and the new one holds every
    * landed key of the version the retirement replaced.
    */
-  #regenerated(loaded: Loaded, to: string, tag: string): void {
+  #regenerated(loaded: Loaded, to: string, tag: string, begunAt: number): void {
     const from = loaded.id;
+    this.#carriedNothingFromEnded(from, to, tag, begunAt);
     this.#retired.set(from, { at: this.sim.now, to });
     const old = this.store.row(from);
     if (old?.value.kind !== "ended" || old.value.reason !== "retired") {
@@ -785,6 +790,7 @@ export class World {
       return; // ended otherwise meanwhile (destroyed, revoked): nothing was carried
     }
     this.#ended.set(from, this.sim.now);
+    this.#marked.set(from, this.sim.now);
     const before = this.store.beforeEnd.get(from);
     const now = this.store.row(to);
     // Nothing carried (the id had ended meanwhile): the new session is written after the response.
@@ -793,6 +799,25 @@ export class World {
     for (const key of Object.keys(JSON.parse(before.json) as object)) {
       if (/^b\d+_/.test(key) && !(key in carried))
         this.fail(`${tag}: regenerate lost ${key}: ${short(from)} held it, ${short(to)} does not`);
+    }
+  }
+
+  /**
+   * A regenerate of an id already retired or destroyed (its marker stood in the store before the request
+   * began; markers are final) carries nothing: the new id holds no key written before the request, whatever copy the isolate
+   * still held. So a retired cookie cannot turn itself into a live session with the victim's data.
+   */
+  #carriedNothingFromEnded(from: string, to: string, tag: string, begunAt: number): void {
+    const endedAt = this.#marked.get(from);
+    if (endedAt === undefined || endedAt >= begunAt || this.#lostData > -Infinity) return;
+    const row = this.store.row(to);
+    if (row?.value.kind !== "live") return;
+    for (const key of Object.keys(JSON.parse(row.value.json) as object)) {
+      const written = this.#written.get(key);
+      if (written !== undefined && written.at < begunAt && written.id !== to)
+        this.fail(
+          `${tag}: a regenerate of ${short(from)}, ended at ${endedAt}, carried ${key} (written to ${short(written.id)}) to ${short(to)}`,
+        );
     }
   }
 
