@@ -394,10 +394,13 @@ function profileRows(results: Results): string[] {
 }
 const PROFILE_LABELS: Array<[string, string]> = [
   ["session", "all of it (`session`), the handler's own work included"],
-  ["findCookie", "finding the two cookies in the Cookie header by name (`findCookie`)"],
-  ["#verified", "verifying them (`SessionCookies.#verified`: a value verified before is matched, not checked again)"],
+  ["sentCookie", "finding the two cookies in the Cookie header by name, as sent (`sentCookie`)"],
+  [
+    "equalStrings",
+    "matching them with the values verified before (`equalStrings`, in constant time: no decoding, no HMAC)",
+  ],
   ["loadSession", "the memory-tier lookup and the protocol's decision on it (`loadSession`)"],
-  ["change", "telling whether the handler changed the session (`SessionHandle.change`)"],
+  ["#change", "telling whether the handler changed the session (`SessionHandle.#change`)"],
   ["saveChange", "saving (`saveChange`)"],
   ["joined", "… of it, the change onto this isolate's copy (`joined`: the size checked, the copy kept)"],
   ["withRequestChange", "… … of that, the protocol's step (`withRequestChange`: the new view)"],
@@ -494,7 +497,8 @@ Redis is a private redis-server behind the local Upstash-protocol REST gateway, 
 (\`delayMs\`: half of it before the command runs, half before the answer leaves) is set to 0, 20 and 80 ms:
 a store in the same place, in a nearby region, and across an ocean.
 
-How the time per request is taken: a loop of requests runs inside workerd (each through the contender's Hono
+How the time per request is taken: the benchmark worker is bundled as wrangler bundles a deploy (esbuild, names
+kept: wrangler's default), and a loop of requests runs inside workerd (each through the contender's Hono
 app, its cookies carried from one request to the next, and sent amid a real browser's other cookies, for
 every contender alike: ${BROWSER}) and is timed there. workerd's clock moves in whole
 milliseconds, so a loop is timed as a whole (or as a sum of segments that each start at a random point of a
@@ -808,10 +812,10 @@ figures as shares.
 
 ${profileRows(results).join("\n")}
 
-- **Hit**: finding the two cookies amid the browser's others takes ${us(h("findCookie"))} µs and verifying them ${us(h("#verified"))} µs
-  of the middleware's ${us(h("session"))} µs (a value verified before is matched in constant time, not checked
-  again), the memory-tier lookup and the protocol's decision (\`loadSession\`) ${us(h("loadSession"))} µs, and
-  telling whether the handler changed the session ${us(h("change"))} µs. The rest is the handler's three
+- **Hit**: finding the two cookies amid the browser's others takes ${us(h("sentCookie"))} µs and matching them ${us(h("equalStrings"))} µs
+  of the middleware's ${us(h("session"))} µs (a value verified before is recognised by the text sent, in constant time: not
+  decoded or checked again), the memory-tier lookup and the protocol's decision (\`loadSession\`) ${us(h("loadSession"))} µs, and
+  telling whether the handler changed the session ${us(h("#change"))} µs. The rest is the handler's three
   \`get()\` calls through the session API and Hono's plumbing.
 - **Changed**: the write only is scheduled before the response: \`flushLater()\` marks the session's
   queue running and starts the write on the next task, ${us(c("flushLater"))} of the middleware's ${us(c("session"))} µs. The plan
@@ -943,8 +947,9 @@ function microSection(results: Results): string {
 Each step done the way this project did it before and the way it does it now, in the same run, taking
 turns: the Cookie header is a browser's (${BROWSER}). Before: hono's cookie helpers,
 which parse the whole header and import the HMAC key again for every signature made or checked, and a
-deflate through a Blob's stream piped into the CompressionStream; now: each cookie found by its name with
-hono's parsing rules (\`src/request/cookie-header.ts\`), the key imported once per isolate
+deflate through a Blob's stream piped into the CompressionStream; now: each cookie found by its name
+(\`src/request/cookie-header.ts\`: as sent, so that a value verified before is known by its text without
+decoding; read with hono's parsing rules the first time), the key imported once per isolate
 (\`src/sealing/cookie-signature.ts\`), and the stream written to directly (\`src/sealing/codec.ts\`). µs per
 operation, timed from outside as (T(n) − T(1)) / (n − 1), the lower median of two passes of ${results.method.repeats} repeats.
 

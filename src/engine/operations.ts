@@ -33,46 +33,89 @@ export function operationsFor(
   claim: () => Claim | undefined | Promise<Claim | undefined>,
   trace: RequestTrace,
 ): SessionOperations {
-  const idle = engine.policy.idleTimeoutMs;
-  const asLoaded = (loaded: Loaded, held: NonNullable<Loaded["held"]>): Loaded => ({
-    ...servedFrom(
-      held,
-      loaded.claim ?? { id: loaded.id, version: 0, tag: "", at: 0, resign: false },
-      engine.runtime.now(),
-      idle,
-    ),
-    id: loaded.id,
-    claim: loaded.claim,
-  });
-  return {
-    load: async () => loadSession(await claim(), engine, trace),
-    commit: (change) => commitChange(change, engine, trace),
-    update: async (loaded, fn) => asLoaded(loaded, await updateSession(loaded, fn, engine, trace)),
-    regenerate: (loaded, change) => regenerateSession(loaded, change, engine, trace),
-    destroy: (loaded) => destroySession(loaded, engine, trace),
-    endedMeanwhile: (id) => engine.memory.peek(id)?.kind === "ended",
-    indexed: engine.store.indexed,
-    listSessions: (user, currentId) => listSessions(user, currentId, engine, trace),
-    revokeSession: (user, handle) => revokeSession(user, handle, engine, trace),
-    revokeAll: async (user, keep) => {
-      let kept: Loaded | undefined;
-      const restamp = async (since: number) => {
-        const change: SessionChange = {
-          kind: "changed",
-          loaded: keep!,
-          change: { patch: { set: {}, deleted: [] }, tie: { user, since } },
-          newId: false,
-        };
-        kept = await commitChange(change, engine, trace);
+  return new RequestOperations(engine, claim, trace);
+}
+
+/** One object per request, its methods on the prototype: a request that only reads allocates no closures. */
+class RequestOperations implements SessionOperations {
+  readonly indexed: boolean;
+
+  constructor(
+    readonly engine: Engine,
+    readonly claim: () => Claim | undefined | Promise<Claim | undefined>,
+    readonly trace: RequestTrace,
+  ) {
+    this.indexed = engine.store.indexed;
+  }
+
+  load(): Promise<Loaded> {
+    const claim = this.claim();
+    // Cookies this isolate verified before are read at once: then nothing is awaited before the memory tier.
+    return claim instanceof Promise
+      ? claim.then((known) => loadSession(known, this.engine, this.trace))
+      : loadSession(claim, this.engine, this.trace);
+  }
+
+  commit(change: SessionChange): Promise<Loaded | undefined> {
+    return commitChange(change, this.engine, this.trace);
+  }
+
+  async update(loaded: Loaded, fn: (data: SessionData) => SessionData | void): Promise<Loaded> {
+    const held = await updateSession(loaded, fn, this.engine, this.trace);
+    return {
+      ...servedFrom(
+        held,
+        loaded.claim ?? { id: loaded.id, version: 0, tag: "", at: 0, resign: false },
+        this.engine.runtime.now(),
+        this.engine.policy.idleTimeoutMs,
+      ),
+      id: loaded.id,
+      claim: loaded.claim,
+    };
+  }
+
+  regenerate(loaded: Loaded, change: RequestChange): Promise<Loaded> {
+    return regenerateSession(loaded, change, this.engine, this.trace);
+  }
+
+  destroy(loaded: Loaded): Promise<void> {
+    return destroySession(loaded, this.engine, this.trace);
+  }
+
+  endedMeanwhile(id: string): boolean {
+    return this.engine.memory.peek(id)?.kind === "ended";
+  }
+
+  listSessions(user: string, currentId: string | undefined): Promise<SessionInfo[]> {
+    return listSessions(user, currentId, this.engine, this.trace);
+  }
+
+  revokeSession(user: string, handle: string): Promise<string | undefined> {
+    return revokeSession(user, handle, this.engine, this.trace);
+  }
+
+  async revokeAll(user: string, keep: Loaded | undefined): Promise<{ ended: string[]; kept?: Loaded | undefined }> {
+    const { engine, trace } = this;
+    let kept: Loaded | undefined;
+    const restamp = async (since: number) => {
+      const change: SessionChange = {
+        kind: "changed",
+        loaded: keep!,
+        change: { patch: { set: {}, deleted: [] }, tie: { user, since } },
+        newId: false,
       };
-      const { ended } = await revokeAllSessions(
-        user,
-        engine,
-        trace,
-        keep === undefined ? undefined : { id: keep.id, since: keep.view.since, restamp },
-      );
-      return { ended, kept };
-    },
-    now: () => engine.runtime.now(),
-  };
+      kept = await commitChange(change, engine, trace);
+    };
+    const { ended } = await revokeAllSessions(
+      user,
+      engine,
+      trace,
+      keep === undefined ? undefined : { id: keep.id, since: keep.view.since, restamp },
+    );
+    return { ended, kept };
+  }
+
+  now(): number {
+    return this.engine.runtime.now();
+  }
 }

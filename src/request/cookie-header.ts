@@ -21,23 +21,46 @@ const isBlank = (code: number) => code === 0x20 || code === 0x09;
 /** The value of the first well-formed cookie called `name` in `header` (a `Cookie` header), decoded. */
 export function findCookie(header: string, name: string): string | undefined {
   for (let at = header.indexOf(name); at !== -1; at = header.indexOf(name, at + 1)) {
-    // The name must be a whole pair's name: after the header's start or a ";" (and blanks)…
-    let before = at - 1;
-    while (before >= 0 && isBlank(header.charCodeAt(before))) before--;
-    if (before >= 0 && header.charCodeAt(before) !== SEMICOLON) continue;
-    // …and followed (after blanks) by the pair's first "=".
-    let equals = at + name.length;
-    while (equals < header.length && isBlank(header.charCodeAt(equals))) equals++;
-    if (header.charCodeAt(equals) !== EQUALS) continue;
-    const end = header.indexOf(";", equals + 1);
-    const value = cookieValue(header.slice(equals + 1, end === -1 ? header.length : end));
+    const start = valueStart(header, name, at);
+    if (start === -1) continue;
+    const value = cookieValue(sentText(header, start));
     if (value !== undefined) return value;
   }
   return undefined;
 }
 
+/**
+ * The value of the first pair called `name` as the browser sent it: not trimmed, checked or decoded. Equal
+ * sent texts read alike, so a value this isolate already read and verified is recognised by its text alone.
+ * When `cookieValue` of it is undefined, `findCookie` reads a later pair instead.
+ */
+export function sentCookie(header: string, name: string): string | undefined {
+  for (let at = header.indexOf(name); at !== -1; at = header.indexOf(name, at + 1)) {
+    const start = valueStart(header, name, at);
+    if (start !== -1) return sentText(header, start);
+  }
+  return undefined;
+}
+
+/** Where the value of the pair whose name `header` holds at `at` starts; -1 if that is no whole pair's name. */
+function valueStart(header: string, name: string, at: number): number {
+  // The name must be a whole pair's name: after the header's start or a ";" (and blanks)…
+  let before = at - 1;
+  while (before >= 0 && isBlank(header.charCodeAt(before))) before--;
+  if (before >= 0 && header.charCodeAt(before) !== SEMICOLON) return -1;
+  // …and followed (after blanks) by the pair's first "=".
+  let equals = at + name.length;
+  while (equals < header.length && isBlank(header.charCodeAt(equals))) equals++;
+  return header.charCodeAt(equals) === EQUALS ? equals + 1 : -1;
+}
+
+function sentText(header: string, start: number): string {
+  const end = header.indexOf(";", start);
+  return header.slice(start, end === -1 ? header.length : end);
+}
+
 /** A pair's value as hono reads it: trimmed, unquoted, checked, decoded; undefined when malformed. */
-function cookieValue(text: string): string | undefined {
+export function cookieValue(text: string): string | undefined {
   let start = 0;
   let end = text.length;
   while (start < end && isBlank(text.charCodeAt(start))) start++;

@@ -68,13 +68,13 @@ export function session<T extends SessionData = SessionData, Bindings = any>(
 
     // Cookie → memory tier → store, on the handler's first use of the session (see engine/load.ts).
     const handle = new SessionHandle<T>(operationsFor(engine, () => cookies.read(c), trace));
-    c.set("session", handle.api);
+    c.set("session", handle);
 
     await next();
 
     // Memory tier and cookies now; the store write after the response (see engine/save.ts).
-    const after = await saveChange(handle.change(), engine, trace);
-    await cookies.write(c, after.cookies);
+    const after = await saveChange(SessionHandle.changeOf(handle), engine, trace);
+    if (after.cookies.kind !== "keep") await cookies.write(c, after.cookies);
     const timing = state.config.serverTiming ? serverTiming(trace) : undefined;
     if (timing !== undefined) c.header("Server-Timing", timing, { append: true });
     if (after.background !== undefined) inBackground(c, after.background);

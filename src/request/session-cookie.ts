@@ -8,7 +8,7 @@ import type { KeyRing } from "../sealing/keys.js";
 import { SESSION_ID_PATTERN, WRITE_TAG_PATTERN } from "../sealing/session-id.js";
 import type { CookiePlan } from "../protocol/request.js";
 import type { Claim } from "../protocol/types.js";
-import { findCookie } from "./cookie-header.js";
+import { cookieValue, findCookie, sentCookie } from "./cookie-header.js";
 
 /*
  * Two signed cookies. The id cookie (`JSESSIONID=<id>`) changes only when the session's id does: a new
@@ -30,6 +30,14 @@ const VERSION_VALUE = new RegExp(
  */
 const MAX_VERSION = 0x7fff_ffff;
 
+/** What a version cookie names. */
+interface VersionValue {
+  id: string;
+  version: number;
+  tag: string;
+  at: number;
+}
+
 /** A verified cookie value, and whether a previous secret signed it. */
 interface Verified<T> {
   value: T;
@@ -37,21 +45,23 @@ interface Verified<T> {
 }
 
 /**
- * Signed cookie values this isolate has already verified, by the id they name. A request that brings the
- * same value again (the common case) is matched in constant time instead of paying for an HMAC.
+ * Signed cookie values this isolate has already verified, by the id they name, with the text the browser
+ * sent. A request that sends the same text again (the common case) is matched in constant time instead of
+ * paying for decoding and an HMAC: the same text always reads as the same value.
  */
 class VerifiedValues<T> {
-  readonly #byId = new Map<string, { raw: string; verified: Verified<T> }>();
+  readonly #byId = new Map<string, { sent: string; verified: Verified<T> }>();
   constructor(readonly maxEntries = 10_000) {}
 
-  get(raw: string): Verified<T> | undefined {
-    const known = this.#byId.get(raw.slice(0, raw.indexOf(".")));
-    return known !== undefined && equalStrings(known.raw, raw) ? known.verified : undefined;
+  get(sent: string): Verified<T> | undefined {
+    // The id the text starts with (after the quote of a quoted value).
+    const known = this.#byId.get(sent.slice(sent.startsWith('"') ? 1 : 0, sent.indexOf(".")));
+    return known !== undefined && equalStrings(known.sent, sent) ? known.verified : undefined;
   }
 
-  remember(raw: string, id: string, verified: Verified<T>): void {
+  remember(sent: string, id: string, verified: Verified<T>): void {
     this.#byId.delete(id);
-    this.#byId.set(id, { raw, verified });
+    this.#byId.set(id, { sent, verified });
     if (this.#byId.size > this.maxEntries) this.#byId.delete(this.#byId.keys().next().value!);
   }
 }
@@ -59,7 +69,7 @@ class VerifiedValues<T> {
 /** Reads and writes the session cookies of one configuration; keeps the isolate's verified values. */
 export class SessionCookies {
   readonly #ids = new VerifiedValues<string>();
-  readonly #versions = new VerifiedValues<{ id: string; version: number; tag: string; at: number }>();
+  readonly #versions = new VerifiedValues<VersionValue>();
   readonly versionName: string;
   /** Both cookies' attributes: the configuration's, always HttpOnly. */
   readonly #attributes: CookieOptions;
@@ -79,30 +89,32 @@ export class SessionCookies {
     this.#attributes = { ...rest, ...(domain !== undefined ? { domain } : {}), httpOnly: true };
   }
 
-  /** `undefined` for a missing, forged, malformed or oversized id cookie: the caller starts a new session. */
-  async read(c: Context): Promise<Claim | undefined> {
+  /**
+   * `undefined` for a missing, forged, malformed or oversized id cookie: the caller starts a new session.
+   * Synchronous when this isolate verified both values before (the common case): the hit path awaits nothing.
+   */
+  read(c: Context): Claim | undefined | Promise<Claim | undefined> {
     const header = c.req.raw.headers.get("Cookie");
     if (header === null) return undefined;
-    // Each cookie found by its name: a browser sends many others, and none of them needs parsing.
-    const id = await this.#verified(findCookie(header, this.config.cookieName), this.#ids, (value) =>
-      ID_VALUE.test(value) ? { id: value, value } : undefined,
-    );
+    // Each cookie found by its name: a browser sends many others, and none of them needs parsing. A value
+    // this isolate verified before is recognised by the text the browser sent, before any decoding.
+    const sentId = sentCookie(header, this.config.cookieName);
+    if (sentId === undefined) return undefined;
+    const sentVersion = sentCookie(header, this.versionName);
+    const id = this.#ids.get(sentId);
+    const version = sentVersion === undefined ? undefined : this.#versions.get(sentVersion);
+    if (id !== undefined && (sentVersion === undefined || version !== undefined)) return claimOf(id, version);
+    return this.#readVerifying(header, sentId, sentVersion);
+  }
+
+  async #readVerifying(header: string, sentId: string, sentVersion: string | undefined): Promise<Claim | undefined> {
+    const id = await this.#verified(header, this.config.cookieName, sentId, this.#ids, parseId);
     if (id === undefined) return undefined;
-    const version = await this.#verified(findCookie(header, this.versionName), this.#versions, (value) => {
-      const match = VERSION_VALUE.exec(value);
-      const number = Number(match?.[2]);
-      return match === null || number > MAX_VERSION
+    const version =
+      sentVersion === undefined
         ? undefined
-        : {
-            id: match[1]!,
-            value: { id: match[1]!, version: number, tag: match[3]!, at: parseInt(match[4] ?? "0", 36) },
-          };
-    });
-    const resign = id.previous || version?.previous === true;
-    // A version cookie of another id (left by a request that answered after a regenerate) says nothing.
-    return version !== undefined && version.value.id === id.value
-      ? { id: id.value, version: version.value.version, tag: version.value.tag, at: version.value.at, resign }
-      : { id: id.value, version: 0, tag: "", at: 0, resign };
+        : await this.#verified(header, this.versionName, sentVersion, this.#versions, parseVersion);
+    return claimOf(id, version);
   }
 
   async write(c: Context, plan: CookiePlan): Promise<void> {
@@ -126,22 +138,30 @@ export class SessionCookies {
     }
   }
 
-  /** The cookie's value if one of the ring's secrets signed it (the current one tried first). */
+  /**
+   * The cookie's value if one of the ring's secrets signed it (the current one tried first). `sent` is the
+   * first pair's text: when it reads as a value, that is the cookie (remembered by that text); when not,
+   * hono reads a later pair of the name, which is verified but not remembered.
+   */
   async #verified<T>(
-    raw: string | undefined,
+    header: string,
+    name: string,
+    sent: string,
     cache: VerifiedValues<T>,
     parse: (value: string) => { id: string; value: T } | undefined,
   ): Promise<Verified<T> | undefined> {
-    if (raw === undefined) return undefined;
-    const known = cache.get(raw);
+    const known = cache.get(sent);
     if (known !== undefined) return known;
+    const first = cookieValue(sent);
+    const raw = first ?? findCookie(header, name);
+    if (raw === undefined) return undefined;
     for (const [i, key] of (await this.#cryptoKeys()).entries()) {
       const value = await verifyCookieValue(key, raw);
       if (value === undefined) continue;
       const parsed = parse(value);
       if (parsed === undefined) return undefined;
       const verified = { value: parsed.value, previous: i > 0 };
-      cache.remember(raw, parsed.id, verified);
+      if (first !== undefined) cache.remember(sent, parsed.id, verified);
       return verified;
     }
     return undefined;
@@ -152,4 +172,26 @@ export class SessionCookies {
     const keys = await Promise.all(this.ring.all.map((keys) => importCookieKey(keys.cookie)));
     return (this.#keys ??= keys);
   }
+}
+
+const parseId = (value: string) => (ID_VALUE.test(value) ? { id: value, value } : undefined);
+
+function parseVersion(value: string) {
+  const match = VERSION_VALUE.exec(value);
+  const number = Number(match?.[2]);
+  return match === null || number > MAX_VERSION
+    ? undefined
+    : {
+        id: match[1]!,
+        value: { id: match[1]!, version: number, tag: match[3]!, at: parseInt(match[4] ?? "0", 36) },
+      };
+}
+
+/** The claim of a verified id cookie, with what its version cookie names when that names the same id. */
+function claimOf(id: Verified<string>, version: Verified<VersionValue> | undefined): Claim {
+  const resign = id.previous || version?.previous === true;
+  // A version cookie of another id (left by a request that answered after a regenerate) says nothing.
+  return version !== undefined && version.value.id === id.value
+    ? { id: id.value, version: version.value.version, tag: version.value.tag, at: version.value.at, resign }
+    : { id: id.value, version: 0, tag: "", at: 0, resign };
 }

@@ -18,9 +18,12 @@ const MAX_USER_ID_BYTES = 256;
 /**
  * The per-request side of a session: loads it lazily, tracks what the handler did, and says what changed.
  * `regenerate()`, `destroy()`, `commit()` and `update()` reach the store at once; plain changes are saved
- * after the handler.
+ * after the handler. It is what the handler sees as `c.var.session`: its only public members are the
+ * session's methods, on the prototype, so a request allocates no function for them (and a build that keeps
+ * names, as wrangler's does, renames none per request).
  */
-export class SessionHandle<T extends SessionData> {
+export class SessionHandle<T extends SessionData> implements Session<T> {
+  readonly #operations: SessionOperations;
   #loading: Promise<void> | undefined;
   #loaded: Loaded | undefined;
   #data: WorkingCopy | undefined;
@@ -30,104 +33,114 @@ export class SessionHandle<T extends SessionData> {
   /** Destroyed in this request: unless something is written after, the cookies are cleared. */
   #ended = false;
 
-  constructor(readonly operations: SessionOperations) {}
+  constructor(operations: SessionOperations) {
+    this.#operations = operations;
+  }
 
-  readonly api: Session<T> = {
-    get: (async (key?: keyof T & string) => {
-      const data = await this.#ready();
-      return key === undefined ? data.whole() : data.get(key);
-    }) as Session<T>["get"],
-    set: async (key, value) => {
-      (await this.#ready()).set(key, value);
-    },
-    delete: async (key) => {
-      (await this.#ready()).delete(key);
-    },
-    regenerate: async () => {
-      await this.#ready();
-      const change = this.#requestChange();
-      if (change instanceof SessionDataError) throw change;
-      const regenerated = await this.operations.regenerate(
-        this.#loaded!,
-        change ?? { patch: { set: {}, deleted: [] } },
-      );
-      this.#adopt(regenerated);
-      if (regenerated.isNew) return this.#end(); // it had ended meanwhile: nothing was carried over
-      this.#newId = true;
-      this.#ended = false;
-    },
-    destroy: async () => {
-      await this.#ready();
-      const loaded = this.#loaded!;
-      // A retired id is already dead to writes; clearing its cookies could clear the browser's new id.
-      if (loaded.readOnly) return;
-      await this.operations.destroy(loaded);
-      this.#end();
-    },
-    commit: async () => {
-      await this.#ready();
-      const saved = await this.operations.commit(this.change());
-      if (saved !== undefined) this.#adopt(saved);
-    },
-    update: async (fn) => {
-      await this.#ready();
-      const loaded = this.#loaded!;
-      if (loaded.readOnly || this.operations.endedMeanwhile(loaded.id)) {
-        throw new SessionNotSavedError("this session's id was retired or ended; it takes no more writes");
-      }
-      // This request's own set/delete so far are kept on top of the updated data.
-      const pending = diff(JSON.parse(loaded.view.json) as SessionData, this.#data!.current());
-      const user = this.#user;
-      const saved = await this.operations.update(loaded, fn as (data: SessionData) => SessionData | void);
-      this.#adopt(saved);
-      this.#user = user;
-      for (const [key, value] of Object.entries(pending.set)) this.#data!.set(key, value);
-      for (const key of pending.deleted) this.#data!.delete(key);
-      return JSON.parse(saved.view.json) as T;
-    },
-    setUser: async (userId) => {
-      await this.#ready();
-      if (userId !== undefined && (typeof userId !== "string" || userId === "")) {
-        throw new TypeError("setUser() takes a non-empty string, or undefined to untie the session");
-      }
-      if (userId !== undefined && new TextEncoder().encode(userId).length > MAX_USER_ID_BYTES) {
-        throw new TypeError(`setUser() takes a user id of at most ${MAX_USER_ID_BYTES} bytes (UTF-8)`);
-      }
-      this.#user = userId;
-    },
-    getUser: async () => {
-      await this.#ready();
-      return this.#user;
-    },
-    listSessions: async (userId) => {
-      await this.#ready();
-      if (!this.operations.indexed) throw new SessionIndexUnsupportedError();
-      const user = this.#acting(userId);
-      if (user === undefined) return [];
-      return await this.operations.listSessions(user, this.#loaded!.isNew ? undefined : this.#loaded!.id);
-    },
-    revokeSession: async (handle, userId) => {
-      await this.#ready();
-      if (!this.operations.indexed) throw new SessionIndexUnsupportedError();
-      const user = this.#acting(userId);
-      if (user === undefined) return false;
-      const id = await this.operations.revokeSession(user, handle);
-      if (id !== undefined && id === this.#loaded!.id) this.#end();
-      return id !== undefined;
-    },
-    revokeAllSessions: async (options = {}) => {
-      await this.#ready();
-      if (!this.operations.indexed) throw new SessionIndexUnsupportedError();
-      const user = this.#acting(options.userId);
-      if (user === undefined) return 0;
-      const loaded = this.#loaded!;
-      const keep = options.keepCurrent === true && !loaded.isNew && this.#user === user ? loaded : undefined;
-      const { ended, kept } = await this.operations.revokeAll(user, keep);
-      if (kept !== undefined) this.#adopt(kept);
-      else if (this.#user === user && !loaded.isNew) this.#end();
-      return ended.length;
-    },
-  };
+  get(): Promise<T>;
+  get<K extends keyof T & string>(key: K): Promise<T[K] | undefined>;
+  async get(key?: keyof T & string): Promise<unknown> {
+    const data = await this.#ready();
+    return key === undefined ? data.whole() : data.get(key);
+  }
+
+  async set<K extends keyof T & string>(key: K, value: T[K]): Promise<void> {
+    (await this.#ready()).set(key, value);
+  }
+
+  async delete(key: keyof T & string): Promise<void> {
+    (await this.#ready()).delete(key);
+  }
+
+  async regenerate(): Promise<void> {
+    await this.#ready();
+    const change = this.#requestChange();
+    if (change instanceof SessionDataError) throw change;
+    const regenerated = await this.#operations.regenerate(this.#loaded!, change ?? { patch: { set: {}, deleted: [] } });
+    this.#adopt(regenerated);
+    if (regenerated.isNew) return this.#end(); // it had ended meanwhile: nothing was carried over
+    this.#newId = true;
+    this.#ended = false;
+  }
+
+  async destroy(): Promise<void> {
+    await this.#ready();
+    const loaded = this.#loaded!;
+    // A retired id is already dead to writes; clearing its cookies could clear the browser's new id.
+    if (loaded.readOnly) return;
+    await this.#operations.destroy(loaded);
+    this.#end();
+  }
+
+  async commit(): Promise<void> {
+    await this.#ready();
+    const saved = await this.#operations.commit(SessionHandle.changeOf(this));
+    if (saved !== undefined) this.#adopt(saved);
+  }
+
+  async update(fn: (data: T) => T | void): Promise<T> {
+    await this.#ready();
+    const loaded = this.#loaded!;
+    if (loaded.readOnly || this.#operations.endedMeanwhile(loaded.id)) {
+      throw new SessionNotSavedError("this session's id was retired or ended; it takes no more writes");
+    }
+    // This request's own set/delete so far are kept on top of the updated data.
+    const pending = diff(JSON.parse(loaded.view.json) as SessionData, this.#data!.current());
+    const user = this.#user;
+    const saved = await this.#operations.update(loaded, fn as (data: SessionData) => SessionData | void);
+    this.#adopt(saved);
+    this.#user = user;
+    for (const [key, value] of Object.entries(pending.set)) this.#data!.set(key, value);
+    for (const key of pending.deleted) this.#data!.delete(key);
+    return JSON.parse(saved.view.json) as T;
+  }
+
+  async setUser(userId: string | undefined): Promise<void> {
+    await this.#ready();
+    if (userId !== undefined && (typeof userId !== "string" || userId === "")) {
+      throw new TypeError("setUser() takes a non-empty string, or undefined to untie the session");
+    }
+    if (userId !== undefined && new TextEncoder().encode(userId).length > MAX_USER_ID_BYTES) {
+      throw new TypeError(`setUser() takes a user id of at most ${MAX_USER_ID_BYTES} bytes (UTF-8)`);
+    }
+    this.#user = userId;
+  }
+
+  async getUser(): Promise<string | undefined> {
+    await this.#ready();
+    return this.#user;
+  }
+
+  async listSessions(userId?: string): Promise<SessionInfo[]> {
+    await this.#ready();
+    if (!this.#operations.indexed) throw new SessionIndexUnsupportedError();
+    const user = this.#acting(userId);
+    if (user === undefined) return [];
+    return await this.#operations.listSessions(user, this.#loaded!.isNew ? undefined : this.#loaded!.id);
+  }
+
+  async revokeSession(handle: string, userId?: string): Promise<boolean> {
+    await this.#ready();
+    if (!this.#operations.indexed) throw new SessionIndexUnsupportedError();
+    const user = this.#acting(userId);
+    if (user === undefined) return false;
+    const id = await this.#operations.revokeSession(user, handle);
+    if (id !== undefined && id === this.#loaded!.id) this.#end();
+    return id !== undefined;
+  }
+
+  async revokeAllSessions(options: { userId?: string; keepCurrent?: boolean } = {}): Promise<number> {
+    await this.#ready();
+    if (!this.#operations.indexed) throw new SessionIndexUnsupportedError();
+    const user = this.#acting(options.userId);
+    if (user === undefined) return 0;
+    const loaded = this.#loaded!;
+    const keep = options.keepCurrent === true && !loaded.isNew && this.#user === user ? loaded : undefined;
+    const { ended, kept } = await this.#operations.revokeAll(user, keep);
+    if (kept !== undefined) this.#adopt(kept);
+    else if (this.#user === user && !loaded.isNew) this.#end();
+    return ended.length;
+  }
 
   /**
    * The user a user-level call acts for: the one given, else the session's own. None for a session that
@@ -135,7 +148,7 @@ export class SessionHandle<T extends SessionData> {
    */
   #acting(userId: string | undefined): string | undefined {
     const loaded = this.#loaded!;
-    if (loaded.readOnly || (!loaded.isNew && this.operations.endedMeanwhile(loaded.id))) return undefined;
+    if (loaded.readOnly || (!loaded.isNew && this.#operations.endedMeanwhile(loaded.id))) return undefined;
     return userId ?? this.#user;
   }
 
@@ -146,7 +159,7 @@ export class SessionHandle<T extends SessionData> {
       ...loaded,
       isNew: true,
       readOnly: false,
-      view: { json: "{}", user: undefined, since: 0, createdAt: this.operations.now(), tags: [] },
+      view: { json: "{}", user: undefined, since: 0, createdAt: this.#operations.now(), tags: [] },
       held: undefined,
       served: undefined,
     };
@@ -171,13 +184,20 @@ export class SessionHandle<T extends SessionData> {
       return new SessionDataError(error);
     }
     const tie: Tie | undefined =
-      this.#user !== loaded.view.user ? { user: this.#user, since: this.operations.now() } : undefined;
+      this.#user !== loaded.view.user ? { user: this.#user, since: this.#operations.now() } : undefined;
     if (json === undefined && tie === undefined) return undefined;
     return { patch, tie, json };
   }
 
-  /** Compares the data with what was loaded (so in-place mutations of nested values count too). */
-  change(): SessionChange {
+  /**
+   * What the handler changed: the data compared with what was loaded (so in-place mutations of nested
+   * values count too). Static, so it is no method of `c.var.session`.
+   */
+  static changeOf<T extends SessionData>(handle: SessionHandle<T>): SessionChange {
+    return handle.#change();
+  }
+
+  #change(): SessionChange {
     const loaded = this.#loaded;
     if (loaded === undefined) return { kind: "untouched" };
     const change = this.#requestChange();
@@ -199,7 +219,7 @@ export class SessionHandle<T extends SessionData> {
   }
 
   async #ready(): Promise<WorkingCopy> {
-    await (this.#loading ??= this.operations.load().then((loaded) => {
+    await (this.#loading ??= this.#operations.load().then((loaded) => {
       this.#adopt(loaded);
       if (loaded.refused) throw new SessionUnavailableError(new Error("the store is behind the session cookie"));
     }));

@@ -8,11 +8,12 @@ import { setOwn, type SessionData } from "../types.js";
  */
 export class WorkingCopy {
   readonly #base: SessionData;
+  /** This request's own data, from its first write (or `whole()`) on: a shallow copy of the base, changed. */
   #own: SessionData | undefined;
   /** Keys whose values in `#own` belong to this request alone. */
-  readonly #private = new Set<string>();
-  /** Object values handed out by `get(key)`, with the shared originals they were copied from. */
-  readonly #exposed = new Map<string, unknown>();
+  #private: Set<string> | undefined;
+  /** Object values handed out by `get(key)`: the private copy, and the shared original it was made from. */
+  #exposed: Map<string, { copy: unknown; original: unknown }> | undefined;
   #wholeExposed = false;
   #written = false;
 
@@ -23,25 +24,36 @@ export class WorkingCopy {
   /** The whole data, as a private deep copy the caller may mutate. */
   whole(): SessionData {
     if (!this.#wholeExposed) {
-      this.#own = JSON.parse(JSON.stringify(this.#own ?? this.#base)) as SessionData;
+      this.#own = JSON.parse(JSON.stringify(this.current())) as SessionData;
       this.#wholeExposed = true;
     }
     return this.#own!;
   }
 
   get(key: string): unknown {
-    const value = (this.#own ?? this.#base)[key];
-    if (typeof value !== "object" || value === null || this.#wholeExposed || this.#private.has(key)) return value;
+    const own = this.#own;
+    if (own === undefined) {
+      // Nothing written yet: an object value's copy is kept aside, and the base is not copied at all.
+      const exposed = this.#exposed?.get(key);
+      if (exposed !== undefined) return exposed.copy;
+      const value = this.#base[key];
+      if (typeof value !== "object" || value === null) return value;
+      const copy = copyJson(value);
+      (this.#exposed ??= new Map()).set(key, { copy, original: value });
+      return copy;
+    }
+    const value = own[key];
+    if (typeof value !== "object" || value === null || this.#wholeExposed || this.#private?.has(key)) return value;
     const copy = copyJson(value);
-    setOwn(this.#writable(), key, copy);
-    this.#private.add(key);
-    this.#exposed.set(key, value);
+    setOwn(own, key, copy);
+    (this.#private ??= new Set()).add(key);
+    (this.#exposed ??= new Map()).set(key, { copy, original: value });
     return copy;
   }
 
   set(key: string, value: unknown): void {
     setOwn(this.#writable(), key, value);
-    this.#private.add(key);
+    (this.#private ??= new Set()).add(key);
     this.#written = true;
   }
 
@@ -50,19 +62,22 @@ export class WorkingCopy {
     this.#written = true;
   }
 
-  /** The data as it stands now; read only. */
+  /** The data as it stands now (copies handed out included); read only. */
   current(): SessionData {
-    return this.#own ?? this.#base;
+    return this.#exposed !== undefined ? this.#writable() : (this.#own ?? this.#base);
   }
 
   /** The data's JSON if it differs from `baseJson`; `undefined` when it cannot have changed or did not. */
   changedJson(baseJson: string): string | undefined {
-    if (this.#own === undefined) return undefined;
     if (!this.#written && !this.#wholeExposed) {
-      const touched = [...this.#exposed].some(([key, original]) => !sameJson(this.#own![key], original));
+      // Only copies handed out can have changed: compared with their originals, nothing serialised.
+      const own = this.#own;
+      const touched = [...(this.#exposed ?? [])].some(
+        ([key, { copy, original }]) => !sameJson(own === undefined ? copy : own[key], original),
+      );
       if (!touched) return undefined;
     }
-    const json = JSON.stringify(this.#own);
+    const json = JSON.stringify(this.current());
     return json === baseJson ? undefined : json;
   }
 
@@ -71,9 +86,11 @@ export class WorkingCopy {
    * could have touched are compared (all of them once the whole data was handed out), and nothing is parsed.
    */
   patch(): { set: SessionData; deleted: string[] } {
-    const own = this.#own ?? this.#base;
+    const own = this.current();
     const base = this.#base;
-    const keys = this.#wholeExposed ? new Set([...Object.keys(own), ...Object.keys(base)]) : new Set(this.#private);
+    const keys = this.#wholeExposed
+      ? new Set([...Object.keys(own), ...Object.keys(base)])
+      : new Set(this.#private ?? []);
     if (!this.#wholeExposed) for (const key of Object.keys(base)) if (!Object.hasOwn(own, key)) keys.add(key);
     const set: SessionData = {};
     const deleted: string[] = [];
@@ -87,8 +104,17 @@ export class WorkingCopy {
     return { set, deleted };
   }
 
+  /** This request's own data, made on first need: the base's keys, with the copies handed out so far. */
   #writable(): SessionData {
-    return (this.#own ??= { ...this.#base });
+    if (this.#own === undefined) {
+      const own = { ...this.#base };
+      for (const [key, { copy }] of this.#exposed ?? []) {
+        setOwn(own, key, copy);
+        (this.#private ??= new Set()).add(key);
+      }
+      this.#own = own;
+    }
+    return this.#own;
   }
 }
 

@@ -60,6 +60,40 @@ function flakyApp(label: string, extra: SessionOptions = {}) {
   return { instance, store, logger, events, options, app: app(options) };
 }
 
+describe("c.var.session", () => {
+  it("shows the session's methods and nothing else: no state, no way to the engine", async () => {
+    const seen = await new Hono()
+      .use(session<Data>(redisOptions(uniqueInstance("surface"))))
+      .get("/", (c) => {
+        const api = c.var.session as unknown as object;
+        const proto = Object.getPrototypeOf(api) as object;
+        return c.json({
+          own: Object.keys(api),
+          methods: Object.getOwnPropertyNames(proto).filter((name) => name !== "constructor"),
+        });
+      })
+      .request("/");
+    const { own, methods } = await seen.json<{ own: string[]; methods: string[] }>();
+    expect(own).toEqual([]);
+    expect(methods.sort()).toEqual(
+      [
+        "get",
+        "set",
+        "delete",
+        "regenerate",
+        "destroy",
+        "commit",
+        "update",
+        "setUser",
+        "getUser",
+        "listSessions",
+        "revokeSession",
+        "revokeAllSessions",
+      ].sort(),
+    );
+  });
+});
+
 describe("cookies", () => {
   it("are a signed id cookie and a signed version cookie, HttpOnly, Secure, SameSite=Lax, Path=/", async () => {
     const browser = new Browser(app(redisOptions(uniqueInstance("attrs"))));

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { generateSignedCookie, getSignedCookie } from "hono/cookie";
 import { parse, serializeSigned } from "hono/utils/cookie";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../../src/config/parse-config.js";
 import { Secret } from "../../src/config/secret.js";
 import { findCookie } from "../../src/request/cookie-header.js";
@@ -194,6 +194,40 @@ describe("SessionCookies", () => {
     const forged = `JSESSIONID=${encodeURIComponent(`${"Z".repeat(24)}.${"A".repeat(43)}=`)}`;
     expect((await roundTrip(cookies, (pairs) => `${forged}; ${pairs.join("; ")}`)).read).toBeNull();
     expect((await roundTrip(cookies, (pairs) => `${pairs.join("; ")}; ${forged}`)).read).toMatchObject({ id: ID });
+  });
+
+  it("recognises a verified value by the text sent: another spelling reads the same, an altered one is refused", async () => {
+    const cookies = new SessionCookies(config, ring);
+    const expected = { id: ID, version: 3, tag: "tag_4567", at: 1_700_000_000_000, resign: false };
+    const plain = (pairs: string[]) => pairs.map((pair) => decodeURIComponent(pair)).join("; ");
+    const altered = (pairs: string[]) =>
+      pairs.map((pair) => pair.replace(/(.)%3D$/, (_, last: string) => `${last === "A" ? "B" : "A"}%3D`)).join("; ");
+    const malformedFirst = (pairs: string[]) => `JSESSIONID=not"valid; ${pairs.join("; ")}`;
+    for (let round = 0; round < 2; round++) {
+      // Sent percent-encoded (as set), then with its "=" unencoded: hono decodes both to one value.
+      expect((await roundTrip(cookies, (pairs) => pairs.join("; "))).read).toEqual(expected);
+      expect((await roundTrip(cookies, plain)).read).toEqual(expected);
+      // A first pair hono skips as malformed: the next one of the name is read (and not remembered by it).
+      expect((await roundTrip(cookies, malformedFirst)).read).toEqual(expected);
+    }
+    // The id's verified value is remembered, but a signature changed in one character is checked, and fails.
+    const { read } = await roundTrip(cookies, altered);
+    expect(read).toBeNull();
+  });
+
+  it("checks a signature once per isolate, sent plain or quoted: the same text again costs no HMAC", async () => {
+    const cookies = new SessionCookies(config, ring);
+    const quoted = (pairs: string[]) => pairs.map((pair) => pair.replace("=", '="') + '"').join("; ");
+    for (const header of [(pairs: string[]) => pairs.join("; "), quoted]) {
+      await roundTrip(cookies, header); // the first time: both cookies verified
+      const verify = vi.spyOn(crypto.subtle, "verify");
+      try {
+        expect((await roundTrip(cookies, header)).read).toMatchObject({ id: ID, version: 3 });
+        expect(verify).not.toHaveBeenCalled();
+      } finally {
+        verify.mockRestore();
+      }
+    }
   });
 
   it("verifies a cookie of the previous secret and says so", async () => {

@@ -466,7 +466,7 @@ export class World {
     const operations = system.operationsFor(isolate.engine, () => claim, trace);
     let loaded: Loaded | undefined;
     let loadedAt = 0;
-    const load = operations.load;
+    const load = operations.load.bind(operations);
     operations.load = async () => {
       const startedAt = this.sim.now;
       loaded = await load();
@@ -478,7 +478,7 @@ export class World {
     const wrote: string[] = [];
     let outcome = "ok";
     try {
-      await this.#run(op, handle.api, browser, wrote, () => loaded, isolate, jar);
+      await this.#run(op, handle, browser, wrote, () => loaded, isolate, jar);
     } catch (error) {
       if (error instanceof Violation) throw error;
       if (!system.isExpectedError(error))
@@ -487,7 +487,7 @@ export class World {
     }
     let after;
     try {
-      after = await system.saveChange(handle.change(), isolate.engine, trace);
+      after = await system.saveChange(this.system.SessionHandle.changeOf(handle), isolate.engine, trace);
     } catch (error) {
       this.fail(`${tag}: saveChange threw ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     }
@@ -877,14 +877,14 @@ export class World {
             this.system.operationsFor(isolate.engine, () => claim, trace),
           );
           let data: string | undefined;
-          void handle.api
+          void handle
             .get()
             .then(
               (value) => (data = JSON.stringify(value)),
               () => (data = "error"),
             )
             // As the middleware does after the handler: a change left over is written now.
-            .then(() => this.system.saveChange(handle.change(), isolate.engine, trace))
+            .then(() => this.system.saveChange(this.system.SessionHandle.changeOf(handle), isolate.engine, trace))
             .then((after) => after.background);
           while (data === undefined && (await this.sim.step())) this.#checkStep();
           if (data === undefined)
