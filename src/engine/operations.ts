@@ -49,7 +49,12 @@ class RequestOperations implements SessionOperations {
   }
 
   load(): Promise<Loaded> {
-    const claim = this.claim();
+    let claim: ReturnType<typeof this.claim>;
+    try {
+      claim = this.claim();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
     // Cookies this isolate verified before are read at once: then nothing is awaited before the memory tier.
     return claim instanceof Promise
       ? claim.then((known) => loadSession(known, this.engine, this.trace))

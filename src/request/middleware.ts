@@ -7,7 +7,7 @@ import { saveChange } from "../engine/save.js";
 import { RequestTrace, serverTiming } from "../trace.js";
 import type { Session, SessionData } from "../types.js";
 import { configure, createIsolateState, type Configured, type IsolateState } from "./isolate-state.js";
-import { SessionHandle } from "./session-handle.js";
+import { changeOf, SessionHandle } from "./session-handle.js";
 
 /**
  * The context variables `session()` sets. Typed per app rather than through a global `ContextVariableMap`
@@ -73,7 +73,7 @@ export function session<T extends SessionData = SessionData, Bindings = any>(
     await next();
 
     // Memory tier and cookies now; the store write after the response (see engine/save.ts).
-    const after = await saveChange(SessionHandle.changeOf(handle), engine, trace);
+    const after = await saveChange(changeOf(handle), engine, trace);
     if (after.cookies.kind !== "keep") await cookies.write(c, after.cookies);
     const timing = state.config.serverTiming ? serverTiming(trace) : undefined;
     if (timing !== undefined) c.header("Server-Timing", timing, { append: true });

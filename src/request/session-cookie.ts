@@ -30,6 +30,12 @@ const VERSION_VALUE = new RegExp(
  */
 const MAX_VERSION = 0x7fff_ffff;
 
+/** The longest cookie text remembered as verified (a real one is under 200 characters, percent-encoded). */
+const MAX_REMEMBERED_TEXT = 256;
+
+/** A copy of `text` that shares no memory with the string it was cut from. */
+const detached = (text: string): string => JSON.parse(JSON.stringify(text)) as string;
+
 /** What a version cookie names. */
 interface VersionValue {
   id: string;
@@ -161,7 +167,10 @@ export class SessionCookies {
       const parsed = parse(value);
       if (parsed === undefined) return undefined;
       const verified = { value: parsed.value, previous: i > 0 };
-      if (first !== undefined) cache.remember(sent, parsed.id, verified);
+      // Remembered by its text only when that is the pair hono reads, and short: a real cookie's text is
+      // under 200 characters, and a copy of it, since a slice of the header would keep the whole header alive.
+      if (first !== undefined && sent.length <= MAX_REMEMBERED_TEXT)
+        cache.remember(detached(sent), parsed.id, verified);
       return verified;
     }
     return undefined;

@@ -12,6 +12,16 @@ import type { SessionChange } from "../engine/save.js";
 import type { Session, SessionData, SessionInfo } from "../types.js";
 import { tooDeep, WorkingCopy } from "./working-copy.js";
 
+let changeOfHandle: (handle: SessionHandle<SessionData>) => SessionChange;
+
+/**
+ * What the handler changed in the session, for the middleware once the handler is done. A function of this
+ * module, not a member of the class: nothing on `c.var.session` (nor its constructor) leads to it.
+ */
+export function changeOf<T extends SessionData>(handle: SessionHandle<T>): SessionChange {
+  return changeOfHandle(handle as unknown as SessionHandle<SessionData>);
+}
+
 /** A user id is sealed into every version of the session: the envelope's room around the data is bounded. */
 const MAX_USER_ID_BYTES = 256;
 
@@ -40,19 +50,23 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
   get(): Promise<T>;
   get<K extends keyof T & string>(key: K): Promise<T[K] | undefined>;
   async get(key?: keyof T & string): Promise<unknown> {
+    SessionHandle.#own(this);
     const data = await this.#ready();
     return key === undefined ? data.whole() : data.get(key);
   }
 
   async set<K extends keyof T & string>(key: K, value: T[K]): Promise<void> {
+    SessionHandle.#own(this);
     (await this.#ready()).set(key, value);
   }
 
   async delete(key: keyof T & string): Promise<void> {
+    SessionHandle.#own(this);
     (await this.#ready()).delete(key);
   }
 
   async regenerate(): Promise<void> {
+    SessionHandle.#own(this);
     await this.#ready();
     const change = this.#requestChange();
     if (change instanceof SessionDataError) throw change;
@@ -64,6 +78,7 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
   }
 
   async destroy(): Promise<void> {
+    SessionHandle.#own(this);
     await this.#ready();
     const loaded = this.#loaded!;
     // A retired id is already dead to writes; clearing its cookies could clear the browser's new id.
@@ -73,12 +88,14 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
   }
 
   async commit(): Promise<void> {
+    SessionHandle.#own(this);
     await this.#ready();
-    const saved = await this.#operations.commit(SessionHandle.changeOf(this));
+    const saved = await this.#operations.commit(this.#change());
     if (saved !== undefined) this.#adopt(saved);
   }
 
   async update(fn: (data: T) => T | void): Promise<T> {
+    SessionHandle.#own(this);
     await this.#ready();
     const loaded = this.#loaded!;
     if (loaded.readOnly || this.#operations.endedMeanwhile(loaded.id)) {
@@ -96,6 +113,7 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
   }
 
   async setUser(userId: string | undefined): Promise<void> {
+    SessionHandle.#own(this);
     await this.#ready();
     if (userId !== undefined && (typeof userId !== "string" || userId === "")) {
       throw new TypeError("setUser() takes a non-empty string, or undefined to untie the session");
@@ -107,11 +125,13 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
   }
 
   async getUser(): Promise<string | undefined> {
+    SessionHandle.#own(this);
     await this.#ready();
     return this.#user;
   }
 
   async listSessions(userId?: string): Promise<SessionInfo[]> {
+    SessionHandle.#own(this);
     await this.#ready();
     if (!this.#operations.indexed) throw new SessionIndexUnsupportedError();
     const user = this.#acting(userId);
@@ -120,6 +140,7 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
   }
 
   async revokeSession(handle: string, userId?: string): Promise<boolean> {
+    SessionHandle.#own(this);
     await this.#ready();
     if (!this.#operations.indexed) throw new SessionIndexUnsupportedError();
     const user = this.#acting(userId);
@@ -130,6 +151,7 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
   }
 
   async revokeAllSessions(options: { userId?: string; keepCurrent?: boolean } = {}): Promise<number> {
+    SessionHandle.#own(this);
     await this.#ready();
     if (!this.#operations.indexed) throw new SessionIndexUnsupportedError();
     const user = this.#acting(options.userId);
@@ -189,14 +211,20 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     return { patch, tie, json };
   }
 
-  /**
-   * What the handler changed: the data compared with what was loaded (so in-place mutations of nested
-   * values count too). Static, so it is no method of `c.var.session`.
-   */
-  static changeOf<T extends SessionData>(handle: SessionHandle<T>): SessionChange {
-    return handle.#change();
+  static {
+    changeOfHandle = (handle) => handle.#change();
   }
 
+  /** A method taken off `c.var.session` (destructured, passed as a callback) has lost its session: say so. */
+  static #own(value: unknown): void {
+    if (typeof value !== "object" || value === null || !(#operations in value)) {
+      throw new TypeError(
+        "hono-edge-session: call the session's methods on the session (c.var.session.get(…)); taken off it, they have none",
+      );
+    }
+  }
+
+  /** What the handler changed: the data compared with what was loaded (so in-place mutations of nested values count too). */
   #change(): SessionChange {
     const loaded = this.#loaded;
     if (loaded === undefined) return { kind: "untouched" };

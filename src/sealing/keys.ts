@@ -94,7 +94,7 @@ class RecentNames {
   }
 
   remember(input: string, name: string): string {
-    if (this.#names.size >= this.max) this.#names.delete(this.#names.keys().next().value!);
+    if (!this.#names.has(input) && this.#names.size >= this.max) this.#names.delete(this.#names.keys().next().value!);
     this.#names.set(input, name);
     return name;
   }

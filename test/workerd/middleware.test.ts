@@ -70,11 +70,13 @@ describe("c.var.session", () => {
         return c.json({
           own: Object.keys(api),
           methods: Object.getOwnPropertyNames(proto).filter((name) => name !== "constructor"),
+          statics: Object.getOwnPropertyNames(proto.constructor).sort(),
         });
       })
       .request("/");
-    const { own, methods } = await seen.json<{ own: string[]; methods: string[] }>();
+    const { own, methods, statics } = await seen.json<{ own: string[]; methods: string[]; statics: string[] }>();
     expect(own).toEqual([]);
+    expect(statics).toEqual(["length", "name", "prototype"]);
     expect(methods.sort()).toEqual(
       [
         "get",
@@ -91,6 +93,21 @@ describe("c.var.session", () => {
         "revokeAllSessions",
       ].sort(),
     );
+  });
+  it("says what went wrong when a method is taken off the session", async () => {
+    const res = await new Hono()
+      .use(session<Data>(redisOptions(uniqueInstance("detached"))))
+      .get("/", async (c) => {
+        const { get } = c.var.session;
+        try {
+          await get("user");
+          return c.text("no error");
+        } catch (error) {
+          return c.text(error instanceof TypeError ? error.message : "another error");
+        }
+      })
+      .request("/");
+    expect(await res.text()).toMatch(/call the session's methods on the session/);
   });
 });
 

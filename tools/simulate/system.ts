@@ -3,7 +3,7 @@ import { pathToFileURL } from "node:url";
 import type { CutoffCache } from "../../src/engine/engine.js";
 import type { operationsFor } from "../../src/engine/operations.js";
 import type { saveChange } from "../../src/engine/save.js";
-import type { SessionHandle } from "../../src/request/session-handle.js";
+import type { changeOf, SessionHandle } from "../../src/request/session-handle.js";
 import type { MemoryTier } from "../../src/tiers/memory-tier.js";
 import type { RequestTrace } from "../../src/trace.js";
 
@@ -16,6 +16,7 @@ export interface System {
   operationsFor: typeof operationsFor;
   saveChange: typeof saveChange;
   SessionHandle: typeof SessionHandle;
+  changeOf: typeof changeOf;
   MemoryTier: typeof MemoryTier;
   CutoffCache: typeof CutoffCache;
   RequestTrace: typeof RequestTrace;
@@ -44,6 +45,7 @@ export async function loadSystem(srcRoot: string): Promise<System> {
     operationsFor: operations.operationsFor,
     saveChange: save.saveChange,
     SessionHandle: handle.SessionHandle,
+    changeOf: handle.changeOf,
     MemoryTier: tier.MemoryTier,
     CutoffCache: engine.CutoffCache,
     RequestTrace: trace.RequestTrace,

@@ -487,7 +487,7 @@ export class World {
     }
     let after;
     try {
-      after = await system.saveChange(this.system.SessionHandle.changeOf(handle), isolate.engine, trace);
+      after = await system.saveChange(this.system.changeOf(handle), isolate.engine, trace);
     } catch (error) {
       this.fail(`${tag}: saveChange threw ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     }
@@ -884,7 +884,7 @@ export class World {
               () => (data = "error"),
             )
             // As the middleware does after the handler: a change left over is written now.
-            .then(() => this.system.saveChange(this.system.SessionHandle.changeOf(handle), isolate.engine, trace))
+            .then(() => this.system.saveChange(this.system.changeOf(handle), isolate.engine, trace))
             .then((after) => after.background);
           while (data === undefined && (await this.sim.step())) this.#checkStep();
           if (data === undefined)
