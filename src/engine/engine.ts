@@ -1,3 +1,4 @@
+import { BoundedMap } from "../bounded-map.js";
 import type { Cutoff } from "../protocol/load.js";
 import type { Policy } from "../protocol/types.js";
 import type { MemoryTier } from "../tiers/memory-tier.js";
@@ -25,8 +26,7 @@ export interface Engine {
 
 /** Users' cut-offs, as last read, for as many users as it may hold (least recently read go first). */
 export class CutoffCache {
-  readonly #byUser = new Map<string, Cutoff>();
-  constructor(readonly maxUsers = 10_000) {}
+  readonly #byUser = new BoundedMap<string, Cutoff>(10_000);
 
   /** The user's cut-off if it was read within `withinMs` of `now`. */
   fresh(user: string | undefined, now: number, withinMs: number): Cutoff | undefined {
@@ -45,8 +45,6 @@ export class CutoffCache {
             revokedBefore: Math.max(known.revokedBefore, cutoff.revokedBefore),
             confirmedAt: Math.max(known.confirmedAt, cutoff.confirmedAt),
           };
-    this.#byUser.delete(user);
     this.#byUser.set(user, merged);
-    if (this.#byUser.size > this.maxUsers) this.#byUser.delete(this.#byUser.keys().next().value!);
   }
 }

@@ -1,4 +1,4 @@
-import { servedFrom, type Loaded, type RequestChange } from "../protocol/request.js";
+import { servedAfterWrite, type Loaded, type RequestChange } from "../protocol/request.js";
 import type { Claim } from "../protocol/types.js";
 import type { RequestTrace } from "../trace.js";
 import type { SessionData, SessionInfo } from "../types.js";
@@ -67,16 +67,7 @@ class RequestOperations implements SessionOperations {
 
   async update(loaded: Loaded, fn: (data: SessionData) => SessionData | void): Promise<Loaded> {
     const held = await updateSession(loaded, fn, this.engine, this.trace);
-    return {
-      ...servedFrom(
-        held,
-        loaded.claim ?? { id: loaded.id, version: 0, tag: "", at: 0, resign: false },
-        this.engine.runtime.now(),
-        this.engine.policy.idleTimeoutMs,
-      ),
-      id: loaded.id,
-      claim: loaded.claim,
-    };
+    return servedAfterWrite(loaded, held, this.engine.runtime.now(), this.engine.policy.idleTimeoutMs);
   }
 
   regenerate(loaded: Loaded, change: RequestChange): Promise<Loaded> {

@@ -6,7 +6,8 @@ import {
   cookiesFor,
   cookiesUnchanged,
   KEEP,
-  servedFrom,
+  bareClaim,
+  servedAfterWrite,
   upkeepOf,
   withRequestChange,
   type WriteResult,
@@ -194,17 +195,7 @@ export async function commitChange(
   if (saved.changes.some((c) => c.tag === mine) || !saved.base?.tags.includes(mine)) {
     throw new SessionNotSavedError("the session was not saved: its write is still in flight");
   }
-  return {
-    ...servedFrom(
-      saved,
-      loaded.claim ?? { id: loaded.id, version: 0, tag: "", at: 0, resign: false },
-      engine.runtime.now(),
-      engine.policy.idleTimeoutMs,
-    ),
-    id: loaded.id,
-    claim: loaded.claim,
-    isNew: false,
-  };
+  return servedAfterWrite(loaded, saved, engine.runtime.now(), engine.policy.idleTimeoutMs);
 }
 
 /** An unchanged request: its cookies, and the store work it leaves for after the response. */
@@ -261,9 +252,8 @@ async function refresh(id: string, held: LiveHeld, engine: Engine): Promise<void
   try {
     if (store.revalidating) {
       const answer = await store.read(id, held.base!.version, policy.idleTimeoutMs, trace);
-      const claim = { id, version: 0, tag: "", at: 0, resign: false };
       const outcome = afterRead({
-        claim,
+        claim: bareClaim(id),
         held: engine.memory.peek(id),
         answer,
         startedAt,

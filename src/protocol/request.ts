@@ -77,6 +77,18 @@ export function servedFrom(held: LiveHeld, claim: Claim, now: number, idleTimeou
   };
 }
 
+/** The claim of an id alone, naming no write (no version cookie, or one of another id). */
+export function bareClaim(id: string): Claim {
+  return { id, version: 0, tag: "", at: 0, resign: false };
+}
+
+/** The request's session once its own write (`commit()`, `update()`) is stored: the copy, under its claim. */
+export function servedAfterWrite(loaded: Loaded, held: LiveHeld, now: number, idleTimeoutMs: number): Loaded {
+  const served = servedFrom(held, loaded.claim ?? bareClaim(loaded.id), now, idleTimeoutMs);
+  // Its own id: a claim may name another (a new session that took the place of an ended one).
+  return { ...served, id: loaded.id, claim: loaded.claim };
+}
+
 /** The newest write a copy shows: its newest change, else the stored version. */
 export function markOf(held: LiveHeld, idleTimeoutMs: number): Mark | undefined {
   const newest = held.changes.at(-1);

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import type { CookieOptions } from "hono/utils/cookie";
+import { BoundedMap } from "../bounded-map.js";
 import type { SessionConfig } from "../config/parse-config.js";
 import { equalStrings } from "../sealing/constant-time.js";
 import { importCookieKey, signCookieValue, verifyCookieValue } from "../sealing/cookie-signature.js";
@@ -56,8 +57,7 @@ interface Verified<T> {
  * paying for decoding and an HMAC: the same text always reads as the same value.
  */
 class VerifiedValues<T> {
-  readonly #byId = new Map<string, { sent: string; verified: Verified<T> }>();
-  constructor(readonly maxEntries = 10_000) {}
+  readonly #byId = new BoundedMap<string, { sent: string; verified: Verified<T> }>(10_000);
 
   get(sent: string): Verified<T> | undefined {
     // The id the text starts with (after the quote of a quoted value).
@@ -66,9 +66,7 @@ class VerifiedValues<T> {
   }
 
   remember(sent: string, id: string, verified: Verified<T>): void {
-    this.#byId.delete(id);
     this.#byId.set(id, { sent, verified });
-    if (this.#byId.size > this.maxEntries) this.#byId.delete(this.#byId.keys().next().value!);
   }
 }
 

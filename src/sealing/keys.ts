@@ -1,3 +1,4 @@
+import { BoundedMap } from "../bounded-map.js";
 import type { Secret } from "../config/secret.js";
 import { encodeBase64Url } from "./base64url.js";
 import { equalBytes } from "./constant-time.js";
@@ -78,39 +79,23 @@ export async function deriveKeyRing(current: Secret, previous: readonly Secret[]
 
 const STORE_KEY_PREFIX = new TextEncoder().encode("hono-edge-session/store-key/v2:");
 
-/**
+/*
  * Names computed lately, so a session written and confirmed again and again in one isolate is not hashed
- * again each time (a hash is about 10 µs of CPU, and Workers bill the CPU of `waitUntil` work too).
- * Bounded, the oldest out first. It holds ids and user ids with their hashes, as the memory tier holds ids
- * anyway, and never a secret; only finished strings, never a pending promise of another request.
+ * again each time (a hash is about 10 µs of CPU, and Workers bill the CPU of `waitUntil` work too). They
+ * hold ids and user ids with their hashes, as the memory tier holds ids anyway, and never a secret; only
+ * finished strings, never a pending promise of another request.
  */
-class RecentNames {
-  readonly #names = new Map<string, string>();
-
-  constructor(readonly max: number) {}
-
-  get(input: string): string | undefined {
-    return this.#names.get(input);
-  }
-
-  remember(input: string, name: string): string {
-    if (!this.#names.has(input) && this.#names.size >= this.max) this.#names.delete(this.#names.keys().next().value!);
-    this.#names.set(input, name);
-    return name;
-  }
-}
-
 /** About 1,000 sessions' (or users') names per purpose: some 150 KB at most. */
 const RECENT = 1_024;
-const storeKeys = new RecentNames(RECENT);
-const macs = new WeakMap<CryptoKey, RecentNames>();
+const storeKeys = new BoundedMap<string, string>(RECENT);
+const macs = new WeakMap<CryptoKey, BoundedMap<string, string>>();
 
 async function mac(key: CryptoKey, text: string): Promise<string> {
   let names = macs.get(key);
-  if (names === undefined) macs.set(key, (names = new RecentNames(RECENT)));
+  if (names === undefined) macs.set(key, (names = new BoundedMap(RECENT)));
   const known = names.get(text);
   if (known !== undefined) return known;
-  return names.remember(
+  return names.set(
     text,
     encodeBase64Url(new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(text)))),
   );
@@ -128,7 +113,7 @@ export async function storeKeyOf(sessionId: string): Promise<string> {
   const input = new Uint8Array(STORE_KEY_PREFIX.length + id.length);
   input.set(STORE_KEY_PREFIX);
   input.set(id, STORE_KEY_PREFIX.length);
-  return storeKeys.remember(sessionId, encodeBase64Url(new Uint8Array(await crypto.subtle.digest("SHA-256", input))));
+  return storeKeys.set(sessionId, encodeBase64Url(new Uint8Array(await crypto.subtle.digest("SHA-256", input))));
 }
 
 /** The opaque, stable handle of a session in its user's list: it cannot be turned back into the id. */
