@@ -19,7 +19,9 @@ import {
 import { UNCHANGED, type LiveHeld } from "../protocol/types.js";
 import { byteLength, exceeds, planEnd } from "../protocol/write.js";
 import { RequestTrace } from "../trace.js";
+import type { SessionData } from "../types.js";
 import type { Engine } from "./engine.js";
+import { rememberParsed } from "./parsed-views.js";
 import {
   flushLater,
   localCell,
@@ -36,7 +38,8 @@ export type SessionChange =
   | { kind: "untouched" }
   /** `newId`: the id is new to the browser (regenerated here); `ended`: destroyed here, nothing written after. */
   | { kind: "unchanged"; loaded: Loaded; newId: boolean; ended: boolean }
-  | { kind: "changed"; loaded: Loaded; change: RequestChange; newId: boolean }
+  /** `settled`: the data after the change, as parsing `change.json` gives it (the next request's, unparsed). */
+  | { kind: "changed"; loaded: Loaded; change: RequestChange; newId: boolean; settled?: SessionData }
   /** A change that cannot be saved (see `SessionDataError`, `SessionTooLargeError`). */
   | { kind: "rejected"; loaded: Loaded; error: SessionDataError | SessionTooLargeError };
 
@@ -87,6 +90,8 @@ async function write(
   if (held === "dropped") return { cookies: KEEP };
   if (held === "too-large")
     return { cookies: cookiesFor({ loaded, mark: undefined, newId: false, ended: false, merges }) };
+  if (change.settled !== undefined && change.change.json !== undefined)
+    rememberParsed(held.view, change.change.json, change.settled);
   const mine = held.changes.at(-1)!;
   const mark: Mark = { version: mine.version, tag: mine.tag, at: mine.at };
   // A copy the tier cannot hold (too large for one entry, or too many unsaved bytes) is written now.

@@ -40,22 +40,50 @@ export interface Cell {
  * the write goes on from a local copy, so no change it carries is dropped on the way.
  */
 export function memoryCell(engine: Engine, id: string): Cell {
-  let local: Held | undefined;
-  return {
-    get: () => local ?? engine.memory.peek(id),
-    set: (held) => {
-      if (local !== undefined) local = held;
-      else if (!engine.memory.set(id, held)) {
-        engine.memory.delete(id);
-        local = held;
-      }
-    },
-  };
+  return new MemoryCell(engine, id);
 }
 
 export function localCell(initial: Held): Cell {
-  let held: Held | undefined = initial;
-  return { get: () => held, set: (next) => (held = next) };
+  return new LocalCell(initial);
+}
+
+// Classes, not objects of arrow functions: a write allocates no closures (and a build that keeps names,
+// as wrangler's does, renames none per write).
+class MemoryCell implements Cell {
+  #local: Held | undefined;
+
+  constructor(
+    readonly engine: Engine,
+    readonly id: string,
+  ) {}
+
+  get(): Held | undefined {
+    return this.#local ?? this.engine.memory.peek(this.id);
+  }
+
+  set(held: Held): void {
+    if (this.#local !== undefined) this.#local = held;
+    else if (!this.engine.memory.set(this.id, held)) {
+      this.engine.memory.delete(this.id);
+      this.#local = held;
+    }
+  }
+}
+
+class LocalCell implements Cell {
+  #held: Held | undefined;
+
+  constructor(initial: Held) {
+    this.#held = initial;
+  }
+
+  get(): Held | undefined {
+    return this.#held;
+  }
+
+  set(next: Held): void {
+    this.#held = next;
+  }
 }
 
 /** How a run of writes ended. */

@@ -59,7 +59,7 @@ export function holding(
     kind: "live",
     base,
     changes,
-    view: viewOf(base, changes, base),
+    view: sameOr(live?.view, viewOf(base, changes, base)),
     confirmedAt,
     // The store's expiry was last pushed when this version was written, or by a refresh since.
     refreshedAt: base.expiresAt - idleTimeoutMs,
@@ -67,6 +67,24 @@ export function holding(
     floor: Math.max(live?.floor ?? 0, base.version),
     settled: previous?.kind === "live" || previous?.kind === "gone" ? previous.settled : [],
   };
+}
+
+/**
+ * `next`, or `previous` when the two are the same view (the store now holds what this isolate showed): a
+ * view is a value, and an unchanged one keeps its identity, so what the engine derived from it (its parsed
+ * data) is not made again.
+ */
+function sameOr(previous: View | undefined, next: View): View {
+  if (
+    previous === undefined ||
+    previous.json !== next.json ||
+    previous.user !== next.user ||
+    previous.since !== next.since ||
+    previous.createdAt !== next.createdAt ||
+    previous.tags.length !== next.tags.length
+  )
+    return next;
+  return previous.tags.every((tag, i) => tag === next.tags[i]) ? previous : next;
 }
 
 /** An id this isolate saw end: kept as long as the store keeps the marker. */

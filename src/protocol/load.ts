@@ -53,9 +53,6 @@ export type LoadStep =
 
 /** The first decision of a request whose cookies name a session (`joined`: polls of another's read so far). */
 export function decideLoad({ claim, held, now, policy, cutoff }: LoadInput, joined = 0): LoadStep {
-  const joinable = (since: number | undefined) =>
-    since !== undefined && policy.maxStalenessMs > 0 && now - since < policy.maxStalenessMs;
-  const reading: ReadingHeld = { kind: "reading", since: now };
   switch (held?.kind) {
     case "ended":
       return { kind: "end", ending: held.reason, held };
@@ -63,12 +60,12 @@ export function decideLoad({ claim, held, now, policy, cutoff }: LoadInput, join
       if (now - held.confirmedAt < policy.maxStalenessMs && !awaits(claim, held.settled, now, policy)) {
         return { kind: "end", ending: "gone", held };
       }
-      return { kind: "read", known: 0, refresh: false, held: reading };
+      return { kind: "read", known: 0, refresh: false, held: readingSince(now) };
     case "reading":
-      if (joinable(held.since)) return { kind: "join", pollMs: pollDelay(joined) };
-      return { kind: "read", known: 0, refresh: false, held: reading };
+      if (joinable(held.since, now, policy)) return { kind: "join", pollMs: pollDelay(joined) };
+      return { kind: "read", known: 0, refresh: false, held: readingSince(now) };
     case undefined:
-      return { kind: "read", known: 0, refresh: false, held: reading };
+      return { kind: "read", known: 0, refresh: false, held: readingSince(now) };
     case "live":
       break;
   }
@@ -81,7 +78,7 @@ export function decideLoad({ claim, held, now, policy, cutoff }: LoadInput, join
     if (tie === "unknown") return { kind: "cutoff", user: held.view.user! };
     return { kind: "serve", held };
   }
-  if (joinable(held.reading)) return { kind: "join", pollMs: pollDelay(joined) };
+  if (joinable(held.reading, now, policy)) return { kind: "join", pollMs: pollDelay(joined) };
   const refresh = isSaved(held) && now - held.refreshedAt >= policy.refreshIntervalMs;
   return {
     kind: "read",
@@ -89,6 +86,16 @@ export function decideLoad({ claim, held, now, policy, cutoff }: LoadInput, join
     refresh,
     held: { ...held, reading: now },
   };
+}
+
+/** Another request's read that started at `since` is recent enough to wait for rather than read again. */
+function joinable(since: number | undefined, now: number, policy: Policy): boolean {
+  return since !== undefined && policy.maxStalenessMs > 0 && now - since < policy.maxStalenessMs;
+}
+
+/** The entry of a session this request is reading, with nothing held before. */
+function readingSince(now: number): ReadingHeld {
+  return { kind: "reading", since: now };
 }
 
 /** Waits for another request's read: 1, 2, 4, then 8 ms apart. */

@@ -135,8 +135,17 @@ export class SessionCookies {
         const [key] = await this.#cryptoKeys();
         const value = `${id}.${mark.version}.${mark.tag}.${Math.max(0, Math.floor(mark.at)).toString(36)}`;
         // hono's setCookie percent-encodes the signed value and adds the attributes, as setSignedCookie does.
-        if (plan.withId) setCookie(c, this.config.cookieName, await signCookieValue(key!, id), attributes);
-        setCookie(c, this.versionName, await signCookieValue(key!, value), attributes);
+        if (plan.withId) {
+          const signedId = await signCookieValue(key!, id);
+          setCookie(c, this.config.cookieName, signedId, attributes);
+          this.#ids.remember(encodeURIComponent(signedId), id, { value: id, previous: false });
+        }
+        const signed = await signCookieValue(key!, value);
+        setCookie(c, this.versionName, signed, attributes);
+        // The browser sends back exactly the text set here: known signed, so the next request pays no HMAC.
+        const parsed = parseVersion(value);
+        if (parsed !== undefined)
+          this.#versions.remember(encodeURIComponent(signed), id, { value: parsed.value, previous: false });
         return;
       }
     }

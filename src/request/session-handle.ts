@@ -8,6 +8,7 @@ import { diff } from "../protocol/patch.js";
 import type { Loaded, RequestChange } from "../protocol/request.js";
 import type { Tie } from "../protocol/types.js";
 import type { SessionOperations } from "../engine/operations.js";
+import { parsedView } from "../engine/parsed-views.js";
 import type { SessionChange } from "../engine/save.js";
 import type { Session, SessionData, SessionInfo } from "../types.js";
 import { tooDeep, WorkingCopy } from "./working-copy.js";
@@ -37,6 +38,8 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
   #loading: Promise<void> | undefined;
   #loaded: Loaded | undefined;
   #data: WorkingCopy | undefined;
+  /** Loaded, and not refused: every method may go on with `#data`. */
+  #usable = false;
   #user: string | undefined;
   /** The browser does not know this id yet (regenerated here): the id cookie must be sent. */
   #newId = false;
@@ -198,9 +201,11 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     let patch: { set: SessionData; deleted: string[] } = { set: {}, deleted: [] };
     try {
       json = this.#data!.changedJson(loaded.view.json);
-      if (json !== undefined) patch = this.#data!.patch();
-      // Only what changed can nest too deep: the rest was checked when it was written.
-      if (tooDeep(patch.set)) throw new RangeError("nesting deeper than 512 levels");
+      if (json !== undefined) {
+        patch = this.#data!.patch();
+        // Only what changed can nest too deep: the rest was checked when it was written.
+        if (tooDeep(patch.set)) throw new RangeError("nesting deeper than 512 levels");
+      }
     } catch (error) {
       // A BigInt, a cycle, or nesting too deep: an error of its own, not a store failure.
       return new SessionDataError(error);
@@ -234,7 +239,8 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     const empty =
       loaded.isNew && change !== undefined && Object.keys(change.patch.set).length === 0 && change.tie === undefined;
     if (change === undefined || empty) return { kind: "unchanged", loaded, newId: this.#newId, ended: this.#ended };
-    return { kind: "changed", loaded, change, newId: this.#newId };
+    const settled = change.json === undefined ? undefined : this.#data!.settled(change.patch);
+    return { kind: "changed", loaded, change, newId: this.#newId, ...(settled ? { settled } : {}) };
   }
 
   /** The session as the store now holds it becomes this request's base (and its data). */
@@ -246,28 +252,24 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     this.#data = new WorkingCopy(sharedData(loaded));
   }
 
-  async #ready(): Promise<WorkingCopy> {
+  /** The request's data, once loaded (at once from the second call on: nothing more is awaited). */
+  #ready(): WorkingCopy | Promise<WorkingCopy> {
+    return this.#usable ? this.#data! : this.#load();
+  }
+
+  async #load(): Promise<WorkingCopy> {
     await (this.#loading ??= this.#operations.load().then((loaded) => {
       this.#adopt(loaded);
       if (loaded.refused) throw new SessionUnavailableError(new Error("the store is behind the session cookie"));
+      this.#usable = true;
     }));
     return this.#data!;
   }
 }
 
-/** The parsed data of a copy, parsed once per view and shared (read only) by the requests it serves. */
+/** The parsed data of a copy: parsed once per view and shared (read only) by the requests it serves. */
 function sharedData(loaded: Loaded): SessionData {
   if (loaded.readOnly || loaded.held === undefined || loaded.held.view !== loaded.view)
     return JSON.parse(loaded.view.json) as SessionData;
-  return parsedOnce(loaded.view);
-}
-
-const parsed = new WeakMap<object, SessionData>();
-function parsedOnce(view: object & { json: string }): SessionData {
-  let data = parsed.get(view);
-  if (data === undefined) {
-    data = JSON.parse(view.json) as SessionData;
-    parsed.set(view, data);
-  }
-  return data;
+  return parsedView(loaded.view);
 }

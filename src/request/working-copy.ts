@@ -71,14 +71,20 @@ export class WorkingCopy {
   changedJson(baseJson: string): string | undefined {
     if (!this.#written && !this.#wholeExposed) {
       // Only copies handed out can have changed: compared with their originals, nothing serialised.
-      const own = this.#own;
-      const touched = [...(this.#exposed ?? [])].some(
-        ([key, { copy, original }]) => !sameJson(own === undefined ? copy : own[key], original),
-      );
-      if (!touched) return undefined;
+      if (!this.#copiesChanged()) return undefined;
     }
     const json = JSON.stringify(this.current());
     return json === baseJson ? undefined : json;
+  }
+
+  /** Whether a copy handed out by `get(key)` no longer matches the value it was made from. */
+  #copiesChanged(): boolean {
+    if (this.#exposed === undefined) return false;
+    const own = this.#own;
+    for (const [key, { copy, original }] of this.#exposed) {
+      if (!sameJson(own === undefined ? copy : own[key], original)) return true;
+    }
+    return false;
   }
 
   /**
@@ -102,6 +108,22 @@ export class WorkingCopy {
       }
     }
     return { set, deleted };
+  }
+
+  /**
+   * The data as `JSON.parse` of its JSON gives it, given `patch()`'s answer: the values of changed keys
+   * through one JSON round trip (so the handler's objects stay the handler's), the rest shared with the
+   * base, keys in the order `JSON.stringify` writes them. The next request reads it instead of parsing.
+   */
+  settled(patch: { set: SessionData }): SessionData {
+    const own = this.current();
+    const changed = JSON.parse(JSON.stringify(patch.set)) as SessionData;
+    const settled: SessionData = {};
+    for (const key of Object.keys(own)) {
+      if (!Object.hasOwn(patch.set, key)) setOwn(settled, key, this.#base[key]);
+      else if (Object.hasOwn(changed, key)) setOwn(settled, key, changed[key]);
+    }
+    return settled;
   }
 
   /** This request's own data, made on first need: the base's keys, with the copies handed out so far. */
@@ -130,13 +152,16 @@ function sameJson(a: unknown, b: unknown): boolean {
   if (Array.isArray(b)) return false;
   const left = a as Record<string, unknown>;
   const right = b as Record<string, unknown>;
+  // A Date (or anything with toJSON) is what it serialises to, not its (often no) enumerable members.
+  if (typeof left.toJSON === "function" || typeof right.toJSON === "function")
+    return JSON.stringify(left) === JSON.stringify(right);
   let count = 0;
   for (const key in left) {
-    if (left[key] === undefined) continue;
-    if (!sameJson(left[key], right[key])) return false;
+    if (!Object.hasOwn(left, key) || left[key] === undefined) continue;
+    if (!Object.hasOwn(right, key) || !sameJson(left[key], right[key])) return false;
     count++;
   }
-  for (const key in right) if (right[key] !== undefined) count--;
+  for (const key in right) if (Object.hasOwn(right, key) && right[key] !== undefined) count--;
   return count === 0;
 }
 

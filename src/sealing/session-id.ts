@@ -12,6 +12,20 @@ export function newSessionId(): string {
 const TAG_BYTES = 6;
 export const WRITE_TAG_PATTERN = "[A-Za-z0-9_-]{8}";
 
+/**
+ * Tags are cut from a pool of random text, refilled 64 tags at a time: one call to the generator and one
+ * encoding per 64 writes (6 bytes are exactly 8 base64url characters, so each tag is its own 6 bytes).
+ */
+const POOLED_TAGS = 64;
+let pool = "";
+let taken = 0;
+
 export function newWriteTag(): string {
-  return encodeBase64Url(crypto.getRandomValues(new Uint8Array(TAG_BYTES)));
+  // Filled on first use, not at module scope (workerd refuses random values there).
+  if (taken === pool.length) {
+    pool = encodeBase64Url(crypto.getRandomValues(new Uint8Array(TAG_BYTES * POOLED_TAGS)));
+    taken = 0;
+  }
+  taken += 8;
+  return pool.slice(taken - 8, taken);
 }

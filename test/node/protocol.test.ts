@@ -227,6 +227,27 @@ describe("changes and writes", () => {
   });
 });
 
+describe("a view is a value", () => {
+  it("stays the same object when its write lands unchanged (what was derived from it stays valid), and not otherwise", () => {
+    const h = held(version(3, ["c3"], { a: 1 }), [change("x", { b: 1 }, 4)]);
+    const plan = planWrite(h, policy) as Exclude<ReturnType<typeof planWrite>, "too-large" | undefined>;
+    const landed = afterWrite({ held: h, plan, answer: null, startedAt: T, now: T, policy });
+    expect(landed.kind).toBe("landed");
+    expect((landed as { held: LiveHeld }).held.view).toBe(h.view);
+    // Another tie, other data, or other tags stored: a new view.
+    const tied = holding(
+      { ...version(4, ["x", "c3"], { a: 1, b: 1 }), user: "u", since: 5 },
+      T,
+      h,
+      policy.idleTimeoutMs,
+    );
+    const other = holding(version(4, ["x", "c3"], { a: 2, b: 1 }), T, h, policy.idleTimeoutMs);
+    const retagged = holding(version(4, ["x", "q3"], { a: 1, b: 1 }), T, h, policy.idleTimeoutMs);
+    for (const next of [tied, other, retagged]) expect(next.view).not.toBe(h.view);
+    expect(holding(version(4, ["x", "c3"], { a: 1, b: 1 }), T, h, policy.idleTimeoutMs).view).toBe(h.view);
+  });
+});
+
 describe("which cookies a response sets", () => {
   it("sends none for a retired id, both for a new id, the version cookie when what was served moved on", () => {
     const retired = freshSession(ID, T, claim(3, "c3"), "retired");

@@ -216,17 +216,48 @@ describe("SessionCookies", () => {
   });
 
   it("checks a signature once per isolate, sent plain or quoted: the same text again costs no HMAC", async () => {
-    const cookies = new SessionCookies(config, ring);
-    const quoted = (pairs: string[]) => pairs.map((pair) => pair.replace("=", '="') + '"').join("; ");
-    for (const header of [(pairs: string[]) => pairs.join("; "), quoted]) {
-      await roundTrip(cookies, header); // the first time: both cookies verified
+    // Set by another isolate, read here.
+    const { set } = await roundTrip(new SessionCookies(config, ring), () => "");
+    const pairs = set.map((line) => line.split(";")[0]!);
+    const quoted = pairs.map((pair) => pair.replace("=", '="') + '"').join("; ");
+    for (const header of [pairs.join("; "), quoted]) {
+      const cookies = new SessionCookies(config, ring);
+      const app = new Hono().get("/", async (c) => c.json(await cookies.read(c)));
       const verify = vi.spyOn(crypto.subtle, "verify");
       try {
-        expect((await roundTrip(cookies, header)).read).toMatchObject({ id: ID, version: 3 });
-        expect(verify).not.toHaveBeenCalled();
+        for (let i = 0; i < 3; i++) {
+          expect(await (await app.request("/", { headers: { Cookie: header } })).json()).toMatchObject({
+            id: ID,
+            version: 3,
+          });
+        }
+        expect(verify).toHaveBeenCalledTimes(2); // the first time: both cookies verified; then none
       } finally {
         verify.mockRestore();
       }
+    }
+  });
+
+  it("knows the cookies it set as signed: the browser sending them back costs no HMAC, on this isolate only", async () => {
+    const cookies = new SessionCookies(config, ring);
+    const verify = vi.spyOn(crypto.subtle, "verify");
+    try {
+      // Written, then read back as the browser sends it: nothing verified.
+      expect((await roundTrip(cookies, (pairs) => withBrowserCookies(pairs.join("; ")))).read).toMatchObject({
+        id: ID,
+        version: 3,
+        tag: "tag_4567",
+      });
+      expect(verify).not.toHaveBeenCalled();
+      // Another isolate (another instance) did not set them: it checks both.
+      const other = new SessionCookies(config, ring);
+      const { set } = await roundTrip(cookies, () => "");
+      const app = new Hono().get("/", async (c) => c.json(await other.read(c)));
+      const header = set.map((line) => line.split(";")[0]).join("; ");
+      expect(await (await app.request("/", { headers: { Cookie: header } })).json()).toMatchObject({ id: ID });
+      expect(verify).toHaveBeenCalledTimes(2);
+    } finally {
+      verify.mockRestore();
     }
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { WorkingCopy } from "../../src/request/working-copy.js";
+import { Prng } from "../../tools/fuzz/prng.js";
 
 const base = () => ({ user: { id: "u1", tags: ["a"] }, n: 1, note: "x" });
 
@@ -49,5 +50,54 @@ describe("WorkingCopy", () => {
     const other = new WorkingCopy(base());
     (other.get("user") as Record<string, unknown>).extra = undefined;
     expect(other.changedJson(JSON.stringify(base()))).toBeUndefined();
+  });
+
+  it("settles its data as parsing its JSON would, sharing what it did not change", () => {
+    const shared = { user: { id: "u1" }, n: 1, note: "x", list: [1, 2] };
+    const copy = new WorkingCopy(shared);
+    (copy.get("user") as Record<string, unknown>).id = "u2";
+    copy.set("at", new Date(0));
+    copy.set("gone", undefined);
+    copy.set("7", "an index-like key goes first");
+    copy.delete("note");
+    const json = copy.changedJson(JSON.stringify(shared))!;
+    const settled = copy.settled(copy.patch());
+    expect(JSON.stringify(settled)).toBe(json);
+    expect(settled).toEqual(JSON.parse(json));
+    expect(settled.list).toBe(shared.list); // unchanged: shared, not copied
+    expect(settled.user).not.toBe(copy.get("user")); // changed: the handler's object stays the handler's
+  });
+
+  it("settles like JSON.parse of its JSON over 20 000 seeded random request histories", () => {
+    const prng = new Prng(20_000);
+    const keys = ["a", "b", "c", "1", "__proto__", "d"];
+    const values = () =>
+      [1, "s", null, undefined, [1, { x: 2 }], { x: 1 }, { y: [3] }, new Date(prng.int(1000)), true][prng.int(9)];
+    for (let run = 0; run < 20_000; run++) {
+      const start: Record<string, unknown> = {};
+      for (const key of keys) {
+        if (prng.int(2) === 0) Object.defineProperty(start, key, { value: values(), enumerable: true, writable: true });
+      }
+      const shared = JSON.parse(JSON.stringify(start)) as Record<string, unknown>;
+      const copy = new WorkingCopy(shared);
+      for (let op = prng.int(5); op >= 0; op--) {
+        const key = keys[prng.int(keys.length)]!;
+        const kind = prng.int(5);
+        if (kind === 0) copy.set(key, values());
+        else if (kind === 1) copy.delete(key);
+        else if (kind === 2) {
+          const value = copy.get(key);
+          if (typeof value === "object" && value !== null && !Array.isArray(value))
+            (value as Record<string, unknown>).z = run;
+        } else if (kind === 3)
+          copy.whole()[keys[prng.int(keys.length - 2)]!] = values(); // not "__proto__" or "d"
+        else copy.get(key);
+      }
+      const json = copy.changedJson(JSON.stringify(shared));
+      if (json === undefined) continue;
+      const settled = copy.settled(copy.patch());
+      expect(JSON.stringify(settled), `run ${run}`).toBe(json);
+      expect(settled, `run ${run}`).toEqual(JSON.parse(json));
+    }
   });
 });
