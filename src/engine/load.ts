@@ -4,6 +4,7 @@ import { afterRead, checkTie, decideLoad, type Ending, type ReadOutcome } from "
 import { freshSession, servedFrom, type Loaded } from "../protocol/request.js";
 import { UNCHANGED, type Claim, type Held, type LiveHeld, type ReadAnswer } from "../protocol/types.js";
 import type { RequestTrace } from "../trace.js";
+import type { SessionEvent } from "../types.js";
 import type { Engine } from "./engine.js";
 
 /**
@@ -11,6 +12,29 @@ import type { Engine } from "./engine.js";
  * write the cookie names; otherwise one read of the store (which other requests of this isolate that come
  * meanwhile wait for instead of reading too). The decisions are `decideLoad` and `afterRead`.
  */
+/**
+ * The session at once, without awaiting anything, when this isolate's copy serves the cookie's claim (a
+ * memory-tier hit); `undefined` when `loadSession` must decide (a read, a wait, an end, a new session).
+ */
+export function servedAtOnce(claim: Claim, engine: Engine, trace: RequestTrace): Loaded | undefined {
+  const { memory, policy } = engine;
+  const now = engine.runtime.now();
+  const held = memory.get(claim.id);
+  if (held?.kind !== "live") return undefined;
+  const cutoff = engine.cutoffs.fresh(userOf(held), now, policy.maxStalenessMs);
+  const step = decideLoad({ claim, held, now, policy, cutoff });
+  return step.kind === "serve" ? served(step.held, claim, now, engine, trace) : undefined;
+}
+
+/** The event of every hit: one frozen object, not one per request. */
+const HIT: SessionEvent = Object.freeze({ type: "hit" });
+
+function served(held: LiveHeld, claim: Claim, now: number, engine: Engine, trace: RequestTrace): Loaded {
+  trace.servedBy = "hit";
+  engine.report.onEvent(HIT);
+  return servedFrom(held, claim, now, engine.policy.idleTimeoutMs);
+}
+
 export async function loadSession(claim: Claim | undefined, engine: Engine, trace: RequestTrace): Promise<Loaded> {
   const { runtime, memory, policy } = engine;
   if (claim === undefined) {
@@ -29,9 +53,7 @@ export async function loadSession(claim: Claim | undefined, engine: Engine, trac
     const step = decideLoad({ claim, held, now, policy, cutoff }, joined);
     switch (step.kind) {
       case "serve":
-        trace.servedBy = "hit";
-        engine.report.onEvent({ type: "hit" });
-        return servedFrom(step.held, claim, now, policy.idleTimeoutMs);
+        return served(step.held, claim, now, engine, trace);
       case "end":
         remember(engine, claim.id, step.held);
         return ended(claim, step.ending, engine, trace, step.held);

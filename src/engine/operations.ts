@@ -4,14 +4,15 @@ import type { RequestTrace } from "../trace.js";
 import type { SessionData, SessionInfo } from "../types.js";
 import { destroySession, regenerateSession } from "./end.js";
 import type { Engine } from "./engine.js";
-import { loadSession } from "./load.js";
+import { loadSession, servedAtOnce } from "./load.js";
 import { commitChange, type SessionChange } from "./save.js";
 import { listSessions, revokeAllSessions, revokeSession } from "./user-sessions.js";
 import { updateSession } from "./write.js";
 
 /** What a request's `c.var.session` asks of the engine; each call answers the session as the store now holds it. */
 export interface SessionOperations {
-  load(): Promise<Loaded>;
+  /** The session the request starts from: at once on a memory-tier hit, else once the engine has decided. */
+  load(): Loaded | Promise<Loaded>;
   commit(change: SessionChange): Promise<Loaded | undefined>;
   update(loaded: Loaded, fn: (data: SessionData) => SessionData | void): Promise<Loaded>;
   regenerate(loaded: Loaded, change: RequestChange): Promise<Loaded>;
@@ -48,17 +49,20 @@ class RequestOperations implements SessionOperations {
     this.indexed = engine.store.indexed;
   }
 
-  load(): Promise<Loaded> {
+  load(): Loaded | Promise<Loaded> {
     let claim: ReturnType<typeof this.claim>;
     try {
       claim = this.claim();
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
-    // Cookies this isolate verified before are read at once: then nothing is awaited before the memory tier.
-    return claim instanceof Promise
-      ? claim.then((known) => loadSession(known, this.engine, this.trace))
-      : loadSession(claim, this.engine, this.trace);
+    // Cookies this isolate verified before are read at once, and a memory-tier hit is served at once: the
+    // common request awaits nothing at all.
+    if (claim instanceof Promise) return claim.then((known) => loadSession(known, this.engine, this.trace));
+    return (
+      (claim === undefined ? undefined : servedAtOnce(claim, this.engine, this.trace)) ??
+      loadSession(claim, this.engine, this.trace)
+    );
   }
 
   commit(change: SessionChange): Promise<Loaded | undefined> {

@@ -252,17 +252,27 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     this.#data = new WorkingCopy(sharedData(loaded));
   }
 
-  /** The request's data, once loaded (at once from the second call on: nothing more is awaited). */
+  /** The request's data: at once when the session was served from memory, or once it is loaded. */
   #ready(): WorkingCopy | Promise<WorkingCopy> {
-    return this.#usable ? this.#data! : this.#load();
+    if (this.#usable) return this.#data!;
+    if (this.#loading === undefined) {
+      const loaded = this.#operations.load();
+      if (!(loaded instanceof Promise) && !loaded.refused) return this.#start(loaded);
+      this.#loading = Promise.resolve(loaded).then((answer) => void this.#start(answer));
+    }
+    return this.#whenLoaded();
   }
 
-  async #load(): Promise<WorkingCopy> {
-    await (this.#loading ??= this.#operations.load().then((loaded) => {
-      this.#adopt(loaded);
-      if (loaded.refused) throw new SessionUnavailableError(new Error("the store is behind the session cookie"));
-      this.#usable = true;
-    }));
+  async #whenLoaded(): Promise<WorkingCopy> {
+    await this.#loading;
+    return this.#data!;
+  }
+
+  /** The loaded session becomes the request's; a session the store refused to confirm is an error, every time. */
+  #start(loaded: Loaded): WorkingCopy {
+    this.#adopt(loaded);
+    if (loaded.refused) throw new SessionUnavailableError(new Error("the store is behind the session cookie"));
+    this.#usable = true;
     return this.#data!;
   }
 }
