@@ -29,8 +29,19 @@ export function workerBundle(entry = "app/worker.ts", customStore = NO_CUSTOM_ST
 
 async function bundle(entry: string, customStore: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "hes-worker-"));
-  const outfile = join(dir, "worker.js");
+  return bundleWorker({ root: process.cwd(), entry, customStore, outfile: join(dir, "worker.js") });
+}
+
+/** Bundles `entry` of the checkout at `root` as wrangler bundles a deploy, into `outfile`. */
+export async function bundleWorker(options: {
+  root: string;
+  entry: string;
+  customStore?: string;
+  outfile: string;
+}): Promise<string> {
+  const { root, entry, customStore = NO_CUSTOM_STORE, outfile } = options;
   await build({
+    absWorkingDir: root,
     entryPoints: [entry],
     bundle: true,
     format: "esm",
