@@ -4,14 +4,8 @@ import { afterRead, checkTie, decideLoad, type Ending, type ReadOutcome } from "
 import { freshSession, servedFrom, type Loaded } from "../protocol/request.js";
 import { UNCHANGED, type Claim, type Held, type LiveHeld, type ReadAnswer } from "../protocol/types.js";
 import type { RequestTrace } from "../trace.js";
-import type { SessionEvent } from "../types.js";
 import type { Engine } from "./engine.js";
 
-/**
- * The session a request starts from, on its first use: this isolate's copy while it is fresh and shows the
- * write the cookie names; otherwise one read of the store (which other requests of this isolate that come
- * meanwhile wait for instead of reading too). The decisions are `decideLoad` and `afterRead`.
- */
 /**
  * The session at once, without awaiting anything, when this isolate's copy serves the cookie's claim (a
  * memory-tier hit); `undefined` when `loadSession` must decide (a read, a wait, an end, a new session).
@@ -26,15 +20,17 @@ export function servedAtOnce(claim: Claim, engine: Engine, trace: RequestTrace):
   return step.kind === "serve" ? served(step.held, claim, now, engine, trace) : undefined;
 }
 
-/** The event of every hit: one frozen object, not one per request. */
-const HIT: SessionEvent = Object.freeze({ type: "hit" });
-
 function served(held: LiveHeld, claim: Claim, now: number, engine: Engine, trace: RequestTrace): Loaded {
   trace.servedBy = "hit";
-  engine.report.onEvent(HIT);
+  engine.report.onEvent({ type: "hit" });
   return servedFrom(held, claim, now, engine.policy.idleTimeoutMs);
 }
 
+/**
+ * The session a request starts from, on its first use: this isolate's copy while it is fresh and shows the
+ * write the cookie names; otherwise one read of the store (which other requests of this isolate that come
+ * meanwhile wait for instead of reading too). The decisions are `decideLoad` and `afterRead`.
+ */
 export async function loadSession(claim: Claim | undefined, engine: Engine, trace: RequestTrace): Promise<Loaded> {
   const { runtime, memory, policy } = engine;
   if (claim === undefined) {

@@ -59,10 +59,14 @@ class RequestOperations implements SessionOperations {
     // Cookies this isolate verified before are read at once, and a memory-tier hit is served at once: the
     // common request awaits nothing at all.
     if (claim instanceof Promise) return claim.then((known) => loadSession(known, this.engine, this.trace));
-    return (
-      (claim === undefined ? undefined : servedAtOnce(claim, this.engine, this.trace)) ??
-      loadSession(claim, this.engine, this.trace)
-    );
+    let served: Loaded | undefined;
+    try {
+      served = claim === undefined ? undefined : servedAtOnce(claim, this.engine, this.trace);
+    } catch (error) {
+      // As from loadSession: a rejection, which the request's session keeps answering with.
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    return served ?? loadSession(claim, this.engine, this.trace);
   }
 
   commit(change: SessionChange): Promise<Loaded | undefined> {

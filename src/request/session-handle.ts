@@ -10,7 +10,7 @@ import type { Tie } from "../protocol/types.js";
 import type { SessionOperations } from "../engine/operations.js";
 import { parsedView } from "../engine/parsed-views.js";
 import type { SessionChange } from "../engine/save.js";
-import type { Session, SessionData, SessionInfo } from "../types.js";
+import { setOwn, type Session, type SessionData, type SessionInfo } from "../types.js";
 import { tooDeep, WorkingCopy } from "./working-copy.js";
 
 let changeOfHandle: (handle: SessionHandle<SessionData>) => SessionChange;
@@ -239,8 +239,13 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     const empty =
       loaded.isNew && change !== undefined && Object.keys(change.patch.set).length === 0 && change.tie === undefined;
     if (change === undefined || empty) return { kind: "unchanged", loaded, newId: this.#newId, ended: this.#ended };
-    const settled = change.json === undefined ? undefined : this.#data!.settled(change.patch);
-    return { kind: "changed", loaded, change, newId: this.#newId, ...(settled ? { settled } : {}) };
+    if (change.json === undefined) return { kind: "changed", loaded, change, newId: this.#newId };
+    const settled = this.#data!.settled();
+    // The change carries those copies, not the handler's objects: a handler that changes one after the
+    // response (in its own waitUntil) cannot change what is written.
+    const set = change.patch.set;
+    for (const key of Object.keys(set)) if (Object.hasOwn(settled, key)) setOwn(set, key, settled[key]);
+    return { kind: "changed", loaded, change, newId: this.#newId, settled };
   }
 
   /** The session as the store now holds it becomes this request's base (and its data). */

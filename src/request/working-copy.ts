@@ -111,17 +111,23 @@ export class WorkingCopy {
   }
 
   /**
-   * The data as `JSON.parse` of its JSON gives it, given `patch()`'s answer: the values of changed keys
-   * through one JSON round trip (so the handler's objects stay the handler's), the rest shared with the
-   * base, keys in the order `JSON.stringify` writes them. The next request reads it instead of parsing.
+   * The data as `JSON.parse` of its JSON gives it: every key this request could have touched through one
+   * JSON round trip (so the handler's objects stay the handler's, and a value equal to the base's but with
+   * its members in another order keeps that order, as the JSON does), the others shared with the base, keys
+   * in the order `JSON.stringify` writes them. The next request reads it instead of parsing.
    */
-  settled(patch: { set: SessionData }): SessionData {
+  settled(): SessionData {
     const own = this.current();
-    const changed = JSON.parse(JSON.stringify(patch.set)) as SessionData;
+    const touched: SessionData = {};
+    for (const key of Object.keys(own)) {
+      if (this.#wholeExposed || this.#private?.has(key)) setOwn(touched, key, own[key]);
+    }
+    const copied = JSON.parse(JSON.stringify(touched)) as SessionData;
     const settled: SessionData = {};
     for (const key of Object.keys(own)) {
-      if (!Object.hasOwn(patch.set, key)) setOwn(settled, key, this.#base[key]);
-      else if (Object.hasOwn(changed, key)) setOwn(settled, key, changed[key]);
+      // Untouched: the base's own value, not a copy (the working copy took it from there).
+      if (!Object.hasOwn(touched, key)) setOwn(settled, key, this.#base[key]);
+      else if (Object.hasOwn(copied, key)) setOwn(settled, key, copied[key]);
     }
     return settled;
   }

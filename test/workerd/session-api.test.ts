@@ -148,3 +148,38 @@ describe("a replayed cookie", () => {
     expect(timings[0]).toBe(timings[1]);
   });
 });
+
+describe("what a change writes", () => {
+  it("is the data as the handler left it: an object it changes after the response is not written, even when the write must merge", async () => {
+    const store = new MemoryStore();
+    const kept = { n: 1 };
+    const isolate = () =>
+      new Hono()
+        .use(session<{ x?: number; o?: { n: number } }>({ secret: "late-change-secret-".padEnd(72, "l"), store }))
+        .post("/x", async (c) => {
+          await c.var.session.set("x", Number(c.req.query("v")));
+          return c.body(null, 204);
+        })
+        .post("/o", async (c) => {
+          await c.var.session.set("o", kept);
+          return c.body(null, 204);
+        })
+        .get("/", async (c) => c.json({ x: await c.var.session.get("x"), o: await c.var.session.get("o") }));
+    const cookieOf = (res: Response) =>
+      setCookies(res)
+        .map((line) => line.split(";")[0])
+        .join("; ");
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+    const [a, b] = [isolate(), isolate()];
+    const first = cookieOf(await a.request("/x?v=0", { method: "POST" }));
+    await settle();
+    // Another isolate writes on top, so this isolate's next write meets a newer version and merges onto it.
+    await b.request("/x?v=1", { method: "POST", headers: { Cookie: first } });
+    await settle();
+    const res = await a.request("/o", { method: "POST", headers: { Cookie: first } });
+    kept.n = 2; // after the response, before the write (which runs after a timer)
+    await settle();
+    const fresh = await isolate().request("/", { headers: { Cookie: `${first}; ${cookieOf(res)}` } });
+    expect(await fresh.json()).toEqual({ x: 1, o: { n: 1 } });
+  });
+});
