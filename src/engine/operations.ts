@@ -50,22 +50,18 @@ class RequestOperations implements SessionOperations {
   }
 
   load(): Loaded | Promise<Loaded> {
-    let claim: ReturnType<typeof this.claim>;
-    try {
-      claim = this.claim();
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
     // Cookies this isolate verified before are read at once, and a memory-tier hit is served at once: the
     // common request awaits nothing at all.
-    if (claim instanceof Promise) return claim.then((known) => loadSession(known, this.engine, this.trace));
+    let claim: ReturnType<typeof this.claim>;
     let served: Loaded | undefined;
     try {
-      served = claim === undefined ? undefined : servedAtOnce(claim, this.engine, this.trace);
+      claim = this.claim();
+      if (claim !== undefined && !(claim instanceof Promise)) served = servedAtOnce(claim, this.engine, this.trace);
     } catch (error) {
       // As from loadSession: a rejection, which the request's session keeps answering with.
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
+    if (claim instanceof Promise) return claim.then((known) => loadSession(known, this.engine, this.trace));
     return served ?? loadSession(claim, this.engine, this.trace);
   }
 

@@ -10,7 +10,7 @@ import type { Tie } from "../protocol/types.js";
 import type { SessionOperations } from "../engine/operations.js";
 import { parsedView } from "../engine/parsed-views.js";
 import type { SessionChange } from "../engine/save.js";
-import { setOwn, type Session, type SessionData, type SessionInfo } from "../types.js";
+import type { Session, SessionData, SessionInfo } from "../types.js";
 import { tooDeep, WorkingCopy } from "./working-copy.js";
 
 let changeOfHandle: (handle: SessionHandle<SessionData>) => SessionChange;
@@ -71,9 +71,10 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
   async regenerate(): Promise<void> {
     SessionHandle.#own(this);
     await this.#ready();
-    const change = this.#requestChange();
-    if (change instanceof SessionDataError) throw change;
-    const regenerated = await this.#operations.regenerate(this.#loaded!, change ?? { patch: { set: {}, deleted: [] } });
+    const requested = this.#requestChange();
+    if (requested instanceof SessionDataError) throw requested;
+    const change = requested?.change ?? { patch: { set: {}, deleted: [] } };
+    const regenerated = await this.#operations.regenerate(this.#loaded!, change);
     this.#adopt(regenerated);
     if (regenerated.isNew) return this.#end(); // it had ended meanwhile: nothing was carried over
     this.#newId = true;
@@ -194,17 +195,20 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     this.#ended = true;
   }
 
-  /** The request's change so far: its patch over what it was served, and a new tie if the user changed. */
-  #requestChange(): RequestChange | SessionDataError | undefined {
+  /**
+   * The request's change so far: its patch over what it was served, and a new tie if the user changed;
+   * with the data it leaves, as parsing its JSON gives it.
+   */
+  #requestChange(): { change: RequestChange; settled: SessionData | undefined } | SessionDataError | undefined {
     const loaded = this.#loaded!;
     let json: string | undefined;
-    let patch: { set: SessionData; deleted: string[] } = { set: {}, deleted: [] };
+    let settled: ReturnType<WorkingCopy["settle"]> | undefined;
     try {
       json = this.#data!.changedJson(loaded.view.json);
       if (json !== undefined) {
-        patch = this.#data!.patch();
+        settled = this.#data!.settle();
         // Only what changed can nest too deep: the rest was checked when it was written.
-        if (tooDeep(patch.set)) throw new RangeError("nesting deeper than 512 levels");
+        if (tooDeep(settled.patch.set)) throw new RangeError("nesting deeper than 512 levels");
       }
     } catch (error) {
       // A BigInt, a cycle, or nesting too deep: an error of its own, not a store failure.
@@ -213,7 +217,8 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     const tie: Tie | undefined =
       this.#user !== loaded.view.user ? { user: this.#user, since: this.#operations.now() } : undefined;
     if (json === undefined && tie === undefined) return undefined;
-    return { patch, tie, json };
+    const patch = settled?.patch ?? { set: {}, deleted: [] };
+    return { change: { patch, tie, json }, settled: settled?.data };
   }
 
   static {
@@ -233,19 +238,15 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
   #change(): SessionChange {
     const loaded = this.#loaded;
     if (loaded === undefined) return { kind: "untouched" };
-    const change = this.#requestChange();
-    if (change instanceof SessionDataError) return { kind: "rejected", loaded, error: change };
+    const requested = this.#requestChange();
+    if (requested instanceof SessionDataError) return { kind: "rejected", loaded, error: requested };
     // A new session with nothing in it is not written.
+    const change = requested?.change;
     const empty =
       loaded.isNew && change !== undefined && Object.keys(change.patch.set).length === 0 && change.tie === undefined;
     if (change === undefined || empty) return { kind: "unchanged", loaded, newId: this.#newId, ended: this.#ended };
-    if (change.json === undefined) return { kind: "changed", loaded, change, newId: this.#newId };
-    const settled = this.#data!.settled();
-    // The change carries those copies, not the handler's objects: a handler that changes one after the
-    // response (in its own waitUntil) cannot change what is written.
-    const set = change.patch.set;
-    for (const key of Object.keys(set)) if (Object.hasOwn(settled, key)) setOwn(set, key, settled[key]);
-    return { kind: "changed", loaded, change, newId: this.#newId, settled };
+    const settled = requested!.settled;
+    return { kind: "changed", loaded, change, newId: this.#newId, ...(settled !== undefined ? { settled } : {}) };
   }
 
   /** The session as the store now holds it becomes this request's base (and its data). */

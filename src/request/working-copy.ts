@@ -88,48 +88,37 @@ export class WorkingCopy {
   }
 
   /**
-   * What changed, per top-level key, against the data this copy was made from: only the keys this request
-   * could have touched are compared (all of them once the whole data was handed out), and nothing is parsed.
+   * What the request changed, once: `patch`, per top-level key against the data this copy was made from
+   * (only the keys it could have touched are compared, all of them once the whole data was handed out), and
+   * `data`, the data as `JSON.parse` of its JSON gives it (the next request reads it instead of parsing).
+   * The touched keys go through one JSON round trip, and both take their values from it: the handler's
+   * objects stay the handler's (changing one after the response changes nothing written), and a value equal
+   * to the base's but with its members in another order keeps the JSON's order. The untouched keys share the
+   * base's values; `data`'s keys are in the order `JSON.stringify` writes them.
    */
-  patch(): { set: SessionData; deleted: string[] } {
+  settle(): { patch: { set: SessionData; deleted: string[] }; data: SessionData } {
     const own = this.current();
     const base = this.#base;
-    const keys = this.#wholeExposed
-      ? new Set([...Object.keys(own), ...Object.keys(base)])
-      : new Set(this.#private ?? []);
-    if (!this.#wholeExposed) for (const key of Object.keys(base)) if (!Object.hasOwn(own, key)) keys.add(key);
-    const set: SessionData = {};
-    const deleted: string[] = [];
-    for (const key of keys) {
-      if (!Object.hasOwn(own, key)) {
-        if (Object.hasOwn(base, key)) deleted.push(key);
-      } else if (!Object.hasOwn(base, key) || !sameJson(own[key], base[key])) {
-        setOwn(set, key, own[key]);
-      }
-    }
-    return { set, deleted };
-  }
-
-  /**
-   * The data as `JSON.parse` of its JSON gives it: every key this request could have touched through one
-   * JSON round trip (so the handler's objects stay the handler's, and a value equal to the base's but with
-   * its members in another order keeps that order, as the JSON does), the others shared with the base, keys
-   * in the order `JSON.stringify` writes them. The next request reads it instead of parsing.
-   */
-  settled(): SessionData {
-    const own = this.current();
     const touched: SessionData = {};
     for (const key of Object.keys(own)) {
       if (this.#wholeExposed || this.#private?.has(key)) setOwn(touched, key, own[key]);
     }
     const copied = JSON.parse(JSON.stringify(touched)) as SessionData;
-    const settled: SessionData = {};
+    const data: SessionData = {};
     for (const key of Object.keys(own)) {
       // Untouched: the base's own value, not a copy (the working copy took it from there).
-      if (!Object.hasOwn(touched, key)) setOwn(settled, key, this.#base[key]);
-      else if (Object.hasOwn(copied, key)) setOwn(settled, key, copied[key]);
+      if (!Object.hasOwn(touched, key)) setOwn(data, key, base[key]);
+      else if (Object.hasOwn(copied, key)) setOwn(data, key, copied[key]);
     }
-    return settled;
+    const set: SessionData = {};
+    for (const key of Object.keys(touched)) {
+      if (!Object.hasOwn(base, key) || !sameJson(own[key], base[key])) {
+        // A value JSON leaves out (undefined) has no copy: it is set as it is.
+        setOwn(set, key, Object.hasOwn(copied, key) ? copied[key] : own[key]);
+      }
+    }
+    const deleted = Object.keys(base).filter((key) => !Object.hasOwn(own, key));
+    return { patch: { set, deleted }, data };
   }
 
   /** This request's own data, made on first need: the base's keys, with the copies handed out so far. */

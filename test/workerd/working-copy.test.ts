@@ -61,7 +61,7 @@ describe("WorkingCopy", () => {
     copy.set("7", "an index-like key goes first");
     copy.delete("note");
     const json = copy.changedJson(JSON.stringify(shared))!;
-    const settled = copy.settled();
+    const settled = copy.settle().data;
     expect(JSON.stringify(settled)).toBe(json);
     expect(settled).toEqual(JSON.parse(json));
     expect(settled.list).toBe(shared.list); // unchanged: shared, not copied
@@ -74,7 +74,7 @@ describe("WorkingCopy", () => {
     copy.set("obj", { b: 2, a: 1 });
     copy.set("n", 2);
     const json = copy.changedJson(JSON.stringify(shared))!;
-    expect(JSON.stringify(copy.settled())).toBe(json);
+    expect(JSON.stringify(copy.settle().data)).toBe(json);
   });
 
   it("settles like JSON.parse of its JSON over 20 000 seeded random request histories", () => {
@@ -115,7 +115,7 @@ describe("WorkingCopy", () => {
       }
       const json = copy.changedJson(JSON.stringify(shared));
       if (json === undefined) continue;
-      const settled = copy.settled();
+      const settled = copy.settle().data;
       expect(JSON.stringify(settled), `run ${run}`).toBe(json);
       expect(settled, `run ${run}`).toEqual(JSON.parse(json));
     }
