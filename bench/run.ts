@@ -400,6 +400,11 @@ for (const distanceMs of quick ? [0] : sections.has("distances") ? DISTANCES : [
       rounds,
       cookies: await seeded(contender, count),
     });
+    // The floor (a Map behind a cookie: what any layer pays before its own work) beside ours, small session.
+    const floorRuns = async (path: "/read" | "/write"): Promise<Array<[string, Spec]>> =>
+      size === "small"
+        ? [[`floor / ${size} ${path === "/read" ? "read-only" : "changed"}`, await spec("floor", path, N)]]
+        : [];
     // The bare route and the hit take turns, REPEATS_HIT loops each: the hit's goal is a few µs. The peers'
     // reads (small session) take turns with them, so the goal compares figures of the same moments.
     const peerReads: Array<[string, Spec]> = [];
@@ -410,6 +415,7 @@ for (const distanceMs of quick ? [0] : sections.has("distances") ? DISTANCES : [
       [
         [`bare / ${size} read-only`, await spec("bare", "/read", N)],
         [`hit / ${size}`, await spec("hes-hit", "/read", N)],
+        ...(await floorRuns("/read")),
         ...peerReads,
       ],
       REPEATS_HIT,
@@ -418,6 +424,7 @@ for (const distanceMs of quick ? [0] : sections.has("distances") ? DISTANCES : [
       await run([
         [`bare / ${size} changed`, await spec("bare", "/write", N)],
         [`changed / ${size}`, await spec("hes-hit", "/write", changed.rounds, changed.sessions)],
+        ...(await floorRuns("/write")),
       ]);
       if (profiling) console.log(`\n${(await profileHotPaths(size)).summary}`);
       break;
@@ -434,6 +441,7 @@ for (const distanceMs of quick ? [0] : sections.has("distances") ? DISTANCES : [
       [
         [`bare / ${size} changed`, await spec("bare", "/write", N)],
         [`changed / ${size}`, await spec("hes-hit", "/write", changed.rounds, changed.sessions)],
+        ...(await floorRuns("/write")),
         ...peerWrites,
       ],
       REPEATS_CHANGED,

@@ -6,6 +6,7 @@
 import { useSession } from "@hono/session";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { CookieStore, MemoryStore as HonoSessionsMemoryStore, sessionMiddleware } from "hono-sessions";
+import { getCookie, setCookie } from "hono/cookie";
 import { parse, parseSigned, serialize, serializeSigned } from "hono/utils/cookie";
 import { findCookie, sentCookie } from "../src/request/cookie-header.js";
 import { seal, unseal } from "../src/sealing/codec.js";
@@ -136,8 +137,45 @@ const bare: Adapter = {
   write: async () => {},
 };
 
+/**
+ * The floor: the least a session kept in memory can cost as a Hono middleware. Its cookie found by name, a
+ * `Map` lookup, the data set on the context; a change sets the cookie again (as a layer that tells other
+ * isolates about a change must) and hands a promise to `waitUntil`. No signature, no encryption, no store, no
+ * staleness bound: not a session layer, only what any of them pays before its own work.
+ */
+function floor(): Adapter {
+  type Entry = { data: Data; changed: boolean };
+  const sessions = new Map<string, Entry>();
+  const entry = (c: Context) => c.get("session" as never) as Entry;
+  return {
+    middleware: () => async (c, next) => {
+      let id = getCookie(c, "floor");
+      let s = id === undefined ? undefined : sessions.get(id);
+      if (s === undefined) sessions.set((id = crypto.randomUUID()), (s = { data: {}, changed: false }));
+      c.set("session" as never, s as never);
+      await next();
+      if (!s.changed) return;
+      s.changed = false;
+      setCookie(c, "floor", id!, { path: "/", httpOnly: true, secure: true, sameSite: "Lax" });
+      c.executionCtx.waitUntil(Promise.resolve());
+    },
+    seed: async (c, data) => {
+      Object.assign(entry(c).data, data);
+      entry(c).changed = true;
+    },
+    read: async (c) => KEYS.map((key) => entry(c).data[key]),
+    write: async (c, key, value) => {
+      const s = entry(c);
+      KEYS.forEach((k) => s.data[k]);
+      s.data[key] = value;
+      s.changed = true;
+    },
+  };
+}
+
 export const CONTENDERS: Record<string, Adapter> = {
   bare,
+  floor: floor(),
   // Default options: a memory-tier hit within the staleness bound; a change written after the response.
   "hes-hit": ours({}, "bench-hit"),
   // A memory tier too small to keep anything: every request is a miss, read from the store and unsealed.

@@ -55,7 +55,11 @@ export interface AfterHandler {
  * wait. An unchanged one costs nothing but, sometimes, a write left over, an expiry refresh or the end of a
  * revoked id after the response.
  */
-export async function saveChange(change: SessionChange, engine: Engine, trace: RequestTrace): Promise<AfterHandler> {
+export function saveChange(
+  change: SessionChange,
+  engine: Engine,
+  trace: RequestTrace,
+): AfterHandler | Promise<AfterHandler> {
   switch (change.kind) {
     case "untouched":
       return { cookies: KEEP };
@@ -73,15 +77,16 @@ export async function saveChange(change: SessionChange, engine: Engine, trace: R
     case "unchanged":
       return maintain(change, engine);
     case "changed":
-      return await write(change, engine, trace);
+      return write(change, engine, trace);
   }
 }
 
-async function write(
+/** Synchronous unless the write is awaited (the default leaves it to after the response: nothing to wait for). */
+function write(
   change: Extract<SessionChange, { kind: "changed" }>,
   engine: Engine,
   trace: RequestTrace,
-): Promise<AfterHandler> {
+): AfterHandler | Promise<AfterHandler> {
   const { loaded } = change;
   const merges = engine.store.merges;
   const newId = change.newId || loaded.isNew;
@@ -106,8 +111,9 @@ async function write(
   }
   trace.write = "awaited";
   const cell = kept ? memoryCell(engine, loaded.id) : localCell(held);
-  const result = await writeNow(loaded.id, cell, mine.tag, kept, engine, trace);
-  return { cookies: cookiesAfterWrite(loaded, mark, newId, result, merges) };
+  return writeNow(loaded.id, cell, mine.tag, kept, engine, trace).then((result) => ({
+    cookies: cookiesAfterWrite(loaded, mark, newId, result, merges),
+  }));
 }
 
 /** Writes a request's change before its response, and says how that ended. */

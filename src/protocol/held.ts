@@ -27,8 +27,18 @@ export function viewOf(base: Version | null, changes: readonly Change[], fresh: 
     }
     json = JSON.stringify(data);
   }
-  const tags = [...changes.map((c) => c.tag).reverse(), ...(base?.tags ?? [])];
+  const tags = viewTags(changes.map((c) => c.tag).reverse(), base?.tags ?? []);
   return { json, user: tie.user, since: tie.since, createdAt: base?.createdAt ?? fresh.createdAt, tags };
+}
+
+/**
+ * A view's tags: its changes not yet landed (newest first), then as many of its base's as the version that
+ * lands them will carry (`HISTORY_TAGS` in all, as a write's plan has them). So once the changes land, the
+ * stored version's tags are the view's, and the view keeps its identity (see `sameOr`). A base tag left out
+ * is still shown: the view holds its base (see `shows`).
+ */
+export function viewTags(pending: readonly string[], baseTags: readonly string[]): readonly string[] {
+  return [...pending, ...baseTags].slice(0, Math.max(HISTORY_TAGS, pending.length));
 }
 
 /**
@@ -103,12 +113,13 @@ export function isSaved(held: LiveHeld): boolean {
 }
 
 /**
- * The view shows the write a cookie names: its tag is among the view's, or the store moved so far past it
- * that its tag left the history (it landed long ago).
+ * The view shows the write a cookie names: its tag is among the view's or its base's (a view holds its base),
+ * or the store moved so far past it that its tag left the history (it landed long ago).
  */
 export function shows(held: LiveHeld, claim: Claim): boolean {
   if (claim.version === 0 || held.view.tags.includes(claim.tag)) return true;
   const base = held.base;
+  if (base?.tags.includes(claim.tag)) return true;
   return base !== null && base.tags.length >= HISTORY_TAGS && base.version >= claim.version + HISTORY_TAGS;
 }
 

@@ -1,4 +1,4 @@
-import { highestVersion, isSaved, mayStillLand, shows, viewOf } from "./held.js";
+import { highestVersion, isSaved, mayStillLand, shows, viewOf, viewTags } from "./held.js";
 import { clearsCookies, type Ending } from "./load.js";
 import type { Claim, Held, LiveHeld, Patch, Policy, Tie, View } from "./types.js";
 
@@ -126,7 +126,12 @@ export function withRequestChange(
   // Nothing changed this isolate's copy since the request loaded it: the request's data is the new view.
   const view =
     onto.view === loaded.view && change.json !== undefined
-      ? { ...onto.view, ...(change.tie ?? {}), json: change.json, tags: [tag, ...onto.view.tags] }
+      ? {
+          ...onto.view,
+          ...(change.tie ?? {}),
+          json: change.json,
+          tags: viewTags(changes.map((c) => c.tag).reverse(), onto.base?.tags ?? []),
+        }
       : viewOf(onto.base, changes, onto.view);
   return { ...onto, changes, view, floor: Math.max(onto.floor, version) };
 }

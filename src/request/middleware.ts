@@ -73,7 +73,9 @@ export function session<T extends SessionData = SessionData, Bindings = any>(
     await next();
 
     // Memory tier and cookies now; the store write after the response (see engine/save.ts).
-    const after = await saveChange(changeOf(handle), engine, trace);
+    // Synchronous unless a write is awaited before the response: no await where none is needed.
+    const saving = saveChange(changeOf(handle), engine, trace);
+    const after = saving instanceof Promise ? await saving : saving;
     if (after.cookies.kind !== "keep") await cookies.write(c, after.cookies);
     const timing = state.config.serverTiming ? serverTiming(trace) : undefined;
     if (timing !== undefined) c.header("Server-Timing", timing, { append: true });

@@ -132,7 +132,8 @@ export class SessionCookies {
         return;
       case "set": {
         const { id, mark } = plan;
-        const [key] = await this.#cryptoKeys();
+        // Imported once per isolate: after that, no await before the signature.
+        const [key] = this.#keys ?? (await this.#cryptoKeys());
         const value = `${id}.${mark.version}.${mark.tag}.${Math.max(0, Math.floor(mark.at)).toString(36)}`;
         // hono's setCookie percent-encodes the signed value and adds the attributes, as setSignedCookie does.
         if (plan.withId) {

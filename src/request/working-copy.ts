@@ -101,7 +101,11 @@ export class WorkingCopy {
     const base = this.#base;
     const touched: SessionData = {};
     for (const key of Object.keys(own)) {
-      if (this.#wholeExposed || this.#private?.has(key)) setOwn(touched, key, own[key]);
+      if (!this.#wholeExposed && !this.#private?.has(key)) continue;
+      // A copy handed out and left as it was (its JSON the same text) is the base's value: not copied again.
+      if (!this.#wholeExposed && this.#exposed?.has(key) && Object.hasOwn(base, key) && sameText(own[key], base[key]))
+        continue;
+      setOwn(touched, key, own[key]);
     }
     const copied = JSON.parse(JSON.stringify(touched)) as SessionData;
     const data: SessionData = {};
@@ -158,6 +162,32 @@ function sameJson(a: unknown, b: unknown): boolean {
   }
   for (const key in right) if (Object.hasOwn(right, key) && right[key] !== undefined) count--;
   return count === 0;
+}
+
+/**
+ * Whether two JSON values serialise to the same text: `sameJson`, with object members in the same order.
+ * Conservative: a value with `toJSON` (a Date) is never the same here, so it is copied like a changed one.
+ */
+function sameText(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameText(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  if (typeof left.toJSON === "function" || typeof right.toJSON === "function") return false;
+  const leftKeys = Object.keys(left).filter((key) => left[key] !== undefined);
+  const rightKeys = Object.keys(right).filter((key) => right[key] !== undefined);
+  if (leftKeys.length !== rightKeys.length) return false;
+  for (let i = 0; i < leftKeys.length; i++) {
+    const key = leftKeys[i]!;
+    if (key !== rightKeys[i] || !sameText(left[key], right[key])) return false;
+  }
+  return true;
 }
 
 /**

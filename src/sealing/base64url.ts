@@ -1,6 +1,6 @@
 // Uint8Array.prototype.toBase64 is native in current workerd; older runtimes take the btoa path.
 type Base64Native = {
-  toBase64?: (this: Uint8Array, options: { alphabet: "base64url"; omitPadding: boolean }) => string;
+  toBase64?: (this: Uint8Array, options?: { alphabet: "base64url"; omitPadding: boolean }) => string;
 };
 type Base64NativeCtor = {
   fromBase64?: (
@@ -19,6 +19,16 @@ export function encodeBase64Url(bytes: Uint8Array): string {
     binary += String.fromCharCode(...bytes.subarray(i, i + CHUNK));
   }
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** Standard base64, padded (as `btoa` writes it). */
+export function encodeBase64(bytes: Uint8Array): string {
+  if (nativeEncode) return nativeEncode.call(bytes);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += CHUNK) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + CHUNK));
+  }
+  return btoa(binary);
 }
 
 /** Throws a `SyntaxError` on anything that is not unpadded base64url. */

@@ -1,3 +1,5 @@
+import { encodeBase64 } from "./base64url.js";
+
 /*
  * Signed cookie values in hono's format (`setSignedCookie` / `getSignedCookie` of hono/cookie), so that a
  * cookie signed here verifies there and the other way round: `<value>.<signature>`, the signature the
@@ -19,9 +21,7 @@ export function importCookieKey(raw: Uint8Array<ArrayBuffer>): Promise<CryptoKey
 /** `value.signature`, as hono's `setSignedCookie` signs it (before it percent-encodes the cookie). */
 export async function signCookieValue(key: CryptoKey, value: string): Promise<string> {
   const signature = new Uint8Array(await crypto.subtle.sign(HMAC.name, key, encoder.encode(value)));
-  let binary = "";
-  for (const byte of signature) binary += String.fromCharCode(byte);
-  return `${value}.${btoa(binary)}`;
+  return `${value}.${encodeBase64(signature)}`;
 }
 
 /**

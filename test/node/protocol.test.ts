@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { holding, notLanded, viewOf } from "../../src/protocol/held.js";
+import { holding, notLanded, shows, viewOf } from "../../src/protocol/held.js";
 import { afterRead, decideLoad, type ReadInput } from "../../src/protocol/load.js";
 import { cookiesFor, freshSession, servedFrom, withRequestChange } from "../../src/protocol/request.js";
 import type { Change, Claim, LiveHeld, Policy, Version } from "../../src/protocol/types.js";
@@ -245,6 +245,50 @@ describe("a view is a value", () => {
     const retagged = holding(version(4, ["x", "q3"], { a: 1, b: 1 }), T, h, policy.idleTimeoutMs);
     for (const next of [tied, other, retagged]) expect(next.view).not.toBe(h.view);
     expect(holding(version(4, ["x", "c3"], { a: 1, b: 1 }), T, h, policy.idleTimeoutMs).view).toBe(h.view);
+  });
+
+  it("keeps its identity when a session written for the 17th time and on lands (the stored history is full), and shows every write of it", () => {
+    // A session written 20 times, each request's change landing before the next: its history is full from
+    // the 16th write on, and the oldest tag leaves it with every write.
+    let current = held(version(1, ["t1"], { n: 1 }));
+    const tags = ["t1"];
+    for (let n = 2; n <= 20; n++) {
+      const loaded = servedFrom(current, claim(n - 1, `t${n - 1}`), T, policy.idleTimeoutMs);
+      const json = JSON.stringify({ n });
+      const changed = withRequestChange(
+        loaded,
+        current,
+        { patch: { set: { n }, deleted: [] }, json },
+        `t${n}`,
+        T,
+        policy.idleTimeoutMs,
+      )!;
+      const plan = planWrite(changed, policy) as Exclude<ReturnType<typeof planWrite>, "too-large" | undefined>;
+      expect(plan.tags).toEqual(changed.view.tags);
+      const landed = afterWrite({ held: changed, plan, answer: null, startedAt: T, now: T, policy });
+      expect(landed.kind).toBe("landed");
+      current = (landed as { held: LiveHeld }).held;
+      // The view the request made is the one now held: what was derived from it (its parsed data) stays.
+      expect(current.view, `write ${n}`).toBe(changed.view);
+      tags.unshift(`t${n}`);
+      expect(current.view.tags).toEqual(tags.slice(0, 16));
+    }
+    // A cookie naming any of the last 16 writes is shown, and one naming a write that left the history long ago.
+    for (let n = 5; n <= 20; n++) expect(shows(current, claim(n, `t${n}`)), `t${n}`).toBe(true);
+    expect(shows(current, claim(3, "t3"))).toBe(true);
+    expect(shows(current, claim(19, "other"))).toBe(false);
+  });
+
+  it("shows a claim of its base's history though its own tags left it out (changes pending on a full history)", () => {
+    const base = version(
+      16,
+      Array.from({ length: 16 }, (_, i) => `b${16 - i}`),
+      { a: 1 },
+    );
+    const h = held(base, [change("p1", { a: 2 }, 17), change("p2", { a: 3 }, 18)]);
+    expect(h.view.tags).toEqual(["p2", "p1", ...base.tags.slice(0, 14)]);
+    expect(shows(h, claim(1, "b1"))).toBe(true);
+    expect(shows(h, claim(18, "p2"))).toBe(true);
   });
 });
 
