@@ -141,7 +141,8 @@ export interface SessionOptions<Bindings = any> {
   /**
    * Metrics hook: hits, misses, revalidations, writes (with their merges), conflicts, overwrites, dropped
    * and rejected writes, stale reads and store failures, with durations where they apply (see
-   * `SessionEvent`). It never receives ids or data. Keep it cheap: it runs on the request path.
+   * `SessionEvent`). It never receives ids or data. Keep it cheap: it runs on the request path. If it throws,
+   * the error is logged and ignored: the request, its session and its write go on.
    * @example onEvent: (event) => env.SESSION_METRICS.writeDataPoint({ indexes: [event.type], blobs: [event.type] })
    */
   onEvent?: (event: SessionEvent) => void;

@@ -1,4 +1,4 @@
-import { SessionConfigError } from "../errors.js";
+import { describeError, SessionConfigError } from "../errors.js";
 import type { RedisStoreFactory, UserCustomStore } from "../stores/types.js";
 import type { SessionEvent, SessionLogger } from "../types.js";
 import {
@@ -74,6 +74,7 @@ export function parseConfig(bindings: Bindings, options: SessionOptions = {}): S
       ? nonEmptyString("options.instanceName", options.instanceName, false)
       : (ext?.instanceName ?? "sessions");
   const storageType = ext?.storageType ?? (options.store !== undefined ? "custom" : "redis");
+  const logger = sessionLogger(options.logger);
   return {
     instanceName,
     storageType,
@@ -98,8 +99,8 @@ export function parseConfig(bindings: Bindings, options: SessionOptions = {}): S
       "new-session",
     ] as const),
     storeTimeoutMs: positiveNumber("options.storeTimeoutMs", options.storeTimeoutMs ?? 3000, "milliseconds"),
-    logger: options.logger ?? console,
-    onEvent: options.onEvent ?? (() => {}),
+    logger,
+    onEvent: observer(options.onEvent, logger),
     absoluteTimeoutMs:
       options.absoluteTimeoutMs === undefined
         ? undefined
@@ -197,6 +198,38 @@ function nonNegativeNumber(property: string, value: unknown, unit: string): numb
     throw new SessionConfigError(property, `must be a number of ${unit}, 0 or more`);
   }
   return value;
+}
+
+function sessionLogger(value: unknown): SessionLogger {
+  if (value === undefined) return console;
+  const logger = value as Partial<SessionLogger> | null;
+  if (
+    typeof logger !== "object" ||
+    logger === null ||
+    typeof logger.warn !== "function" ||
+    typeof logger.error !== "function"
+  )
+    throw new SessionConfigError("options.logger", "must be an object with warn(message) and error(message) methods");
+  return logger as SessionLogger;
+}
+
+/**
+ * The metrics hook, kept off the session's path: an observer that throws is logged, and the request (its
+ * session calls, its response, its write) goes on as if it had not been called.
+ */
+function observer(value: unknown, logger: SessionLogger): (event: SessionEvent) => void {
+  if (value === undefined) return () => {};
+  if (typeof value !== "function") throw new SessionConfigError("options.onEvent", "must be a function");
+  const onEvent = value as (event: SessionEvent) => void;
+  return (event) => {
+    try {
+      onEvent(event);
+    } catch (error) {
+      logger.error(
+        `hono-edge-session: options.onEvent threw on a "${event.type}" event (ignored): ${describeError(error)}`,
+      );
+    }
+  };
 }
 
 function bool(property: string, value: unknown): boolean {

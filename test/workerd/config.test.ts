@@ -253,3 +253,17 @@ describe("Redis credentials", () => {
     expect(error.property).toBe("UPSTASH_REDIS_REST_URL");
   });
 });
+
+describe("the logger and the metrics hook", () => {
+  it("are checked once, by name: a logger needs warn() and error(), onEvent must be a function", () => {
+    const base = { EXT_SESSION_MGT: ext(), ...creds };
+    const bad = (options: SessionOptions) => configError(base, options).message;
+    expect(bad({ logger: { warn: () => {} } as never })).toMatch(
+      /options\.logger.*must be an object with warn\(message\) and error\(message\) methods/,
+    );
+    expect(bad({ logger: "console" as never })).toMatch(/options\.logger/);
+    expect(bad({ onEvent: "metrics" as never })).toMatch(/options\.onEvent.*must be a function/);
+    const logger = { warn: () => {}, error: () => {} };
+    expect(parseConfig(base, { logger }).logger).toBe(logger);
+  });
+});

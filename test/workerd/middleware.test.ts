@@ -60,6 +60,31 @@ function flakyApp(label: string, extra: SessionOptions = {}) {
   return { instance, store, logger, events, options, app: app(options) };
 }
 
+describe("options.onEvent", () => {
+  it("that throws is logged and ignored: the session's calls, the response and the write go on", async () => {
+    const instance = uniqueInstance("throwing-observer");
+    const logger = new MemoryLogger();
+    const seen: string[] = [];
+    const onEvent = (event: SessionEvent) => {
+      seen.push(event.type);
+      throw new Error(`metrics backend down (${event.type})`);
+    };
+    const browser = new Browser(app(redisOptions(instance, { logger, onEvent })));
+    expect(await browser.json("/inc", { method: "POST" })).toEqual({ n: 1 });
+    expect(await browser.json("/inc", { method: "POST" })).toEqual({ n: 2 });
+    expect(seen).toContain("hit");
+    expect(seen).toContain("write");
+    const logged = logger.lines.filter((line) => line.includes("options.onEvent threw"));
+    expect(logged.length).toBe(seen.length);
+    expect(logged).toContain(
+      'error: hono-edge-session: options.onEvent threw on a "hit" event (ignored): Error: metrics backend down (hit)',
+    );
+    // Written to the store: another isolate (a new middleware, its memory empty) reads it there.
+    const other = new Browser(app(redisOptions(instance))).with(browser.cookie!);
+    expect(await other.json("/read")).toEqual({ n: 2 });
+  });
+});
+
 describe("c.var.session", () => {
   it("shows the session's methods and nothing else: no state, no way to the engine", async () => {
     const seen = await new Hono()
