@@ -548,7 +548,8 @@ where each request waits for the store. Every figure is the median of ${method.r
 route beside it, ${method.repeatsChanged} for the changed request and the peers' writes beside it), after a warm-up loop, with the
 spread (min–max) in brackets. Figures measured side by side took turns loop by loop, and what one adds over
 another is the median of their loop-by-loop differences. Response bodies are not read inside the loop (for every contender alike):
-reading one lets workerd run queued I/O work, and with it a background write.
+reading one lets workerd run queued I/O work, and with it a background write. The browser's side is not timed either: the
+cookies a response set go into its jar after the round (a round sends one request per jar), for every contender alike.
 
 **The critical path leaves the background out.** A changed session is written after the response
 (\`waitUntil\`). The loop collects each round's \`waitUntil\` promises and awaits them only after the round's
