@@ -149,6 +149,12 @@ export function storeFailureLine(error: unknown, consequence: string): string {
 
 /** Error text for logs: short, and never a value (store errors may quote the command they ran). */
 export function describeError(error: unknown): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  let text: string;
+  try {
+    text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  } catch {
+    // Thrown by something that cannot be made text (no prototype, a throwing toString): named by its kind.
+    text = Object.prototype.toString.call(error);
+  }
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }

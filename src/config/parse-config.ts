@@ -201,33 +201,48 @@ function nonNegativeNumber(property: string, value: unknown, unit: string): numb
 }
 
 function sessionLogger(value: unknown): SessionLogger {
-  if (value === undefined) return console;
-  const logger = value as Partial<SessionLogger> | null;
-  if (
-    typeof logger !== "object" ||
-    logger === null ||
-    typeof logger.warn !== "function" ||
-    typeof logger.error !== "function"
-  )
+  if (value === undefined || value === null) return console;
+  const logger = value as Partial<SessionLogger>;
+  if (typeof logger !== "object" || typeof logger.warn !== "function" || typeof logger.error !== "function")
     throw new SessionConfigError("options.logger", "must be an object with warn(message) and error(message) methods");
   return logger as SessionLogger;
 }
 
+/** A failing metrics hook is logged at most this often (per isolate): it may fail on every request. */
+const OBSERVER_LOG_INTERVAL_MS = 60_000;
+
 /**
- * The metrics hook, kept off the session's path: an observer that throws is logged, and the request (its
- * session calls, its response, its write) goes on as if it had not been called.
+ * The metrics hook, kept off the session's path: an observer that throws (or returns a promise that
+ * rejects) is logged, at most once a minute with the count of failures since, and the request (its session
+ * calls, its response, its write) goes on as if it had not been called.
  */
 function observer(value: unknown, logger: SessionLogger): (event: SessionEvent) => void {
-  if (value === undefined) return () => {};
+  if (value === undefined || value === null) return () => {};
   if (typeof value !== "function") throw new SessionConfigError("options.onEvent", "must be a function");
-  const onEvent = value as (event: SessionEvent) => void;
+  const onEvent = value as (event: SessionEvent) => unknown;
+  let loggedAt = -Infinity;
+  let unlogged = 0;
+  const failed = (event: SessionEvent, error: unknown) => {
+    unlogged++;
+    const now = Date.now();
+    if (now - loggedAt < OBSERVER_LOG_INTERVAL_MS) return;
+    const count = unlogged > 1 ? ` (${unlogged} failures since the last line)` : "";
+    loggedAt = now;
+    unlogged = 0;
+    try {
+      logger.error(
+        `hono-edge-session: options.onEvent threw on a "${event.type}" event (ignored)${count}: ${describeError(error)}`,
+      );
+    } catch {
+      // A logger that throws too: nothing more to tell, and the request still goes on.
+    }
+  };
   return (event) => {
     try {
-      onEvent(event);
+      const answer = onEvent(event);
+      if (answer instanceof Promise) answer.catch((error: unknown) => failed(event, error));
     } catch (error) {
-      logger.error(
-        `hono-edge-session: options.onEvent threw on a "${event.type}" event (ignored): ${describeError(error)}`,
-      );
+      failed(event, error);
     }
   };
 }

@@ -26,6 +26,8 @@ export interface SessionOperations {
   /** Ends the user's sessions; `keep`: this session stays (tied anew). Answers the ids ended and the kept session. */
   revokeAll(user: string, keep: Loaded | undefined): Promise<{ ended: string[]; kept?: Loaded | undefined }>;
   now(): number;
+  /** A new session id (for the new, empty session that takes a destroyed one's place). */
+  newId(): string;
 }
 
 /** The engine's operations for one request; `claim` reads its cookies (undefined: none), on first use only. */
@@ -117,5 +119,9 @@ class RequestOperations implements SessionOperations {
 
   now(): number {
     return this.engine.runtime.now();
+  }
+
+  newId(): string {
+    return this.engine.runtime.newId();
   }
 }

@@ -5,7 +5,7 @@ import {
   storeFailureLine,
   StoreMisconfiguredError,
 } from "../errors.js";
-import { endedHeld, holding, isSaved, viewOf } from "../protocol/held.js";
+import { endedHeld, holding, isSaved, retiedSince, viewOf } from "../protocol/held.js";
 import type { Loaded } from "../protocol/request.js";
 import type { Held, LiveHeld, Version } from "../protocol/types.js";
 import {
@@ -160,7 +160,15 @@ async function writeOnce(
   const startedAt = runtime.now();
   let answer;
   try {
-    if (await untiesRevoked(plan, before, engine, trace)) {
+    const revokedBefore = await untiesRevoked(plan, before, engine, trace);
+    if (revokedBefore !== undefined) {
+      // Revoked, or planned on a version older than the store's: then a conflict, planned again on it.
+      const stored = await store.read(id, 0, undefined, trace);
+      const newer = retiedSince(before.base!, stored, revokedBefore);
+      if (newer !== undefined) {
+        cell.set(holding(newer, runtime.now(), cell.get(), policy.idleTimeoutMs));
+        return { kind: "conflict" };
+      }
       cell.set(endedHeld("destroyed", runtime.now(), policy));
       report.onEvent({ type: "write-dropped", reason: "destroyed" });
       report.logger.warn(`hono-edge-session: write dropped: ${DROPPED.destroyed}`);
@@ -205,14 +213,19 @@ async function writeOnce(
  * isolate had not heard of yet): it would take the session out of its user's reach for good. The cut-off
  * is read afresh for it (ties change at sign-in and sign-out: rarely).
  */
-async function untiesRevoked(plan: WritePlan, before: LiveHeld, engine: Engine, trace: RequestTrace): Promise<boolean> {
+async function untiesRevoked(
+  plan: WritePlan,
+  before: LiveHeld,
+  engine: Engine,
+  trace: RequestTrace,
+): Promise<number | undefined> {
   const base = before.base;
-  if (base === null || before.missing || base.user === undefined || !engine.store.indexed) return false;
-  if (plan.tie.user === base.user && plan.tie.since === base.since) return false;
+  if (base === null || before.missing || base.user === undefined || !engine.store.indexed) return undefined;
+  if (plan.tie.user === base.user && plan.tie.since === base.since) return undefined;
   const startedAt = engine.runtime.now();
   const revokedBefore = await engine.store.revokedBefore(base.user, trace);
   engine.cutoffs.remember(base.user, { revokedBefore, confirmedAt: startedAt });
-  return base.since < revokedBefore;
+  return base.since < revokedBefore ? revokedBefore : undefined;
 }
 
 /** Index changes after a write; a failure is logged (the session is written; its listing is not). */

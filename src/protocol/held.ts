@@ -1,5 +1,5 @@
 import { apply } from "./patch.js";
-import type { Change, Claim, EndedHeld, EndReason, Held, LiveHeld, Tie, Version, View } from "./types.js";
+import type { Change, Claim, EndedHeld, EndReason, Held, LiveHeld, Stored, Tie, Version, View } from "./types.js";
 
 /**
  * How many change tags a version carries. A write whose answer was lost (the client retries it), or an
@@ -38,7 +38,7 @@ export function viewOf(base: Version | null, changes: readonly Change[], fresh: 
  * is still shown: the view holds its base (see `shows`).
  */
 export function viewTags(pending: readonly string[], baseTags: readonly string[]): readonly string[] {
-  return [...pending, ...baseTags].slice(0, Math.max(HISTORY_TAGS, pending.length));
+  return [...pending, ...baseTags].filter((tag) => tag !== "").slice(0, Math.max(HISTORY_TAGS, pending.length));
 }
 
 /**
@@ -152,4 +152,16 @@ export function heldBytes(id: string, held: Held): number {
 /** The newest version this isolate knows of or handed out. */
 export function highestVersion(held: LiveHeld): number {
   return Math.max(held.floor, held.base?.version ?? 0, ...held.changes.map((c) => c.version));
+}
+
+/**
+ * The store's version of a session whose base looked revoked, when it shows the base was only stale: newer,
+ * tied to the same user since the cut-off or after. ("Sign out everywhere else" ties the session it keeps
+ * anew just before it sets the cut-off; a plan made on the version before that restamp landed sees the old
+ * tie.) `undefined` when the store holds nothing newer that is not revoked: the session is revoked.
+ */
+export function retiedSince(base: Version, stored: Stored | "unchanged", revokedBefore: number): Version | undefined {
+  if (stored === "unchanged" || stored.kind !== "live") return undefined;
+  if (stored.version <= base.version || stored.user !== base.user || stored.since < revokedBefore) return undefined;
+  return stored;
 }

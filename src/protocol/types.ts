@@ -82,7 +82,10 @@ export interface Change {
 export interface View extends Tie {
   json: string;
   createdAt: number;
-  /** Every tag the view holds: the pending changes' and the base's. */
+  /**
+   * The tags of the writes the view holds, newest first: its pending changes', then its base's, as many in
+   * all as the version that lands them will carry (see `viewTags`; a base tag left out is still shown).
+   */
   tags: readonly string[];
 }
 

@@ -1,4 +1,4 @@
-import { endedHeld, HISTORY_TAGS, holding, notLanded, settle, withChanges } from "./held.js";
+import { endedHeld, HISTORY_TAGS, holding, notLanded, settle, viewTags, withChanges } from "./held.js";
 import { mayRestore } from "./load.js";
 import { overwrittenKeys } from "./patch.js";
 import type { EndReason, Held, LiveHeld, Policy, Stored, Tie, Version } from "./types.js";
@@ -67,7 +67,8 @@ function plan(held: LiveHeld, json: string, writeTag: string, ownTags: readonly 
   // tag: other isolates may have seen later versions, and two copies must not come back under one number
   // (a conditional read compares numbers).
   const version = Math.max(expected + 1, newestClaimed, held.missing ? held.floor + 1 + jump(writeTag) : 0);
-  const tags = [...ownTags, ...(held.base?.tags ?? [])].filter((t) => t !== "").slice(0, HISTORY_TAGS);
+  // The view's tags once these changes land (one formula, so a landed view keeps its identity).
+  const tags = viewTags(ownTags, held.base?.tags ?? []).slice(0, HISTORY_TAGS);
   return {
     expected,
     version,

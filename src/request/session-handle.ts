@@ -5,7 +5,7 @@ import {
   SessionUnavailableError,
 } from "../errors.js";
 import { diff } from "../protocol/patch.js";
-import type { Loaded, RequestChange } from "../protocol/request.js";
+import { freshSession, type Loaded, type RequestChange } from "../protocol/request.js";
 import type { Tie } from "../protocol/types.js";
 import type { SessionOperations } from "../engine/operations.js";
 import { parsedView } from "../engine/parsed-views.js";
@@ -45,6 +45,8 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
   #newId = false;
   /** Destroyed in this request: unless something is written after, the cookies are cleared. */
   #ended = false;
+  /** `#loaded.id` is the id destroyed here: a write after the destroy goes to a new one. */
+  #spentId = false;
 
   constructor(operations: SessionOperations) {
     this.#operations = operations;
@@ -101,7 +103,7 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
   async update(fn: (data: T) => T | void): Promise<T> {
     SessionHandle.#own(this);
     await this.#ready();
-    const loaded = this.#loaded!;
+    const loaded = this.#unspent();
     if (loaded.readOnly || this.#operations.endedMeanwhile(loaded.id)) {
       throw new SessionNotSavedError("this session's id was retired or ended; it takes no more writes");
     }
@@ -178,7 +180,10 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     return userId ?? this.#user;
   }
 
-  /** Destroyed: a new, empty session takes its place, and unless something is written the cookies go. */
+  /**
+   * Destroyed: a new, empty session takes its place, and unless something is written the cookies go. Its id
+   * is drawn when something is (see `#unspent`): the old id takes no more writes.
+   */
   #end(): void {
     const loaded = this.#loaded!;
     this.#loaded = {
@@ -189,6 +194,7 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
       held: undefined,
       served: undefined,
     };
+    this.#spentId = true;
     this.#data = new WorkingCopy({});
     this.#user = undefined;
     this.#newId = false;
@@ -246,7 +252,26 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
       loaded.isNew && change !== undefined && Object.keys(change.patch.set).length === 0 && change.tie === undefined;
     if (change === undefined || empty) return { kind: "unchanged", loaded, newId: this.#newId, ended: this.#ended };
     const settled = requested!.settled;
-    return { kind: "changed", loaded, change, newId: this.#newId, ...(settled !== undefined ? { settled } : {}) };
+    const writing = this.#unspent();
+    return {
+      kind: "changed",
+      loaded: writing,
+      change,
+      newId: this.#newId,
+      ...(settled !== undefined ? { settled } : {}),
+    };
+  }
+
+  /**
+   * The session a write goes to: after a destroy in this request, a new one under a new id (drawn only now:
+   * most requests that destroy write nothing after).
+   */
+  #unspent(): Loaded {
+    if (this.#spentId) {
+      this.#loaded = freshSession(this.#operations.newId(), this.#operations.now(), undefined);
+      this.#spentId = false;
+    }
+    return this.#loaded!;
   }
 
   /** The session as the store now holds it becomes this request's base (and its data). */
@@ -254,6 +279,7 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     // A new session that got written here: the browser learns its id from this response.
     if (this.#loaded?.isNew === true && !loaded.isNew && loaded.id === this.#loaded.id) this.#newId = true;
     this.#loaded = loaded;
+    this.#spentId = false;
     this.#user = loaded.view.user;
     this.#data = new WorkingCopy(sharedData(loaded));
   }

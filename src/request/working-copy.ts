@@ -36,13 +36,14 @@ export class WorkingCopy {
       // Nothing written yet: an object value's copy is kept aside, and the base is not copied at all.
       const exposed = this.#exposed?.get(key);
       if (exposed !== undefined) return exposed.copy;
-      const value = this.#base[key];
+      // Own members only: "__proto__" or "constructor" is a key like any other, never the prototype's.
+      const value = Object.hasOwn(this.#base, key) ? this.#base[key] : undefined;
       if (typeof value !== "object" || value === null) return value;
       const copy = copyJson(value);
       (this.#exposed ??= new Map()).set(key, { copy, original: value });
       return copy;
     }
-    const value = own[key];
+    const value = Object.hasOwn(own, key) ? own[key] : undefined;
     if (typeof value !== "object" || value === null || this.#wholeExposed || this.#private?.has(key)) return value;
     const copy = copyJson(value);
     setOwn(own, key, copy);
@@ -151,9 +152,8 @@ function sameJson(a: unknown, b: unknown): boolean {
   if (Array.isArray(b)) return false;
   const left = a as Record<string, unknown>;
   const right = b as Record<string, unknown>;
-  // A Date (or anything with toJSON) is what it serialises to, not its (often no) enumerable members.
-  if (typeof left.toJSON === "function" || typeof right.toJSON === "function")
-    return JSON.stringify(left) === JSON.stringify(right);
+  // A Date (or anything with toJSON), a boxed primitive, a Map: what it serialises to, not its members.
+  if (!isPlain(left) || !isPlain(right)) return JSON.stringify(left) === JSON.stringify(right);
   let count = 0;
   for (const key in left) {
     if (!Object.hasOwn(left, key) || left[key] === undefined) continue;
@@ -165,8 +165,18 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 /**
+ * A plain object (as JSON.parse makes, or a literal) with no `toJSON`: its JSON is its own enumerable members.
+ * Anything else (a Date, `new Boolean(false)`, a Map, a class instance) serialises by its own rules.
+ */
+function isPlain(value: Record<string, unknown>): boolean {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return (proto === Object.prototype || proto === null) && typeof value.toJSON !== "function";
+}
+
+/**
  * Whether two JSON values serialise to the same text: `sameJson`, with object members in the same order.
- * Conservative: a value with `toJSON` (a Date) is never the same here, so it is copied like a changed one.
+ * Conservative: anything but a plain object or array (a Date, a boxed primitive) is never the same here, so it
+ * is copied like a changed one.
  */
 function sameText(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -179,7 +189,7 @@ function sameText(a: unknown, b: unknown): boolean {
   if (Array.isArray(b)) return false;
   const left = a as Record<string, unknown>;
   const right = b as Record<string, unknown>;
-  if (typeof left.toJSON === "function" || typeof right.toJSON === "function") return false;
+  if (!isPlain(left) || !isPlain(right)) return false;
   const leftKeys = Object.keys(left).filter((key) => left[key] !== undefined);
   const rightKeys = Object.keys(right).filter((key) => right[key] !== undefined);
   if (leftKeys.length !== rightKeys.length) return false;

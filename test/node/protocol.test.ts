@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { holding, notLanded, shows, viewOf } from "../../src/protocol/held.js";
+import { holding, notLanded, retiedSince, shows, viewOf } from "../../src/protocol/held.js";
 import { afterRead, decideLoad, type ReadInput } from "../../src/protocol/load.js";
 import { cookiesFor, freshSession, servedFrom, withRequestChange } from "../../src/protocol/request.js";
 import type { Change, Claim, LiveHeld, Policy, Version } from "../../src/protocol/types.js";
@@ -289,6 +289,20 @@ describe("a view is a value", () => {
     expect(h.view.tags).toEqual(["p2", "p1", ...base.tags.slice(0, 14)]);
     expect(shows(h, claim(1, "b1"))).toBe(true);
     expect(shows(h, claim(18, "p2"))).toBe(true);
+  });
+});
+
+describe("a write that looks like it re-ties a revoked session", () => {
+  it("is planned again on the store's version when that one was tied anew since the cut-off, and is revoked otherwise", () => {
+    const base = { ...version(3, ["c3"], { a: 1 }), user: "u", since: 100 };
+    const retied = { kind: "live" as const, ...version(4, ["k4", "c3"], { a: 1 }), user: "u", since: 501 };
+    expect(retiedSince(base, retied, 501)).toBe(retied);
+    // Not newer, another user, tied before the cut-off, or not live: revoked.
+    expect(retiedSince(base, { ...retied, version: 3 }, 501)).toBeUndefined();
+    expect(retiedSince(base, { ...retied, user: "v" }, 501)).toBeUndefined();
+    expect(retiedSince(base, { ...retied, since: 500 }, 501)).toBeUndefined();
+    expect(retiedSince(base, { kind: "ended", version: 4, reason: "destroyed" }, 501)).toBeUndefined();
+    expect(retiedSince(base, UNCHANGED, 501)).toBeUndefined();
   });
 });
 

@@ -31,6 +31,14 @@ describe("the simulator", () => {
     expect(outcome.failure?.message).toBeDefined();
   });
 
+  it("catches a write planned before a kept session's restamp landed ending that session (seed 20693), and no longer fails there", async () => {
+    const broken = await runSeeds(20_693, 1, "kept-session-ended-by-a-stale-plan");
+    expect(broken.failure?.message).toMatch(/convergence/);
+    const fixed = await runSeeds(20_693, 1);
+    expect(fixed.failure).toBeUndefined();
+    expect(fixed.seeds).toBe(1);
+  });
+
   it("puts every mutant of `npm run simulate -- --mutants` into today's source (each edit still finds its text)", async () => {
     for (const mutant of MUTANTS) {
       const dir = await sourceWithMutant(mutant.name); // throws when an edit's text no longer stands exactly once

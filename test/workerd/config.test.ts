@@ -265,5 +265,59 @@ describe("the logger and the metrics hook", () => {
     expect(bad({ onEvent: "metrics" as never })).toMatch(/options\.onEvent.*must be a function/);
     const logger = { warn: () => {}, error: () => {} };
     expect(parseConfig(base, { logger }).logger).toBe(logger);
+    // null, as undefined, is none: the console, and no hook.
+    expect(parseConfig(base, { logger: null as never, onEvent: null as never }).logger).toBe(console);
+  });
+
+  it("keeps a failing onEvent off the request: whatever it throws or rejects with is logged, never thrown", async () => {
+    const lines: string[] = [];
+    const logger = { warn: () => {}, error: (line: string) => void lines.push(line) };
+    const base = { EXT_SESSION_MGT: ext(), ...creds };
+    const thrown = [
+      Object.create(null),
+      {
+        toString: () => {
+          throw new Error("nested");
+        },
+      },
+      new Error("down"),
+    ];
+    for (const error of thrown) {
+      const { onEvent } = parseConfig(base, {
+        logger,
+        onEvent: () => {
+          throw error;
+        },
+      });
+      expect(() => onEvent({ type: "hit" })).not.toThrow();
+    }
+    const rejecting = parseConfig(base, {
+      logger,
+      onEvent: async () => {
+        throw new Error("async down");
+      },
+    });
+    rejecting.onEvent({ type: "hit" });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(lines).toEqual([
+      'hono-edge-session: options.onEvent threw on a "hit" event (ignored): [object Object]',
+      'hono-edge-session: options.onEvent threw on a "hit" event (ignored): [object Object]',
+      'hono-edge-session: options.onEvent threw on a "hit" event (ignored): Error: down',
+      'hono-edge-session: options.onEvent threw on a "hit" event (ignored): Error: async down',
+    ]);
+    // A logger that throws as well: still nothing reaches the request.
+    const broken = {
+      warn: () => {},
+      error: () => {
+        throw new Error("log sink down");
+      },
+    };
+    const quiet = parseConfig(base, {
+      logger: broken,
+      onEvent: () => {
+        throw new Error("down");
+      },
+    });
+    expect(() => quiet.onEvent({ type: "hit" })).not.toThrow();
   });
 });

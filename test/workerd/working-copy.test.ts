@@ -77,6 +77,43 @@ describe("WorkingCopy", () => {
     expect(JSON.stringify(copy.settle().data)).toBe(json);
   });
 
+  it("settles a boxed primitive, a Date or a Map set over a copy handed out as what its JSON says", () => {
+    for (const [before, after] of [
+      [{}, new Boolean(false)],
+      [{ 0: "a", 1: "b" }, new String("ab")],
+      [{}, new Map([["k", 1]])],
+      [{}, new Date(0)],
+    ] as const) {
+      const shared = { k: before, n: 1 };
+      const copy = new WorkingCopy(shared);
+      copy.get("k");
+      copy.set("k", after);
+      const json = copy.changedJson(JSON.stringify(shared));
+      if (JSON.stringify(before) === JSON.stringify(after)) {
+        // A Map is {} as JSON: no change at all.
+        expect(json).toBeUndefined();
+        continue;
+      }
+      const { patch, data } = copy.settle();
+      expect(JSON.stringify(data), String(after)).toBe(json);
+      expect(JSON.parse(json!).k).toEqual(JSON.parse(JSON.stringify(after)));
+      expect(patch.set.k).toEqual(JSON.parse(JSON.stringify(after)));
+    }
+  });
+
+  it('reads only the session\'s own keys: "__proto__" and "constructor" are keys like any other', () => {
+    const copy = new WorkingCopy(JSON.parse('{"n":1}') as Record<string, unknown>);
+    expect(copy.get("__proto__")).toBeUndefined();
+    expect(copy.get("constructor")).toBeUndefined();
+    copy.set("n", 2);
+    expect(copy.get("__proto__")).toBeUndefined();
+    copy.whole();
+    expect(copy.get("__proto__")).toBeUndefined();
+    expect(copy.get("toString")).toBeUndefined();
+    expect(JSON.parse(copy.changedJson('{"n":1}')!)).toEqual({ n: 2 });
+    expect(Object.keys(copy.settle().data)).toEqual(["n"]);
+  });
+
   it("settles like JSON.parse of its JSON over 20 000 seeded random request histories", () => {
     const prng = new Prng(20_000);
     const keys = ["a", "b", "c", "1", "__proto__", "d"];

@@ -152,7 +152,7 @@ async function main(): Promise<void> {
     let escaped = 0;
     for (const mutant of MUTANTS) {
       const started = performance.now();
-      const outcome = await runParallel(options, mutant.name);
+      const outcome = await runParallel({ ...options, seeds: Math.max(options.seeds, mutant.seeds ?? 0) }, mutant.name);
       const seconds = (performance.now() - started) / 1000;
       const caught = outcome.failure !== undefined;
       if (!caught) escaped++;
