@@ -108,11 +108,17 @@ class RequestOperations implements SessionOperations {
       };
       kept = await commitChange(change, engine, trace);
     };
+    // Revoked by another sign-out while being tied anew: ended after all.
+    const end = async () => {
+      const restamped = kept ?? keep!;
+      kept = undefined;
+      await destroySession(restamped, engine, trace);
+    };
     const { ended } = await revokeAllSessions(
       user,
       engine,
       trace,
-      keep === undefined ? undefined : { id: keep.id, since: keep.view.since, restamp },
+      keep === undefined ? undefined : { id: keep.id, since: keep.view.since, restamp, end },
     );
     return { ended, kept };
   }

@@ -58,18 +58,27 @@ export async function revokeAllSessions(
   user: string,
   engine: Engine,
   trace: RequestTrace,
-  keep: { id: string; since: number; restamp: (since: number) => Promise<void> } | undefined,
+  keep: { id: string; since: number; restamp: (since: number) => Promise<void>; end: () => Promise<void> } | undefined,
 ): Promise<{ ended: string[]; kept: boolean }> {
   const { runtime, policy, store } = engine;
   const at = runtime.now();
   // Listed first (the index leaves revoked entries out), to answer how many it ends.
   const { sessions, revokedBefore } = await store.readIndex(user, trace);
-  const kept = keep !== undefined && keep.since >= revokedBefore;
+  let kept = keep !== undefined && keep.since >= revokedBefore;
   // The session kept is tied anew one millisecond after the cut-off, before the cut-off is set.
-  if (kept) await keep.restamp(at + 1);
+  if (keep !== undefined && kept) {
+    await keep.restamp(at + 1);
+    // Another sign-out everywhere may have set its cut-off between the check above and the re-tie (two store
+    // calls apart): that cut-off ended the session as it was tied, and the re-tie must not bring it back.
+    // Read again, before this request's own cut-off is set (so a newer one is another request's).
+    if ((await store.revokedBefore(user, trace)) > keep.since) {
+      kept = false;
+      await keep.end();
+    }
+  }
   await store.revokeBefore(user, at + 1, policy.markerTtlMs, trace);
   engine.cutoffs.remember(user, { revokedBefore: at + 1, confirmedAt: at });
-  const ended = sessions.filter((s) => s.since <= at && !(kept && s.id === keep.id));
+  const ended = sessions.filter((s) => s.since <= at && !(kept && s.id === keep?.id));
   if (ended.length > 0)
     await store.changeIndex(
       ended.map(({ id }) => ({ op: "remove", user, id })),

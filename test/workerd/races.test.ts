@@ -207,6 +207,64 @@ describe("configuration", () => {
   });
 });
 
+describe("sign out everywhere, and sign out everywhere else from another session of the user, at once", () => {
+  it("ends the session the second keeps when the first's cut-off lands while it is being tied anew", async () => {
+    const base = new MemoryStore();
+    // The first sign-out's isolate: its index read waits at a gate (its cut-off time is already taken).
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let hold = false;
+    const slowIndex = new Proxy(base, {
+      get(target, property) {
+        if (property === "readIndex")
+          return async (...args: Parameters<MemoryStore["readIndex"]>) => {
+            if (hold) {
+              hold = false;
+              await gate;
+            }
+            return target.readIndex(...args);
+          };
+        const value = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    // The second's isolate: when its re-tie lands, the first sign-out goes on and ends, before it goes on.
+    let onLanded: (() => Promise<void>) | undefined;
+    const hooked = overriding(base, async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
+      const result = await base.setIfVersion(...args);
+      if (result === null && onLanded !== undefined) {
+        const hook = onLanded;
+        onLanded = undefined;
+        await hook();
+      }
+      return result;
+    });
+    const everywhere = isolate(slowIndex).app;
+    const elsewhere = isolate(hooked).app.post("/logout-others", async (c) =>
+      c.json({ ended: await c.var.session.revokeAllSessions({ userId: "ada", keepCurrent: true }) }),
+    );
+    const victim = new Browser(everywhere);
+    await victim.fetch("/login", { method: "POST" });
+    const thief = new Browser(elsewhere);
+    await thief.fetch("/login", { method: "POST" });
+    await thief.fetch("/set", { method: "POST", json: { mine: 1 } });
+
+    hold = true;
+    const signedOut = victim.json("/logout-everywhere", { method: "POST" });
+    await sleep(5); // the second sign-out starts later, on its own clock
+    onLanded = async () => {
+      open();
+      await signedOut;
+    };
+    await thief.json("/logout-others", { method: "POST" });
+    expect(await signedOut).toEqual({ ended: 2 });
+    // Every session of the user that the first sign-out listed is gone, on any isolate, however the two met.
+    expect(await new Browser(isolate(base).app).with(thief.cookie).json("/read")).toEqual({});
+    expect(await new Browser(isolate(base).app).with(victim.cookie).json("/read")).toEqual({});
+    expect(await new Browser(isolate(base).app).json("/sessions")).toEqual([]);
+  });
+});
+
 describe("two changes on one isolate, the first merged by the store", () => {
   it("never re-applies the first change's keys over a newer write from another isolate", async () => {
     const base = new MemoryStore();
