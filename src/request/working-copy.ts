@@ -104,7 +104,12 @@ export class WorkingCopy {
     for (const key of Object.keys(own)) {
       if (!this.#wholeExposed && !this.#private?.has(key)) continue;
       // A copy handed out and left as it was (its JSON the same text) is the base's value: not copied again.
-      if (!this.#wholeExposed && this.#exposed?.has(key) && Object.hasOwn(base, key) && sameText(own[key], base[key]))
+      if (
+        !this.#wholeExposed &&
+        this.#exposed?.has(key) &&
+        Object.hasOwn(base, key) &&
+        sameJson(own[key], base[key], true)
+      )
         continue;
       setOwn(touched, key, own[key]);
     }
@@ -140,13 +145,16 @@ export class WorkingCopy {
   }
 }
 
-/** Deep equality of JSON values, as JSON.stringify would see them (undefined members count as absent). */
-function sameJson(a: unknown, b: unknown): boolean {
+/**
+ * Deep equality of JSON values, as JSON.stringify would see them (undefined members count as absent);
+ * `inOrder`: object members in the same order too, so that the two serialise to the same text.
+ */
+function sameJson(a: unknown, b: unknown, inOrder = false): boolean {
   if (a === b) return true;
   if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i], inOrder)) return false;
     return true;
   }
   if (Array.isArray(b)) return false;
@@ -154,6 +162,14 @@ function sameJson(a: unknown, b: unknown): boolean {
   const right = b as Record<string, unknown>;
   // A Date (or anything with toJSON), a boxed primitive, a Map: what it serialises to, not its members.
   if (!isPlain(left) || !isPlain(right)) return JSON.stringify(left) === JSON.stringify(right);
+  if (inOrder) {
+    const leftKeys = Object.keys(left).filter((key) => left[key] !== undefined);
+    const rightKeys = Object.keys(right).filter((key) => right[key] !== undefined);
+    return (
+      leftKeys.length === rightKeys.length &&
+      leftKeys.every((key, i) => key === rightKeys[i] && sameJson(left[key], right[key], true))
+    );
+  }
   let count = 0;
   for (const key in left) {
     if (!Object.hasOwn(left, key) || left[key] === undefined) continue;
@@ -171,33 +187,6 @@ function sameJson(a: unknown, b: unknown): boolean {
 function isPlain(value: Record<string, unknown>): boolean {
   const proto = Object.getPrototypeOf(value) as unknown;
   return (proto === Object.prototype || proto === null) && typeof value.toJSON !== "function";
-}
-
-/**
- * Whether two JSON values serialise to the same text: `sameJson`, with object members in the same order.
- * Conservative: anything but a plain object or array (a Date, a boxed primitive) is never the same here, so it
- * is copied like a changed one.
- */
-function sameText(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameText(a[i], b[i])) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  const left = a as Record<string, unknown>;
-  const right = b as Record<string, unknown>;
-  if (!isPlain(left) || !isPlain(right)) return false;
-  const leftKeys = Object.keys(left).filter((key) => left[key] !== undefined);
-  const rightKeys = Object.keys(right).filter((key) => right[key] !== undefined);
-  if (leftKeys.length !== rightKeys.length) return false;
-  for (let i = 0; i < leftKeys.length; i++) {
-    const key = leftKeys[i]!;
-    if (key !== rightKeys[i] || !sameText(left[key], right[key])) return false;
-  }
-  return true;
 }
 
 /**

@@ -14,11 +14,7 @@ const CHUNK = 0x8000;
 
 export function encodeBase64Url(bytes: Uint8Array): string {
   if (nativeEncode) return nativeEncode.call(bytes, { alphabet: "base64url", omitPadding: true });
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += CHUNK) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + CHUNK));
-  }
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return encodeBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 /** Standard base64, padded (as `btoa` writes it). */

@@ -16,14 +16,39 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 
 /** A view of `base` whose compare-and-set is overridden (every other call goes to `base` itself). */
-function overriding(base: MemoryStore, setIfVersion: MemoryStore["setIfVersion"]): MemoryStore {
+function overriding(
+  base: MemoryStore,
+  overrides: Partial<Pick<MemoryStore, "setIfVersion" | "readIndex">>,
+): MemoryStore {
   return new Proxy(base, {
     get(target, property) {
-      if (property === "setIfVersion") return setIfVersion;
+      const own = (overrides as Record<PropertyKey, unknown>)[property];
+      if (own !== undefined) return own;
       const value = Reflect.get(target, property, target);
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
+}
+
+/**
+ * `base` whose compare-and-set takes `delayMs` (a store that far away) and, after a write lands, runs the
+ * hook set in `landed.next` once, before it answers.
+ */
+function landingHook(base: MemoryStore, delayMs = 0) {
+  const landed: { next?: () => Promise<void> } = {};
+  const store = overriding(base, {
+    setIfVersion: async (...args) => {
+      if (delayMs > 0) await sleep(delayMs);
+      const result = await base.setIfVersion(...args);
+      const hook = landed.next;
+      if (result === null && hook !== undefined) {
+        landed.next = undefined;
+        await hook();
+      }
+      return result;
+    },
+  });
+  return { store, landed };
 }
 
 type Data = Record<string, unknown>;
@@ -214,31 +239,17 @@ describe("sign out everywhere, and sign out everywhere else from another session
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
     let hold = false;
-    const slowIndex = new Proxy(base, {
-      get(target, property) {
-        if (property === "readIndex")
-          return async (...args: Parameters<MemoryStore["readIndex"]>) => {
-            if (hold) {
-              hold = false;
-              await gate;
-            }
-            return target.readIndex(...args);
-          };
-        const value = Reflect.get(target, property, target);
-        return typeof value === "function" ? value.bind(target) : value;
+    const slowIndex = overriding(base, {
+      readIndex: async (...args) => {
+        if (hold) {
+          hold = false;
+          await gate;
+        }
+        return base.readIndex(...args);
       },
     });
     // The second's isolate: when its re-tie lands, the first sign-out goes on and ends, before it goes on.
-    let onLanded: (() => Promise<void>) | undefined;
-    const hooked = overriding(base, async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
-      const result = await base.setIfVersion(...args);
-      if (result === null && onLanded !== undefined) {
-        const hook = onLanded;
-        onLanded = undefined;
-        await hook();
-      }
-      return result;
-    });
+    const { store: hooked, landed } = landingHook(base);
     const everywhere = isolate(slowIndex).app;
     const elsewhere = isolate(hooked).app.post("/logout-others", async (c) =>
       c.json({ ended: await c.var.session.revokeAllSessions({ userId: "ada", keepCurrent: true }) }),
@@ -252,7 +263,7 @@ describe("sign out everywhere, and sign out everywhere else from another session
     hold = true;
     const signedOut = victim.json("/logout-everywhere", { method: "POST" });
     await sleep(5); // the second sign-out starts later, on its own clock
-    onLanded = async () => {
+    landed.next = async () => {
       open();
       await signedOut;
     };
@@ -268,20 +279,8 @@ describe("sign out everywhere, and sign out everywhere else from another session
 describe("two changes on one isolate, the first merged by the store", () => {
   it("never re-applies the first change's keys over a newer write from another isolate", async () => {
     const base = new MemoryStore();
-    let onLanded: (() => Promise<void>) | undefined;
     // Isolate A's store: each compare-and-set is slow (a store 20 ms away); a hook runs after one lands.
-    const slowStore = overriding(base, async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
-      {
-        await sleep(20);
-        const result = await base.setIfVersion(...args);
-        if (result === null && onLanded !== undefined) {
-          const hook = onLanded;
-          onLanded = undefined;
-          await hook();
-        }
-        return result;
-      }
-    });
+    const { store: slowStore, landed } = landingHook(base, 20);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const events: SessionEvent[] = [];
@@ -323,7 +322,7 @@ describe("two changes on one isolate, the first merged by the store", () => {
     // Meanwhile isolate B writes another key: v2. So A's first write will merge.
     await new Browser(b).with(cookie).fetch("/set", { method: "POST", json: { m: "B" } });
     // As soon as A's first write (k) lands, B sets k again, later than A did.
-    onLanded = async () => {
+    landed.next = async () => {
       const res = await new Browser(b).with(cookie).fetch("/set", { method: "POST", json: { k: "B-later" } });
       expect(res.status).toBe(200);
     };
@@ -340,11 +339,13 @@ describe("two changes on one isolate, the first merged by the store", () => {
 describe("the same change made on two isolates at once", () => {
   it("lands the write each cookie names, so no later request waits or is refused", async () => {
     const base = new MemoryStore();
-    const slowStore = overriding(base, async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
-      {
-        await sleep(30);
-        return await base.setIfVersion(...args);
-      }
+    const slowStore = overriding(base, {
+      setIfVersion: async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
+        {
+          await sleep(30);
+          return await base.setIfVersion(...args);
+        }
+      },
     });
     const events: SessionEvent[] = [];
     const opts = { onStaleRead: "reject" as const, onEvent: (e: SessionEvent) => events.push(e) };
@@ -403,9 +404,11 @@ describe("get(key) copies an object value with [[Set]]", () => {
 describe("a new session's first write still in flight", () => {
   it("is waited for by another isolate, not declared dead (its cookies are kept)", async () => {
     const base = new MemoryStore();
-    const slowStore = overriding(base, async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
-      await sleep(60); // a store ~60 ms away
-      return await base.setIfVersion(...args);
+    const slowStore = overriding(base, {
+      setIfVersion: async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
+        await sleep(60); // a store ~60 ms away
+        return await base.setIfVersion(...args);
+      },
     });
     const a = isolate(slowStore).app;
     const b = isolate(base).app;
@@ -436,9 +439,11 @@ describe("a new session's first write still in flight", () => {
 describe("a load that replaces a pending change of its own isolate", () => {
   it("never drops a change the write queue has not written yet", async () => {
     const base = new MemoryStore();
-    const slowStore = overriding(base, async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
-      await sleep(400); // a slow store, or a congested one
-      return await base.setIfVersion(...args);
+    const slowStore = overriding(base, {
+      setIfVersion: async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
+        await sleep(400); // a slow store, or a congested one
+        return await base.setIfVersion(...args);
+      },
     });
     const a = isolate(slowStore, { maxStalenessMs: 60_000 }).app;
     const b = isolate(base).app;
@@ -495,14 +500,16 @@ describe("a write of this isolate that landed, its answer still on the way", () 
   async function overwrittenWhileAnswerTravels({ replyMs, options = {}, answerFails, secondChange }: Scenario) {
     const base = new MemoryStore();
     let first = true;
-    const lateAnswer = overriding(base, async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
-      const result = await base.setIfVersion(...args);
-      await sleep(replyMs);
-      if (answerFails === true && first) {
-        first = false;
-        throw new Error("the answer was lost (test)");
-      }
-      return result;
+    const lateAnswer = overriding(base, {
+      setIfVersion: async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
+        const result = await base.setIfVersion(...args);
+        await sleep(replyMs);
+        if (answerFails === true && first) {
+          first = false;
+          throw new Error("the answer was lost (test)");
+        }
+        return result;
+      },
     });
     const a = isolate(lateAnswer, options);
     const b = isolate(base).app;
@@ -592,12 +599,14 @@ describe("a compare-and-set retried after its answer was lost, another isolate h
     const before = browser.cookie;
     let lost = true;
     // The client's first try lands, its answer is lost; before the retry, the user's other tab counts on B.
-    const retrying = overriding(base, async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
-      const first = await base.setIfVersion(...args);
-      if (!lost) return first;
-      lost = false;
-      expect(await new Browser(b).with(before).json("/count", { method: "POST" })).toEqual({ n: 3 });
-      return await base.setIfVersion(...args);
+    const retrying = overriding(base, {
+      setIfVersion: async (...args: Parameters<MemoryStore["setIfVersion"]>) => {
+        const first = await base.setIfVersion(...args);
+        if (!lost) return first;
+        lost = false;
+        expect(await new Browser(b).with(before).json("/count", { method: "POST" })).toEqual({ n: 3 });
+        return await base.setIfVersion(...args);
+      },
     });
     const a = isolate(retrying);
     expect(await new Browser(a.app).with(before).json("/count", { method: "POST" })).toEqual({ n: 3 });
