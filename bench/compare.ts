@@ -12,10 +12,10 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { Miniflare } from "miniflare";
-import { bundleWorker, COMPATIBILITY_DATE } from "../test/support/node.js";
-import { cpuNs, workerdChildren } from "./workerd-process.js";
+import { bundleWorker } from "../test/support/node.js";
+import { cpuNs, startBenchWorker } from "./workerd-process.js";
 
 const ref = process.argv[2] ?? "HEAD";
 const repeats = Number(process.env.COMPARE_REPEATS ?? 21);
@@ -33,21 +33,11 @@ interface Build {
 
 async function start(label: string, root: string): Promise<Build> {
   const script = await bundleWorker({ root, entry: "bench/worker.ts", outfile: join(scratch, label, "worker.js") });
-  const before = workerdChildren();
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: script,
-    modulesRoot: dirname(script),
-    compatibilityDate: COMPATIBILITY_DATE,
-    compatibilityFlags: ["nodejs_compat"],
-    // The contenders measured here keep their sessions in the isolate: the Redis address is never called.
-    bindings: {
-      BENCH_OPTIONS: JSON.stringify({ secret: "c".repeat(64), redis: { url: "http://127.0.0.1:9", token: "-" } }),
-    },
+  // The contenders measured here keep their sessions in the isolate: the Redis address is never called.
+  const { mf, pid } = await startBenchWorker(script, {
+    secret: "c".repeat(64),
+    redis: { url: "http://127.0.0.1:9", token: "-" },
   });
-  await mf.ready;
-  const pid = [...workerdChildren()].find((p) => !before.has(p));
-  if (pid === undefined) throw new Error("cannot find the workerd process (Linux /proc needed)");
   return { label, mf, pid };
 }
 

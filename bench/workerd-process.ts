@@ -1,4 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { Miniflare } from "miniflare";
+import { COMPATIBILITY_DATE } from "../test/support/node.js";
 
 /*
  * The workerd processes behind Miniflare instances, read from Linux's /proc: which ones this process
@@ -36,4 +39,32 @@ export function cpuNs(pid: number): number {
     total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
   }
   return total;
+}
+
+/**
+ * The benchmark worker (`script`, bundled) in a Miniflare instance of its own, so a workerd process of its own:
+ * its own memory tiers, and a CPU time that is its own. `options` becomes its `BENCH_OPTIONS` binding; `url`
+ * is where it listens (for load from outside).
+ */
+export async function startBenchWorker(
+  script: string,
+  options: { secret: string; redis: { url: string; token: string } },
+  inspectorPort?: number,
+): Promise<{ mf: Miniflare; url: string; pid: number }> {
+  const before = workerdChildren();
+  const mf = new Miniflare({
+    ...(inspectorPort !== undefined ? { inspectorPort } : {}),
+    modules: true,
+    scriptPath: script,
+    modulesRoot: dirname(script),
+    compatibilityDate: COMPATIBILITY_DATE,
+    compatibilityFlags: ["nodejs_compat"],
+    bindings: { BENCH_OPTIONS: JSON.stringify(options) },
+    port: 0,
+    host: "127.0.0.1",
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  const pid = [...workerdChildren()].find((p) => !before.has(p));
+  if (pid === undefined) throw new Error("cannot find the workerd process (Linux /proc needed)");
+  return { mf, url, pid };
 }

@@ -186,14 +186,9 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
    */
   #end(): void {
     const loaded = this.#loaded!;
-    this.#loaded = {
-      ...loaded,
-      isNew: true,
-      readOnly: false,
-      view: { json: "{}", user: undefined, since: 0, createdAt: this.#operations.now(), tags: [] },
-      held: undefined,
-      served: undefined,
-    };
+    // Under the old id until something is written (its claim and ending kept): a new session's own state.
+    const fresh = freshSession(loaded.id, this.#operations.now(), loaded.claim, loaded.ending);
+    this.#loaded = { ...loaded, ...fresh, readOnly: false };
     this.#spentId = true;
     this.#data = new WorkingCopy({});
     this.#user = undefined;
