@@ -205,6 +205,8 @@ const OURS: Array<{ kind: string; label: string; path: "read-only" | "changed" }
   { kind: "changed, awaitWrites", label: "changed, `awaitWrites: true` (write before the response)", path: "changed" },
 ];
 
+/** The default `maxStalenessMs`, which the bench's hit contender runs with. */
+const STALENESS_BOUND_MS = 5000;
 const us = (value: number) => value.toFixed(1);
 const ms = (value: number) => value.toFixed(1);
 const range = (f: Figure) => `${us(f.median)} (${us(f.min)}–${us(f.max)})`;
@@ -486,7 +488,10 @@ function checks(results: Results): string[] {
       const { hit = 0, miss = 0, revalidated = 0 } = figure.events;
       const served = hit + miss + revalidated;
       const expected = key.startsWith("hit") || key.startsWith("changed") ? "hit" : undefined;
-      if (expected === "hit" && served > 0 && hit < served) {
+      // A session read without pause passes its staleness bound once per bound of wall time, and the request
+      // after that confirms it (as it must): no more of those than the whole run has bounds in it.
+      const bounds = Math.ceil((results.durationSeconds * 1000) / STALENESS_BOUND_MS);
+      if (expected === "hit" && served > 0 && (miss > 0 || revalidated > bounds)) {
         notes.push(`- ${d.distanceMs} ms, ${key}: ${served - hit} of ${served} requests were not memory-tier hits.`);
       }
       if (key.startsWith("hit") && figure.backgroundPerRequest > 0) {
@@ -558,7 +563,9 @@ requests, outside the timed part, and times that wait on its own ("background" b
 measured on ${method.changedSessions.small!.sessions} small (${method.changedSessions.large!.sessions} large) sessions, one request each per round, so each starts its
 own write with no other write of its session running, as a session changed once a second does. Each loop
 checks that no background write finished inside the timed requests and that the requests were served as
-labelled (memory-tier hits).${notes.length > 0 ? `\n\nChecks that failed in this run:\n\n${notes.join("\n")}` : " Both held in this run."}
+labelled (memory-tier hits; a session read without pause passes its staleness bound once every
+${STALENESS_BOUND_MS / 1000} s, and the next request confirms it with one conditional read, as it must: those are
+allowed, up to one per ${STALENESS_BOUND_MS / 1000} s of the run, and anything else is flagged).${notes.length > 0 ? `\n\nChecks that failed in this run:\n\n${notes.join("\n")}` : " Both held in this run."}
 
 The machine is shared and noisy: 2 cores, with a 1-minute load average of ${m.loadAverage.start.toFixed(1)} when this run began and
 ${m.loadAverage.end.toFixed(1)} when it ended (other work on the machine). Compare figures taken side by side, not single figures;
