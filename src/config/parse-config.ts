@@ -287,8 +287,9 @@ function cookieAttributes(cookie: SessionCookieOptions, nameProperty: string, na
     throw new SessionConfigError("options.cookie.partitioned", "needs secure: true (browsers drop it otherwise)");
   }
   const path = cookie.path ?? "/";
-  if (typeof path !== "string" || !path.startsWith("/"))
-    throw new SessionConfigError("options.cookie.path", 'must start with "/"');
+  // RFC 6265's path-value: no control characters and no ";" (hono's serialize would throw on every response).
+  if (typeof path !== "string" || !/^\/[\x20-\x3a\x3c-\x7e]*$/.test(path))
+    throw new SessionConfigError("options.cookie.path", 'must start with "/" and hold only printable ASCII, no ";"');
   const domain = cookie.domain;
   if (domain !== undefined && (typeof domain !== "string" || !/^[A-Za-z0-9.-]+$/.test(domain))) {
     throw new SessionConfigError("options.cookie.domain", "must be a host name");

@@ -23,6 +23,7 @@ import {
 import { RequestTrace } from "../trace.js";
 import type { Engine } from "./engine.js";
 import { indexChangesOf } from "../protocol/index-ops.js";
+import { MAX_DEPTH, tooDeep } from "../nesting.js";
 
 /*
  * Writes: this isolate's changes of a session (the write queue, after the response), `commit()` and
@@ -326,7 +327,7 @@ export async function updateSession(
     const current = cell.get();
     if (current?.kind === "ended") throw notSaved(current.reason === "retired" ? "regenerated" : "destroyed");
     const held = current?.kind === "live" ? current : startOf(loaded, engine);
-    const json = runUpdate(fn, held.view.json);
+    const json = runUpdate(fn, held.view.json, engine);
     if (exceeds(json, policy.maxSessionBytes)) {
       const error = new SessionTooLargeError(byteLength(json), policy.maxSessionBytes);
       reportRejected(error, engine);
@@ -352,15 +353,36 @@ export async function updateSession(
   throw new SessionNotSavedError("the session was not saved: other requests kept writing it in between");
 }
 
-/** `fn` on a private copy of the data; what it returns (or the copy it changed) as JSON. */
-function runUpdate(fn: (data: Record<string, unknown>) => Record<string, unknown> | void, json: string): string {
+/**
+ * `fn` on a private copy of the data; what it returns (or the copy it changed) as JSON. The same rules as a
+ * `set()`: the session stays an object (a plain-JS arrow without braces returns what it assigned, which must
+ * not become the session), and nothing nests deeper than `MAX_DEPTH` (every later copy of it would overflow
+ * the stack, on every isolate).
+ */
+function runUpdate(
+  fn: (data: Record<string, unknown>) => Record<string, unknown> | void,
+  json: string,
+  engine: Engine,
+): string {
   const copy = JSON.parse(json) as Record<string, unknown>;
   const result = fn(copy) ?? copy;
-  try {
-    return JSON.stringify(result);
-  } catch (error) {
-    throw new SessionDataError(error);
+  const refused = (cause: unknown) => {
+    const error = new SessionDataError(cause);
+    reportRejected(error, engine);
+    return error;
+  };
+  if (typeof result !== "object" || result === null || Array.isArray(result)) {
+    const kind = Array.isArray(result) ? "an array" : result === null ? "null" : typeof result;
+    throw refused(new TypeError(`update() must change the data it is given or return an object, not ${kind}`));
   }
+  let text: string;
+  try {
+    text = JSON.stringify(result);
+  } catch (error) {
+    throw refused(error);
+  }
+  if (tooDeep(result)) throw refused(new RangeError(`nesting deeper than ${MAX_DEPTH} levels`));
+  return text;
 }
 
 /** The copy a request's write starts from when memory holds none: what the request was served. */

@@ -11,7 +11,8 @@ import type { SessionOperations } from "../engine/operations.js";
 import { parsedView } from "../engine/parsed-views.js";
 import type { SessionChange } from "../engine/save.js";
 import type { Session, SessionData, SessionInfo } from "../types.js";
-import { tooDeep, WorkingCopy } from "./working-copy.js";
+import { MAX_DEPTH, tooDeep } from "../nesting.js";
+import { WorkingCopy } from "./working-copy.js";
 
 let changeOfHandle: (handle: SessionHandle<SessionData>) => SessionChange;
 
@@ -209,7 +210,7 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
       if (json !== undefined) {
         settled = this.#data!.settle();
         // Only what changed can nest too deep: the rest was checked when it was written.
-        if (tooDeep(settled.patch.set)) throw new RangeError("nesting deeper than 512 levels");
+        if (tooDeep(settled.patch.set)) throw new RangeError(`nesting deeper than ${MAX_DEPTH} levels`);
       }
     } catch (error) {
       // A BigInt, a cycle, or nesting too deep: an error of its own, not a store failure.

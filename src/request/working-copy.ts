@@ -24,7 +24,14 @@ export class WorkingCopy {
   /** The whole data, as a private deep copy the caller may mutate. */
   whole(): SessionData {
     if (!this.#wholeExposed) {
-      this.#own = JSON.parse(JSON.stringify(this.current())) as SessionData;
+      const current = this.current();
+      const own = JSON.parse(JSON.stringify(current)) as SessionData;
+      // A value handed out by get(key) before stays the handler's: the whole data holds that very object, so
+      // a change made to it later is still a change (a fresh copy in its place would leave it unsaved).
+      for (const [key, { copy }] of this.#exposed ?? []) {
+        if (Object.hasOwn(current, key) && current[key] === copy && Object.hasOwn(own, key)) setOwn(own, key, copy);
+      }
+      this.#own = own;
       this.#wholeExposed = true;
     }
     return this.#own!;
@@ -199,21 +206,4 @@ function copyJson<V>(value: V): V {
   const copy: Record<string, unknown> = {};
   for (const key in value) setOwn(copy, key, copyJson((value as Record<string, unknown>)[key]));
   return copy as V;
-}
-
-/** Nesting deeper than this is refused when written: copying, merging and sealing it could overflow the stack. */
-export const MAX_DEPTH = 512;
-
-/** Whether a JSON value nests deeper than `MAX_DEPTH` (walked without recursion). */
-export function tooDeep(value: unknown): boolean {
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length > 0) {
-    const [current, depth] = stack.pop()!;
-    if (typeof current !== "object" || current === null) continue;
-    if (depth >= MAX_DEPTH) return true;
-    for (const child of Object.values(current)) {
-      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
-    }
-  }
-  return false;
 }

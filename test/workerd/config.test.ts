@@ -183,6 +183,10 @@ describe("options", () => {
     [{ cookie: { sameSite: "Sometimes" } }, "options.cookie.sameSite"],
     [{ cookie: { sameSite: "None", secure: false } }, "options.cookie.sameSite"],
     [{ cookie: { path: "nope" } }, "options.cookie.path"],
+    // hono's serialize throws on these: every response that set a cookie answered 500.
+    [{ cookie: { path: "/app;Domain=evil.example" } }, "options.cookie.path"],
+    [{ cookie: { path: "/app\r\nX-Injected: 1" } }, "options.cookie.path"],
+    [{ cookie: { path: "/日本" } }, "options.cookie.path"],
     [{ cookie: { domain: "a b" } }, "options.cookie.domain"],
   ])("rejects %j naming %s", (options, property) => {
     expect(configError(bindings, options as SessionOptions).property).toBe(property);

@@ -84,6 +84,29 @@ function limited(store: MemoryStore, extra: SessionOptions = {}) {
       } catch (error) {
         return c.json({ error: (error as SessionDataError).code });
       }
+    })
+    .post("/update-nest", async (c) => {
+      const { depth } = await c.req.json<{ depth: number }>();
+      try {
+        await c.var.session.update((d) => {
+          let nested: unknown = "bottom";
+          for (let i = 0; i < depth; i++) nested = [nested];
+          d["nested"] = nested;
+        });
+        return c.json({ error: null });
+      } catch (error) {
+        return c.json({ error: (error as SessionDataError).code, message: (error as Error).message });
+      }
+    })
+    .post("/update-returns", async (c) => {
+      // A plain-JS arrow without braces returns what it assigned: here a number, not the data.
+      const visit = ((d: Record<string, unknown>) => (d["visits"] = Number(d["visits"] ?? 0) + 1)) as never;
+      try {
+        await c.var.session.update(visit);
+        return c.json({ error: null });
+      } catch (error) {
+        return c.json({ error: (error as SessionDataError).code, message: (error as Error).message });
+      }
     });
   return { app, logger, events };
 }
@@ -180,6 +203,40 @@ describe("data JSON cannot hold", () => {
     expect((await browser.fetch("/nest", { method: "POST", json: { depth: 500 } })).status).toBe(200);
     expect(await browser.json("/update", { method: "POST" })).toEqual({ n: 2, error: null });
     expect(JSON.stringify(await browser.json("/read")).length).toBeGreaterThan(1_000);
+  });
+
+  it("refuses nesting past 512 levels in update() as in set(): reported, nothing written, readable on every isolate", async () => {
+    const store = new MemoryStore();
+    const { app, events } = limited(store, { maxSessionBytes: 1_000_000 });
+    const browser = new Browser(app);
+    await browser.fetch("/set", { method: "POST", json: { key: "kept", size: 3 } });
+    // 5,000 levels: JSON.stringify manages them, but every later copy of the data overflowed the stack (a 500
+    // on every request that read the session, on every isolate).
+    expect(await browser.json("/update-nest", { method: "POST", json: { depth: 5_000 } })).toEqual({
+      error: "ERR_SESSION_DATA",
+      message: expect.stringContaining("nesting deeper than 512 levels"),
+    });
+    expect(events).toContainEqual({ type: "write-rejected", reason: "unserialisable" });
+    expect(await browser.json("/read")).toEqual({ kept: "xxx" });
+    expect(await new Browser(limited(store).app).with(browser.cookie).json("/read")).toEqual({ kept: "xxx" });
+    // Just under the bound, update() writes it.
+    expect(await browser.json("/update-nest", { method: "POST", json: { depth: 500 } })).toEqual({ error: null });
+  });
+
+  it("refuses an update() whose function returns something other than an object: the session keeps its data everywhere", async () => {
+    const store = new MemoryStore();
+    const { app, events } = limited(store);
+    const browser = new Browser(app);
+    await browser.fetch("/set", { method: "POST", json: { key: "kept", size: 3 } });
+    // Before, the number became the whole session: this isolate served 1, the others found a blob of an
+    // unknown layout, took it for tampered, and signed the user out.
+    expect(await browser.json("/update-returns", { method: "POST" })).toEqual({
+      error: "ERR_SESSION_DATA",
+      message: expect.stringContaining("not number"),
+    });
+    expect(events).toContainEqual({ type: "write-rejected", reason: "unserialisable" });
+    expect(await browser.json("/read")).toEqual({ kept: "xxx" });
+    expect(await new Browser(limited(store).app).with(browser.cookie).json("/read")).toEqual({ kept: "xxx" });
   });
 
   it("saves deeply nested data, or refuses it as data, never as a store failure or a 5xx", async () => {

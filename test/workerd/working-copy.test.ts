@@ -32,6 +32,28 @@ describe("WorkingCopy", () => {
     });
   });
 
+  it("still sees a change to a value handed out by get(key) when the whole data was handed out after it", () => {
+    const shared = base();
+    const copy = new WorkingCopy(shared);
+    const user = copy.get("user") as { tags: string[] };
+    const whole = copy.whole();
+    // Before, whole() held a fresh copy in its place: this push changed nothing that was written.
+    user.tags.push("b");
+    expect(whole.user).toBe(user);
+    expect(JSON.parse(copy.changedJson(JSON.stringify(shared))!)).toEqual({
+      ...base(),
+      user: { id: "u1", tags: ["a", "b"] },
+    });
+    expect(copy.settle().patch.set).toEqual({ user: { id: "u1", tags: ["a", "b"] } });
+    expect(shared).toEqual(base());
+    // A key set anew after get(key) keeps the new value: the copy handed out is no longer the session's.
+    const other = new WorkingCopy(base());
+    const old = other.get("user") as { id: string };
+    other.set("user", { id: "u2" });
+    old.id = "stale";
+    expect(other.whole().user).toEqual({ id: "u2" });
+  });
+
   it("treats a change that was undone, or a set to the same value, as no change", () => {
     const shared = base();
     const copy = new WorkingCopy(shared);
