@@ -371,15 +371,25 @@ function runUpdate(
     reportRejected(error, engine);
     return error;
   };
-  if (typeof result !== "object" || result === null || Array.isArray(result)) {
-    const kind = Array.isArray(result) ? "an array" : result === null ? "null" : typeof result;
+  if (typeof result !== "object" || Array.isArray(result)) {
+    const kind = Array.isArray(result) ? "an array" : typeof result;
     throw refused(new TypeError(`update() must change the data it is given or return an object, not ${kind}`));
+  }
+  // An async fn's promise would serialise as "{}": the session wiped, its changes made after the write.
+  if (typeof (result as { then?: unknown }).then === "function") {
+    throw refused(new TypeError("update() takes a synchronous function: this one returned a promise"));
   }
   let text: string;
   try {
     text = JSON.stringify(result);
   } catch (error) {
     throw refused(error);
+  }
+  // A Date or a boxed value is an object whose JSON is not an object's.
+  if (!text.startsWith("{")) {
+    throw refused(
+      new TypeError("update() must return an object whose JSON is an object (not a Date or a boxed value)"),
+    );
   }
   if (tooDeep(result)) throw refused(new RangeError(`nesting deeper than ${MAX_DEPTH} levels`));
   return text;

@@ -99,10 +99,17 @@ function limited(store: MemoryStore, extra: SessionOptions = {}) {
       }
     })
     .post("/update-returns", async (c) => {
-      // A plain-JS arrow without braces returns what it assigned: here a number, not the data.
-      const visit = ((d: Record<string, unknown>) => (d["visits"] = Number(d["visits"] ?? 0) + 1)) as never;
+      const { kind } = await c.req.json<{ kind: string }>();
+      const fns: Record<string, (d: Record<string, unknown>) => unknown> = {
+        // A plain-JS arrow without braces returns what it assigned: here a number, not the data.
+        number: (d) => (d["visits"] = Number(d["visits"] ?? 0) + 1),
+        // An async function: its promise serialises as "{}", and its change comes after the write.
+        promise: async (d) => void (d["visits"] = 1),
+        date: () => new Date(0),
+        array: () => [1],
+      };
       try {
-        await c.var.session.update(visit);
+        await c.var.session.update(fns[kind] as never);
         return c.json({ error: null });
       } catch (error) {
         return c.json({ error: (error as SessionDataError).code, message: (error as Error).message });
@@ -230,11 +237,19 @@ describe("data JSON cannot hold", () => {
     await browser.fetch("/set", { method: "POST", json: { key: "kept", size: 3 } });
     // Before, the number became the whole session: this isolate served 1, the others found a blob of an
     // unknown layout, took it for tampered, and signed the user out.
-    expect(await browser.json("/update-returns", { method: "POST" })).toEqual({
-      error: "ERR_SESSION_DATA",
-      message: expect.stringContaining("not number"),
-    });
-    expect(events).toContainEqual({ type: "write-rejected", reason: "unserialisable" });
+    const refusals: Record<string, string> = {
+      number: "not number",
+      promise: "returned a promise",
+      date: "not a Date",
+      array: "not an array",
+    };
+    for (const [kind, message] of Object.entries(refusals)) {
+      expect(await browser.json("/update-returns", { method: "POST", json: { kind } })).toEqual({
+        error: "ERR_SESSION_DATA",
+        message: expect.stringContaining(message),
+      });
+    }
+    expect(events.filter((e) => e.type === "write-rejected")).toHaveLength(4);
     expect(await browser.json("/read")).toEqual({ kept: "xxx" });
     expect(await new Browser(limited(store).app).with(browser.cookie).json("/read")).toEqual({ kept: "xxx" });
   });
