@@ -140,10 +140,21 @@ export function describeStoreConformance(name: string, options: StoreConformance
 
     if (options.namespaces) {
       it("keeps namespaces apart, and counts and clears only its own (if it has length and clear)", async () => {
-        const { store: mine } = await fresh();
+        const { namespace, store: mine } = await fresh();
         const { store: theirs } = await fresh();
+        // A namespace that extends this one (its keys start with this one's prefix, in a key-prefix scheme).
+        const nested = await options.makeStore(`${namespace}:eu`);
         for (let i = 0; i < 12; i++) await mine.set(`m-${i}`, "mine", 1);
         await theirs.set("m-3", "theirs", 1);
+        await nested.set("m-5", "nested", 1);
+        const index = options.indexed && isIndexedStore(nested) ? nested : undefined;
+        if (index !== undefined) {
+          const expiresAt = Date.now() + 60_000;
+          await index.changeIndex([{ userKey: "u", handle: "h", op: "put", entry: "e", expiresAt, since: 1 }], {
+            maxEntries: 10,
+            keepMinutes: 1,
+          });
+        }
         expect(await mine.get("m-3")).toBe("mine");
         expect(await theirs.get("m-3")).toBe("theirs");
         await mine.destroy("m-3");
@@ -151,11 +162,14 @@ export function describeStoreConformance(name: string, options: StoreConformance
         if (mine.length !== undefined) {
           expect(await mine.length()).toBe(11);
           expect(await theirs.length!()).toBe(1);
+          expect(await nested.length!()).toBe(1);
         }
         if (mine.clear !== undefined) {
           await mine.clear();
           expect(await mine.get("m-4")).toBeNull();
           expect(await theirs.get("m-3")).toBe("theirs");
+          expect(await nested.get("m-5")).toBe("nested");
+          if (index !== undefined) expect((await index.readIndex("u")).entries).toHaveLength(1);
           if (theirs.length !== undefined) expect(await theirs.length()).toBe(1);
         }
       });

@@ -15,7 +15,10 @@ import {
 export interface RedisStoreOptions {
   url: string;
   token: string;
-  /** Key namespace: every key is `${namespace}:${sessionId}`, and `length`/`clear` touch only these. */
+  /**
+   * Key namespace: every key is `${namespace}:${sessionId}`, and `length`/`clear` touch only these (session
+   * ids without ":" or "|", as the layer's are; not those of a namespace that extends this one, `${namespace}:eu`).
+   */
   namespace: string;
   /** Longest wait for one REST call, in milliseconds. */
   timeoutMs?: number;
@@ -24,6 +27,20 @@ export interface RedisStoreOptions {
 }
 
 const SCAN_COUNT = 500;
+/** What follows `<namespace>:` in a session key of this namespace (the layer's are hashes: never ":" or "|"). */
+const OWN_SESSION_KEY = /^[^:|]+$/;
+/** What follows `<namespace>|u:` in a key of a user's record: the user key, and a suffix. */
+const OWN_RECORD_KEY = /^[^:|]+(?:\|[sec])?$/;
+
+/**
+ * Keys of one kind, found by SCAN: the pattern also matches keys of a namespace that extends this one (`app:*`
+ * matches `app:eu:…`), so what follows the prefix must have the shape of this namespace's own keys.
+ */
+interface KeyKind {
+  match: string;
+  prefix: string;
+  own: RegExp;
+}
 
 /** A script's answer when it did not write or found a change: "0." for nothing, else [value, PTTL]. */
 function storedReply(reply: unknown): StoredVersion {
@@ -59,9 +76,10 @@ export class RedisStore implements IndexedStore {
     Script
   >;
   readonly #indexPrefix: string;
-  readonly #indexMatch: string;
   readonly #prefix: string;
-  readonly #match: string;
+  /** The keys `length` counts and `clear` removes: sessions, and users' records. */
+  readonly #sessionKeys: KeyKind;
+  readonly #userRecordKeys: KeyKind;
   readonly #tokenName: string;
 
   constructor(options: RedisStoreOptions) {
@@ -90,10 +108,10 @@ export class RedisStore implements IndexedStore {
     };
     this.#tokenName = options.tokenName ?? "the token option";
     this.#prefix = `${options.namespace}:`;
-    const escaped = options.namespace.replace(/[*?[\]\\]/g, "\\$&");
-    this.#match = `${escaped}:*`;
     this.#indexPrefix = `${options.namespace}|u:`;
-    this.#indexMatch = `${escaped}|u:*`;
+    const escaped = options.namespace.replace(/[*?[\]\\]/g, "\\$&");
+    this.#sessionKeys = { match: `${escaped}:*`, prefix: this.#prefix, own: OWN_SESSION_KEY };
+    this.#userRecordKeys = { match: `${escaped}|u:*`, prefix: this.#indexPrefix, own: OWN_RECORD_KEY };
   }
 
   async get(sessionId: string): Promise<string | null> {
@@ -222,7 +240,7 @@ export class RedisStore implements IndexedStore {
       if (keys.length > 0) await this.#run("DEL", () => this.#redis.del(...keys));
     };
     await this.#scan(remove);
-    await this.#scan(remove, this.#indexMatch);
+    await this.#scan(remove, this.#userRecordKeys);
   }
 
   async #run<T>(command: string, call: () => Promise<T>): Promise<T> {
@@ -239,12 +257,13 @@ export class RedisStore implements IndexedStore {
     }
   }
 
-  /** SCAN, never KEYS: it does not block Redis and stays inside this namespace. */
-  async #scan(onKeys: (keys: string[]) => Promise<void>, match = this.#match): Promise<void> {
+  /** SCAN, never KEYS: it does not block Redis; only this namespace's own keys (see `KeyKind`). */
+  async #scan(onKeys: (keys: string[]) => Promise<void>, kind: KeyKind = this.#sessionKeys): Promise<void> {
+    const { match, prefix, own } = kind;
     let cursor = "0";
     do {
       const [next, keys] = await this.#run("SCAN", () => this.#redis.scan(cursor, { match, count: SCAN_COUNT }));
-      await onKeys(keys);
+      await onKeys(keys.filter((key) => key.startsWith(prefix) && own.test(key.slice(prefix.length))));
       cursor = String(next);
     } while (cursor !== "0");
   }
