@@ -50,8 +50,14 @@ export class GuardedStore {
     return this.#call(() => store.getIfChangedWithCutoff(key, knownVersion, refreshMinutes, userKeys));
   }
 
-  get(key: string): Promise<string | null> {
-    return this.#call(() => this.store.get(key));
+  /**
+   * A missing session is `null` by the contract; a store built on `Map.get` answers `undefined`, an easy
+   * slip that must not turn every unknown cookie into a 503. Anything else that is not a string is no sealed
+   * session: it is handed on as text, which fails to open (and is taken for tampered, logged).
+   */
+  async get(key: string): Promise<string | null> {
+    const value: unknown = await this.#call(() => this.store.get(key));
+    return value === undefined || value === null ? null : typeof value === "string" ? value : String(value);
   }
 
   set(key: string, sealed: string, timeoutMinutes: number): Promise<void> {

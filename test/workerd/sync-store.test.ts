@@ -50,3 +50,38 @@ describe("a store with synchronous exists and resetTimer", () => {
     expect(logger.lines.join("\n")).toMatch(/resetTimer failed \(test\)/);
   });
 });
+
+describe("a store whose get answers undefined for a missing session (built on Map.get)", () => {
+  /** The contract says null; undefined is an easy slip, and must not turn every unknown cookie into a 503. */
+  class UndefinedForMissing extends SyncMemoryStore {
+    override async get(key: string): Promise<string | null> {
+      return ((await super.get(key)) ?? undefined) as string | null;
+    }
+  }
+
+  it("serves a new session for a cookie whose session the store no longer has", async () => {
+    const store = new UndefinedForMissing(uniqueInstance("undefined-get"));
+    const logger = new MemoryLogger();
+    const isolate = () =>
+      new Hono()
+        .use(
+          session<{ n?: number }>({
+            extSessionMgt: { instanceName: "undefined-get", storageType: "custom", sessionSecret: SECRET },
+            store,
+            logger,
+          }),
+        )
+        .post("/inc", async (c) => {
+          await c.var.session.set("n", ((await c.var.session.get("n")) ?? 0) + 1);
+          return c.json(await c.var.session.get());
+        });
+    const browser = new Browser(isolate());
+    await browser.fetch("/inc", { method: "POST" });
+    await store.clear();
+    // Another isolate, the session gone from the store: before, "store read failed, answering 503".
+    const res = await new Browser(isolate()).with(browser.cookie).fetch("/inc", { method: "POST" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ n: 1 });
+    expect(logger.lines.join("\n")).not.toMatch(/store read failed/);
+  });
+});
