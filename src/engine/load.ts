@@ -5,6 +5,7 @@ import { freshSession, servedFrom, type Loaded } from "../protocol/request.js";
 import { UNCHANGED, type Claim, type Held, type LiveHeld, type ReadAnswer } from "../protocol/types.js";
 import type { RequestTrace } from "../trace.js";
 import type { Engine } from "./engine.js";
+import { reportStoreFailure } from "./write.js";
 
 /**
  * The session at once, without awaiting anything, when this isolate's copy serves the cookie's claim (a
@@ -75,8 +76,14 @@ export async function loadSession(claim: Claim | undefined, engine: Engine, trac
         try {
           if (user === undefined) answer = await engine.store.read(claim.id, step.known, refreshMs, trace);
           else {
-            // The session and its user's cut-off, together (one call where the store can).
-            const confirmed = await engine.store.confirm(claim.id, step.known, refreshMs, user, trace);
+            // The session and its user's cut-off, together (one call where the store can); a read that pushes
+            // the session's expiry forward pushes its entry in the user's index too, beside it.
+            const [confirmed] = await Promise.all([
+              engine.store.confirm(claim.id, step.known, refreshMs, user, trace),
+              refreshMs === undefined
+                ? undefined
+                : touchIndexEntry(claim.id, user, startedAt + policy.idleTimeoutMs, engine, trace),
+            ]);
             engine.cutoffs.remember(user, { revokedBefore: confirmed.revokedBefore, confirmedAt: startedAt });
             answer = confirmed.answer;
           }
@@ -111,6 +118,31 @@ export async function loadSession(claim: Claim | undefined, engine: Engine, trac
         return await settled(claim, outcome, engine, trace, waitedMs);
       }
     }
+  }
+}
+
+/**
+ * Pushes a session's entry in its user's index forward with the session (else a session kept alive by reads
+ * alone dropped out of "your sessions", and out of the count `maxSessionsPerUser` keeps, one idle timeout
+ * after its last write). Never rejects: a failure is logged, and the next refresh tries again.
+ */
+async function touchIndexEntry(
+  id: string,
+  user: string,
+  expiresAt: number,
+  engine: Engine,
+  trace: RequestTrace,
+): Promise<void> {
+  if (!engine.store.indexed) return;
+  try {
+    await engine.store.changeIndex([{ op: "touch", user, id, expiresAt }], trace);
+  } catch (error) {
+    reportStoreFailure(
+      error,
+      "refresh",
+      "the user index entry's expiry could not be pushed forward; a later refresh tries again",
+      engine,
+    );
   }
 }
 

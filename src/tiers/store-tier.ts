@@ -167,8 +167,12 @@ export class StoreTier implements StorePort {
         const entry = await seal(keys, `${userKey}/${handle}`, 0, JSON.stringify({ i: op.id, c: op.createdAt }));
         changes.push({ userKey, handle, op: "put", entry, expiresAt: op.expiresAt, since: op.since });
       } else if (op.op === "touch") {
-        const [userKey, handle] = await this.#entryKeys(this.ring.current, op.user, op.id);
-        changes.push({ userKey, handle, op: "touch", expiresAt: op.expiresAt });
+        // Wherever the entry stands: one made before a rotation is under an older secret, and touching only
+        // the current one's let it expire while its session lived on (a touch creates nothing where none is).
+        for (const keys of this.ring.all) {
+          const [userKey, handle] = await this.#entryKeys(keys, op.user, op.id);
+          changes.push({ userKey, handle, op: "touch", expiresAt: op.expiresAt });
+        }
       } else {
         // The entry may stand under any secret of the ring (made before a rotation).
         for (const keys of this.ring.all) {

@@ -76,6 +76,44 @@ describe("maxSessionsPerUser", () => {
   });
 });
 
+describe("a session kept alive by reads alone", () => {
+  const ROTATED = "rotated-secret-".padEnd(80, "r");
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /**
+   * Logs in on one isolate, then only reads the session on another for twice the idle timeout (1 s), every
+   * 200 ms: the session lives on, and must stay listed (and counted by maxSessionsPerUser).
+   */
+  async function readFor2s(reader: SessionOptions, store = new MemoryStore()) {
+    const victim = new Browser(isolate(store, { idleTimeoutMs: 1000 }));
+    await victim.fetch("/login", { method: "POST", json: { user: "ada" } });
+    const reading = new Browser(isolate(store, { idleTimeoutMs: 1000, ...reader })).with(victim.cookie);
+    for (let i = 0; i < 10; i++) {
+      expect(await reading.json("/read")).toEqual({ user: "ada" });
+      await sleep(200);
+    }
+    return { store, reading, sessions: (await reading.json("/sessions")) as unknown[] };
+  }
+
+  it("stays listed when every read is confirmed with the store (the expiry pushed in the read)", async () => {
+    // Before, the read pushed the session's expiry but not its entry in the index: listed as [] after 1 s.
+    expect((await readFor2s({ maxStalenessMs: 0 })).sessions).toHaveLength(1);
+  });
+
+  it("stays listed after a secret rotation: its entry, under the old secret, is pushed forward too", async () => {
+    // Served from memory (refreshes run after the response); the entry was made under the old secret.
+    const reader = { secret: ROTATED, previousSecrets: [SECRET], maxStalenessMs: 60_000 };
+    expect((await readFor2s(reader)).sessions).toHaveLength(1);
+  });
+
+  it("is still counted by maxSessionsPerUser: a login past it ends this one", async () => {
+    const { store, reading } = await readFor2s({ maxStalenessMs: 0 });
+    const other = new Browser(isolate(store, { idleTimeoutMs: 1000, maxSessionsPerUser: 1 }));
+    await other.fetch("/login", { method: "POST", json: { user: "ada" } });
+    expect(await new Browser(isolate(store)).with(reading.cookie).json("/read")).toEqual({});
+  });
+});
+
 describe("a store without a user index", () => {
   it("answers every user call with SessionIndexUnsupportedError, with or without a user tied", async () => {
     const seen: string[] = [];
