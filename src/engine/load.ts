@@ -1,5 +1,6 @@
 import { SessionUnavailableError, storeFailureLine, StoreMisconfiguredError } from "../errors.js";
 import { serves } from "../protocol/held.js";
+import { entryExpiry } from "../protocol/index-ops.js";
 import { afterRead, checkTie, decideLoad, type Ending, type ReadOutcome } from "../protocol/load.js";
 import { freshSession, servedFrom, type Loaded } from "../protocol/request.js";
 import { UNCHANGED, type Claim, type Held, type LiveHeld, type ReadAnswer } from "../protocol/types.js";
@@ -80,9 +81,7 @@ export async function loadSession(claim: Claim | undefined, engine: Engine, trac
             // the session's expiry forward pushes its entry in the user's index too, beside it.
             const [confirmed] = await Promise.all([
               engine.store.confirm(claim.id, step.known, refreshMs, user, trace),
-              refreshMs === undefined
-                ? undefined
-                : touchIndexEntry(claim.id, user, startedAt + policy.idleTimeoutMs, engine, trace),
+              refreshMs === undefined ? undefined : touchIndexEntry(claim.id, user, startedAt, engine, trace),
             ]);
             engine.cutoffs.remember(user, { revokedBefore: confirmed.revokedBefore, confirmedAt: startedAt });
             answer = confirmed.answer;
@@ -129,11 +128,12 @@ export async function loadSession(claim: Claim | undefined, engine: Engine, trac
 async function touchIndexEntry(
   id: string,
   user: string,
-  expiresAt: number,
+  refreshedAt: number,
   engine: Engine,
   trace: RequestTrace,
 ): Promise<void> {
   if (!engine.store.indexed) return;
+  const expiresAt = entryExpiry(refreshedAt + engine.policy.idleTimeoutMs, engine.policy);
   try {
     await engine.store.changeIndex([{ op: "touch", user, id, expiresAt }], trace);
   } catch (error) {

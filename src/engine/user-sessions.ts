@@ -1,3 +1,4 @@
+import { sessionExpiry } from "../protocol/index-ops.js";
 import type { RequestTrace } from "../trace.js";
 import type { SessionInfo } from "../types.js";
 import { endId } from "./end.js";
@@ -19,9 +20,11 @@ export async function listSessions(
   trace: RequestTrace,
 ): Promise<SessionInfo[]> {
   const { sessions, revokedBefore } = await engine.store.readIndex(user, trace);
-  engine.cutoffs.remember(user, { revokedBefore, confirmedAt: engine.runtime.now() });
+  const now = engine.runtime.now();
+  engine.cutoffs.remember(user, { revokedBefore, confirmedAt: now });
   return sessions
-    .filter((s) => s.since >= revokedBefore)
+    .map((s) => ({ ...s, expiresAt: sessionExpiry(s.expiresAt, engine.policy) }))
+    .filter((s) => s.since >= revokedBefore && s.expiresAt > now)
     .map(({ handle, id, createdAt, expiresAt }) => ({
       handle,
       createdAt,

@@ -1,8 +1,24 @@
 import type { IndexOp, LiveHeld, Policy, Version } from "./types.js";
 
 /**
+ * When a session's index entry expires in the store: one refresh interval after the session. A write puts the
+ * entry again at most once per refresh interval, so an entry that expired with the session it was put for
+ * could lapse up to that much before the session; a read that then kept the session alive would find no
+ * entry to push forward, and the session would be out of "your sessions" for good. Listing takes the slack
+ * off again (`sessionExpiry`).
+ */
+export function entryExpiry(sessionExpiresAt: number, policy: Pick<Policy, "refreshIntervalMs">): number {
+  return sessionExpiresAt + policy.refreshIntervalMs;
+}
+
+/** The session's expiry an index entry stands for. */
+export function sessionExpiry(entryExpiresAt: number, policy: Pick<Policy, "refreshIntervalMs">): number {
+  return entryExpiresAt - policy.refreshIntervalMs;
+}
+
+/**
  * The index changes a landed write calls for: the entry leaves the user it was tied to and joins the new
- * one; an entry whose tie did not change is touched once per refresh interval (it expires with the session).
+ * one; an entry whose tie did not change is put again once per refresh interval (see `entryExpiry`).
  */
 export function indexChangesOf(
   id: string,
@@ -20,7 +36,7 @@ export function indexChangesOf(
     const retied = before !== after || replaced?.since !== landed.since;
     if (retied || now - (held.indexedAt ?? 0) >= policy.refreshIntervalMs) {
       const { createdAt, since, expiresAt } = landed;
-      ops.push({ op: "put", user: after, id, createdAt, since, expiresAt });
+      ops.push({ op: "put", user: after, id, createdAt, since, expiresAt: entryExpiry(expiresAt, policy) });
     }
   }
   return ops;

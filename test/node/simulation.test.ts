@@ -6,7 +6,7 @@ import { runSeeds } from "../../tools/simulate/run.js";
 
 /*
  * The session protocol under deterministic simulation (tools/simulate/): a short, fixed-seed part of
- * `npm run simulate` (which runs 10⁴ seeds), and three of the holes found before, put back, which it must
+ * `npm run simulate` (which runs 10⁴ seeds), and some of the holes found before, put back, which it must
  * catch. Every seed replays exactly: `npm run simulate -- --seed N`.
  */
 describe("the simulator", () => {
@@ -26,6 +26,7 @@ describe("the simulator", () => {
     ["logout-misses-other-copies", 20],
     ["write-over-end-marker", 50],
     ["hit-serves-without-the-claim", 50],
+    ["read-refresh-leaves-index-entry", 20],
   ])("catches the hole %s put back, within %i seeds", async (mutant, seeds) => {
     const outcome = await runSeeds(1, seeds, mutant);
     expect(outcome.failure?.message).toBeDefined();
@@ -35,6 +36,14 @@ describe("the simulator", () => {
     const broken = await runSeeds(32_716, 1, "kept-session-ended-by-a-stale-plan");
     expect(broken.failure?.message).toMatch(/convergence/);
     const fixed = await runSeeds(32_716, 1);
+    expect(fixed.failure).toBeUndefined();
+    expect(fixed.seeds).toBe(1);
+  });
+
+  it("catches an index entry that lapses before its session, so a read late in the session's life cannot push it forward (seed 429), and no longer fails there", async () => {
+    const broken = await runSeeds(429, 1, "index-entry-expires-with-its-session");
+    expect(broken.failure?.message).toMatch(/no index of user0 lists it/);
+    const fixed = await runSeeds(429, 1);
     expect(fixed.failure).toBeUndefined();
     expect(fixed.seeds).toBe(1);
   });

@@ -166,6 +166,33 @@ export const MUTANTS: Mutant[] = [
       },
     ],
   },
+  {
+    name: "read-refresh-leaves-index-entry",
+    hole: "a confirming read that pushed a session's expiry forward left its user-index entry as it was: a session kept alive by reads dropped out of \"your sessions\" (and out of maxSessionsPerUser's count) one idle timeout after its last write (found in review)",
+    edits: [
+      {
+        file: "engine/load.ts",
+        find: "              refreshMs === undefined ? undefined : touchIndexEntry(",
+        replace: "              true ? undefined : touchIndexEntry(",
+      },
+    ],
+  },
+  {
+    name: "index-entry-expires-with-its-session",
+    hole: "an index entry expired with the session it was put for, but a write puts it again only once per refresh interval: a session read again late in its life found no entry left to push forward, and was unlisted for good",
+    edits: [
+      {
+        file: "protocol/index-ops.ts",
+        find: "  return sessionExpiresAt + policy.refreshIntervalMs;",
+        replace: "  return sessionExpiresAt + 0 * policy.refreshIntervalMs;",
+      },
+      {
+        file: "protocol/index-ops.ts",
+        find: "  return entryExpiresAt - policy.refreshIntervalMs;",
+        replace: "  return entryExpiresAt - 0 * policy.refreshIntervalMs;",
+      },
+    ],
+  },
 ];
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));

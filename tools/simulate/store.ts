@@ -65,6 +65,12 @@ export class SimStore {
   readonly beforeEnd = new Map<string, LiveValue>();
   /** Keys whose data the store lost (a restart without persistence): some rules start over for them. */
   readonly lost = new Set<string>();
+  /**
+   * Sessions a store call of which met a fault (lost, its answer lost, an error after it, a timeout): an
+   * index change of theirs may have failed, and the layer only logs that (the session is listed again by a
+   * later write), so their listing is not checked.
+   */
+  readonly faulted = new Set<string>();
   #payload = 0;
 
   constructor(readonly sim: Scheduler) {}
@@ -242,7 +248,7 @@ export class SimPort implements StorePort {
   ) {}
 
   read(id: string, known: number, refreshMs: number | undefined, trace: RequestTrace): Promise<ReadAnswer> {
-    return this.#call(trace, `read ${short(id)} known=${known}`, () => {
+    return this.#call(trace, `read ${short(id)} known=${known}`, [id], () => {
       const row = this.store.readIfChanged(id, known, refreshMs);
       return row === null ? "unchanged" : this.#open(row);
     });
@@ -263,7 +269,7 @@ export class SimPort implements StorePort {
       ]);
       return { answer, revokedBefore };
     }
-    return this.#call(trace, `confirm ${short(id)} known=${known} + cutoff? ${user}`, () => {
+    return this.#call(trace, `confirm ${short(id)} known=${known} + cutoff? ${user}`, [id], () => {
       const row = this.store.readIfChanged(id, known, refreshMs);
       const revokedBefore = Math.max(
         0,
@@ -286,6 +292,7 @@ export class SimPort implements StorePort {
     return this.#call(
       trace,
       `write ${short(id)} ${plan.expected}->${plan.version} [${plan.tags.slice(0, 3).join(",")}]`,
+      [id],
       () => {
         const row: Row = {
           version: plan.version,
@@ -302,7 +309,7 @@ export class SimPort implements StorePort {
 
   end(id: string, plan: EndPlan, _createdAt: number, ttlMs: number, trace: RequestTrace): Promise<Stored | null> {
     const payload = this.store.newPayload();
-    return this.#call(trace, `end ${short(id)} ${plan.expected}->${plan.version} ${plan.reason}`, () => {
+    return this.#call(trace, `end ${short(id)} ${plan.expected}->${plan.version} ${plan.reason}`, [id], () => {
       const row: Row = {
         version: plan.version,
         value: { kind: "ended", reason: plan.reason },
@@ -317,17 +324,17 @@ export class SimPort implements StorePort {
 
   /** A plain expiry push (resetTimer), whatever stands there: the layer uses it only on stores without conditional reads. */
   refresh(id: string, ttlMs: number, trace: RequestTrace): Promise<void> {
-    return this.#call(trace, `refresh ${short(id)}`, () => this.store.resetTimer(id, ttlMs));
+    return this.#call(trace, `refresh ${short(id)}`, [id], () => this.store.resetTimer(id, ttlMs));
   }
 
   revokedBefore(user: string, trace: RequestTrace): Promise<number> {
-    return this.#call(trace, `cutoff? ${user}`, () =>
+    return this.#call(trace, `cutoff? ${user}`, [], () =>
       Math.max(0, ...this.ring.map((gen) => this.store.user(userKey(gen, user))?.revokedBefore ?? 0)),
     );
   }
 
   revokeBefore(user: string, time: number, keepMs: number, trace: RequestTrace): Promise<void> {
-    return this.#call(trace, `revoke ${user} before ${time}`, () => {
+    return this.#call(trace, `revoke ${user} before ${time}`, [], () => {
       for (const gen of this.ring) {
         const record = this.store.userForWrite(userKey(gen, user));
         record.revokedBefore = Math.max(record.revokedBefore, time);
@@ -338,7 +345,7 @@ export class SimPort implements StorePort {
   }
 
   readIndex(user: string, trace: RequestTrace): Promise<{ sessions: IndexedSession[]; revokedBefore: number }> {
-    return this.#call(trace, `list ${user}`, () => {
+    return this.#call(trace, `list ${user}`, [], () => {
       const byId = new Map<string, IndexedSession>();
       let revokedBefore = 0;
       for (const gen of this.ring) {
@@ -358,22 +365,31 @@ export class SimPort implements StorePort {
   }
 
   changeIndex(ops: IndexOp[], trace: RequestTrace): Promise<void> {
-    return this.#call(trace, `index ${ops.map((o) => `${o.op} ${o.user} ${short(o.id)}`).join("; ")}`, () => {
-      for (const op of ops) {
-        if (op.op === "put") {
-          const record = this.store.userForWrite(userKey(this.ring[0]!, op.user));
-          if (op.since < record.revokedBefore) continue;
-          record.entries.set(op.id, { id: op.id, createdAt: op.createdAt, since: op.since, expiresAt: op.expiresAt });
-          record.keepUntil = Math.max(record.keepUntil, op.expiresAt);
-          evict(record, MAX_ENTRIES);
-        } else if (op.op === "touch") {
-          const entry = this.store.user(userKey(this.ring[0]!, op.user))?.entries.get(op.id);
-          if (entry !== undefined) entry.expiresAt = op.expiresAt;
-        } else {
-          for (const gen of this.ring) this.store.user(userKey(gen, op.user))?.entries.delete(op.id);
+    const what = `index ${ops.map((o) => `${o.op} ${o.user} ${short(o.id)}`).join("; ")}`;
+    return this.#call(
+      trace,
+      what,
+      ops.map((op) => op.id),
+      () => {
+        for (const op of ops) {
+          if (op.op === "put") {
+            const record = this.store.userForWrite(userKey(this.ring[0]!, op.user));
+            if (op.since < record.revokedBefore) continue;
+            record.entries.set(op.id, { id: op.id, createdAt: op.createdAt, since: op.since, expiresAt: op.expiresAt });
+            record.keepUntil = Math.max(record.keepUntil, op.expiresAt);
+            evict(record, MAX_ENTRIES);
+          } else if (op.op === "touch") {
+            // Wherever it stands (one made before a rotation, under the previous secret), as StoreTier does.
+            for (const gen of this.ring) {
+              const entry = this.store.user(userKey(gen, op.user))?.entries.get(op.id);
+              if (entry !== undefined) entry.expiresAt = op.expiresAt;
+            }
+          } else {
+            for (const gen of this.ring) this.store.user(userKey(gen, op.user))?.entries.delete(op.id);
+          }
         }
-      }
-    });
+      },
+    );
   }
 
   /** What the isolate gets for a row: live, ended, or tampered when none of its secrets opens it. */
@@ -394,12 +410,16 @@ export class SimPort implements StorePort {
     return { kind: "live", ...version };
   }
 
-  /** One call over the network: delayed, maybe lost, maybe applied twice, bounded by the store timeout. */
-  #call<T>(trace: RequestTrace, what: string, apply: () => T): Promise<T> {
+  /**
+   * One call over the network: delayed, maybe lost, maybe applied twice, bounded by the store timeout. `ids`:
+   * the sessions it concerns (noted in `faulted` when it meets a fault).
+   */
+  #call<T>(trace: RequestTrace, what: string, ids: readonly string[], apply: () => T): Promise<T> {
     const { sim } = this.store;
     const { network, isolate } = this;
     trace.storeCalls++;
     if (process.env["SIM_DEBUG"]) this.log(`i${this.isolate} call ${what}`);
+    const fault = () => ids.forEach((id) => this.store.faulted.add(id));
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const finish = (done: () => void) => {
@@ -410,12 +430,17 @@ export class SimPort implements StorePort {
       };
       sim.after(
         this.timeoutMs,
-        () => finish(() => reject(new Error(`store call timed out: ${what}`))),
+        () =>
+          finish(() => {
+            fault();
+            reject(new Error(`store call timed out: ${what}`));
+          }),
         isolate,
         "timeout",
       );
       const attempt = (retry: boolean) => {
         if (sim.rng.float() < network.lose) {
+          fault();
           this.log(`  net: lost ${what}`);
           if (!retry) sim.after(50, () => attempt(true), isolate, "retry");
           return;
@@ -433,11 +458,13 @@ export class SimPort implements StorePort {
             const copy = structuredClone(result);
             const roll = sim.rng.float();
             if (roll < network.loseAnswer) {
+              fault();
               this.log(`  net: answer lost ${what}`);
               if (!retry) sim.after(50, () => attempt(true), isolate, "retry");
               return;
             }
             if (roll < network.loseAnswer + network.errorAfter) {
+              fault();
               this.log(`  net: error after ${what}`);
               sim.after(
                 network.delay(),

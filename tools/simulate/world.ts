@@ -911,6 +911,35 @@ export class World {
       }
       await quiet(Math.max(3_000, this.shape.policy.maxStalenessMs + 2_000));
     }
+    this.#checkListed();
+  }
+
+  /**
+   * Every live session tied to a user is in that user's index for as long as it lives: reads that keep it
+   * alive keep its entry alive too. Not checked for a session whose store calls met a fault (the layer only
+   * logs a failed index change), nor in worlds whose isolates died or restarted (their background index
+   * changes died with them), nor within the clocks' skew of the session's expiry.
+   */
+  #checkListed(): void {
+    if (this.shape.deaths > 0 || this.shape.rotation) return;
+    for (const id of [...this.store.rows.keys()]) {
+      const row = this.store.row(id);
+      if (row?.value.kind !== "live" || row.value.user === undefined || this.store.faulted.has(id)) continue;
+      if (row.expiresAt - this.sim.now <= 2 * this.shape.skewMs + 2_000) continue;
+      const user = row.value.user;
+      const records = [...this.store.users.keys()]
+        .filter((key) => key.endsWith(`/${user}`))
+        .map((key) => this.store.user(key));
+      const cutoff = Math.max(0, ...records.map((record) => record?.revokedBefore ?? 0));
+      if (row.value.since < cutoff) continue; // revoked (or past maxSessionsPerUser): ended on its next load
+      if (!records.some((record) => record?.entries.has(id)))
+        this.fail(
+          `index: ${short(id)} lives for ${row.expiresAt - this.sim.now} ms more, tied to ${user}, and no index of ${user} lists it` +
+            (process.env["SIM_DEBUG"]
+              ? ` since=${row.value.since} ${JSON.stringify(records.map((r) => r && { c: r.revokedBefore, e: [...r.entries.values()].map((e) => [short(e.id), e.since, e.expiresAt]) }))}`
+              : ""),
+        );
+    }
   }
 }
 
