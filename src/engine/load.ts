@@ -1,6 +1,6 @@
 import { SessionUnavailableError, storeFailureLine, StoreMisconfiguredError } from "../errors.js";
 import { serves } from "../protocol/held.js";
-import { entryExpiry } from "../protocol/index-ops.js";
+import { refreshedEntry } from "../protocol/index-ops.js";
 import { afterRead, checkTie, decideLoad, type Ending, type ReadOutcome } from "../protocol/load.js";
 import { freshSession, servedFrom, type Loaded } from "../protocol/request.js";
 import { UNCHANGED, type Claim, type Held, type LiveHeld, type ReadAnswer } from "../protocol/types.js";
@@ -133,9 +133,8 @@ async function touchIndexEntry(
   trace: RequestTrace,
 ): Promise<void> {
   if (!engine.store.indexed) return;
-  const expiresAt = entryExpiry(refreshedAt + engine.policy.idleTimeoutMs, engine.policy);
   try {
-    await engine.store.changeIndex([{ op: "touch", user, id, expiresAt }], trace);
+    await engine.store.changeIndex([refreshedEntry(id, user, refreshedAt, engine.policy)], trace);
   } catch (error) {
     reportStoreFailure(
       error,

@@ -1,6 +1,6 @@
 import { SessionDataError, SessionNotSavedError, SessionTooLargeError } from "../errors.js";
 import { endedHeld } from "../protocol/held.js";
-import { entryExpiry } from "../protocol/index-ops.js";
+import { refreshedEntry } from "../protocol/index-ops.js";
 import { afterRead } from "../protocol/load.js";
 import {
   cookiesAfterWrite,
@@ -284,8 +284,7 @@ async function refresh(id: string, held: LiveHeld, engine: Engine): Promise<void
     }
     const user = held.view.user;
     if (user !== undefined && store.indexed) {
-      const expiresAt = entryExpiry(startedAt + policy.idleTimeoutMs, policy);
-      await store.changeIndex([{ op: "touch", user, id, expiresAt }], trace);
+      await store.changeIndex([refreshedEntry(id, user, startedAt, policy)], trace);
     }
   } catch (error) {
     const now = engine.memory.peek(id);

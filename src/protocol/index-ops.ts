@@ -16,6 +16,11 @@ export function sessionExpiry(entryExpiresAt: number, policy: Pick<Policy, "refr
   return entryExpiresAt - policy.refreshIntervalMs;
 }
 
+/** The index change a push of the session's expiry (at `refreshedAt`) calls for: its entry pushed with it. */
+export function refreshedEntry(id: string, user: string, refreshedAt: number, policy: Policy): IndexOp {
+  return { op: "touch", user, id, expiresAt: entryExpiry(refreshedAt + policy.idleTimeoutMs, policy) };
+}
+
 /**
  * The index changes a landed write calls for: the entry leaves the user it was tied to and joins the new
  * one; an entry whose tie did not change is put again once per refresh interval (see `entryExpiry`).
