@@ -1,6 +1,13 @@
 import { Hono } from "hono";
-import { describe, expect, it } from "vitest";
-import { MemoryStore, session, SessionIndexUnsupportedError, type SessionOptions } from "../../src/index.js";
+import { describe, expect, inject, it } from "vitest";
+import {
+  MemoryStore,
+  session,
+  SessionIndexUnsupportedError,
+  type SessionOptions,
+  type SessionStore,
+} from "../../src/index.js";
+import { RedisStore } from "../../src/stores/redis/index.js";
 import { SyncMemoryStore } from "../support/sync-memory-store.js";
 import { Browser, MemoryLogger, SECRET } from "../support/workerd.js";
 
@@ -9,7 +16,7 @@ import { Browser, MemoryLogger, SECRET } from "../support/workerd.js";
  * on an isolate that has not heard yet cannot keep itself or change its tie; a login past
  * maxSessionsPerUser ends the oldest; without a user index every call says so.
  */
-function isolate(store: MemoryStore | SyncMemoryStore, extra: SessionOptions = {}) {
+function isolate(store: SessionStore, extra: SessionOptions = {}) {
   return new Hono()
     .use(session({ secret: SECRET, store, logger: new MemoryLogger(), ...extra }))
     .get("/read", async (c) => c.json(await c.var.session.get()))
@@ -84,10 +91,10 @@ describe("a session kept alive by reads alone", () => {
    * Logs in on one isolate, then only reads the session on another for twice the idle timeout (1 s), every
    * 200 ms: the session lives on, and must stay listed (and counted by maxSessionsPerUser).
    */
-  async function readFor2s(reader: SessionOptions, store = new MemoryStore()) {
+  async function readFor2s(reader: SessionOptions, store: SessionStore = new MemoryStore(), readerStore = store) {
     const victim = new Browser(isolate(store, { idleTimeoutMs: 1000 }));
     await victim.fetch("/login", { method: "POST", json: { user: "ada" } });
-    const reading = new Browser(isolate(store, { idleTimeoutMs: 1000, ...reader })).with(victim.cookie);
+    const reading = new Browser(isolate(readerStore, { idleTimeoutMs: 1000, ...reader })).with(victim.cookie);
     for (let i = 0; i < 10; i++) {
       expect(await reading.json("/read")).toEqual({ user: "ada" });
       await sleep(200);
@@ -104,6 +111,13 @@ describe("a session kept alive by reads alone", () => {
     // Served from memory (refreshes run after the response); the entry was made under the old secret.
     const reader = { secret: ROTATED, previousSecrets: [SECRET], maxStalenessMs: 60_000 };
     expect((await readFor2s(reader)).sessions).toHaveLength(1);
+  });
+
+  it("stays listed on Redis too (the real client, through the gateway; each isolate its own client)", async () => {
+    const options = { ...inject("redisRest"), namespace: `kept-alive-${crypto.randomUUID()}` };
+    const reader = { secret: ROTATED, previousSecrets: [SECRET], maxStalenessMs: 0 };
+    const { sessions } = await readFor2s(reader, new RedisStore(options), new RedisStore(options));
+    expect(sessions).toHaveLength(1);
   });
 
   it("is still counted by maxSessionsPerUser: a login past it ends this one", async () => {
