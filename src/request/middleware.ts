@@ -4,10 +4,11 @@ import type { SessionOptions } from "../config/options.js";
 import { describeError, SessionConfigError } from "../errors.js";
 import { operationsFor } from "../engine/operations.js";
 import { saveChange } from "../engine/save.js";
+import { KEEP, type CookiePlan } from "../protocol/request.js";
 import { RequestTrace, serverTiming } from "../trace.js";
 import type { Session, SessionData } from "../types.js";
 import { configure, createIsolateState, type Configured, type IsolateState } from "./isolate-state.js";
-import { changeOf, SessionHandle } from "./session-handle.js";
+import { changeOf, delivered, servesCookie, SessionHandle } from "./session-handle.js";
 
 /**
  * The context variables `session()` sets. Typed per app rather than through a global `ContextVariableMap`
@@ -64,22 +65,38 @@ export function session<T extends SessionData = SessionData, Bindings = any>(
       return c.text("Internal Server Error", 500);
     }
     const { cookies, engine } = state;
+    const cookieName = state.config.cookieName;
+    // Mounted again for the same cookie (on the app, and again on a sub-app): the first one serves the request,
+    // as in express-session. Two sessions of one cookie would send two id cookies in one response, and the
+    // change of the one the browser does not keep would be lost.
+    if (servesCookie(c.get("session"), cookieName)) return next();
     const trace = new RequestTrace();
 
     // Cookie → memory tier → store, on the handler's first use of the session (see engine/load.ts).
-    const handle = new SessionHandle<T>(operationsFor(engine, () => cookies.read(c), trace));
+    const handle = new SessionHandle<T>(
+      operationsFor(engine, () => cookies.read(c), trace),
+      cookieName,
+    );
     c.set("session", handle);
 
     await next();
 
     // Memory tier and cookies now; the store write after the response (see engine/save.ts).
     // Synchronous unless a write is awaited before the response: no await where none is needed.
-    const saving = saveChange(changeOf(handle), engine, trace);
-    const after = saving instanceof Promise ? await saving : saving;
-    if (after.cookies.kind !== "keep") await cookies.write(c, after.cookies);
+    // From here on, a change (a streamed response's, an outer middleware's) is written at once, or refused.
+    const change = changeOf(handle);
+    let sent: CookiePlan = KEEP;
+    try {
+      const saving = saveChange(change, engine, trace);
+      const after = saving instanceof Promise ? await saving : saving;
+      if (after.cookies.kind !== "keep") await cookies.write(c, after.cookies);
+      sent = after.cookies;
+      if (after.background !== undefined) inBackground(c, after.background);
+    } finally {
+      delivered(handle, sent);
+    }
     const timing = state.config.serverTiming ? serverTiming(trace) : undefined;
     if (timing !== undefined) c.header("Server-Timing", timing, { append: true });
-    if (after.background !== undefined) inBackground(c, after.background);
   };
 }
 

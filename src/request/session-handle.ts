@@ -5,7 +5,7 @@ import {
   SessionUnavailableError,
 } from "../errors.js";
 import { diff } from "../protocol/patch.js";
-import { freshSession, type Loaded, type RequestChange } from "../protocol/request.js";
+import { freshSession, type CookiePlan, type Loaded, type RequestChange } from "../protocol/request.js";
 import type { Tie } from "../protocol/types.js";
 import type { SessionOperations } from "../engine/operations.js";
 import { parsedView } from "../engine/parsed-views.js";
@@ -15,14 +15,35 @@ import { MAX_DEPTH, tooDeep } from "../nesting.js";
 import { WorkingCopy } from "./working-copy.js";
 
 let changeOfHandle: (handle: SessionHandle<SessionData>) => SessionChange;
+let deliveredToHandle: (handle: SessionHandle<SessionData>, sent: CookiePlan) => void;
+let servesCookieOf: (value: unknown, cookieName: string) => boolean;
 
 /**
  * What the handler changed in the session, for the middleware once the handler is done. A function of this
- * module, not a member of the class: nothing on `c.var.session` (nor its constructor) leads to it.
+ * module, not a member of the class: nothing on `c.var.session` (nor its constructor) leads to it. From then
+ * on the middleware saves nothing more: a later change (in a streamed response, in an outer middleware) is
+ * written at once, or refused (see `delivered`).
  */
 export function changeOf<T extends SessionData>(handle: SessionHandle<T>): SessionChange {
   return changeOfHandle(handle as unknown as SessionHandle<SessionData>);
 }
+
+/** The cookies the response carries (`keep` when none could be set): they say which id the browser holds. */
+export function delivered<T extends SessionData>(handle: SessionHandle<T>, sent: CookiePlan): void {
+  deliveredToHandle(handle as unknown as SessionHandle<SessionData>, sent);
+}
+
+/**
+ * `value` is a session of the cookie `cookieName` (`c.var.session` set by a middleware mounted earlier for it):
+ * a second middleware of that cookie passes the request on.
+ */
+export function servesCookie(value: unknown, cookieName: string): boolean {
+  return servesCookieOf(value, cookieName);
+}
+
+/** After the response: the id the cookie names, whatever it is (the session was not loaded before). */
+const COOKIE_ID = Symbol("the cookie's id");
+type HeldId = string | undefined | typeof COOKIE_ID;
 
 /** A user id is sealed into every version of the session: the envelope's room around the data is bounded. */
 const MAX_USER_ID_BYTES = 256;
@@ -48,9 +69,19 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
   #ended = false;
   /** `#loaded.id` is the id destroyed here: a write after the destroy goes to a new one. */
   #spentId = false;
+  readonly #cookieName: string;
+  /**
+   * Once the middleware has taken the request's change, nothing saves a later one (in a streamed response,
+   * in an outer middleware): it is written at once, and only to the id the browser holds after the
+   * response (`#heldAfter`, known once the cookies are sent; calls made before wait in `#waiting`).
+   */
+  #late: "open" | "taken" | "sent" = "open";
+  #heldAfter: HeldId;
+  #waiting: (() => void)[] | undefined;
 
-  constructor(operations: SessionOperations) {
+  constructor(operations: SessionOperations, cookieName: string) {
     this.#operations = operations;
+    this.#cookieName = cookieName;
   }
 
   get(): Promise<T>;
@@ -63,17 +94,23 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
 
   async set<K extends keyof T & string>(key: K, value: T[K]): Promise<void> {
     SessionHandle.#own(this);
-    (await this.#ready()).set(key, value);
+    const data = await this.#ready();
+    if (this.#late !== "open") return this.#changeLate("set()", () => this.#data!.set(key, value));
+    data.set(key, value);
   }
 
   async delete(key: keyof T & string): Promise<void> {
     SessionHandle.#own(this);
-    (await this.#ready()).delete(key);
+    const data = await this.#ready();
+    if (this.#late !== "open") return this.#changeLate("delete()", () => this.#data!.delete(key));
+    data.delete(key);
   }
 
   async regenerate(): Promise<void> {
     SessionHandle.#own(this);
     await this.#ready();
+    // The new id could never reach the browser: retiring the one it holds would end its session.
+    if (this.#late !== "open") throw SessionHandle.#tooLate("regenerate()");
     const requested = this.#requestChange();
     if (requested instanceof SessionDataError) throw requested;
     const change = requested?.change ?? { patch: { set: {}, deleted: [] } };
@@ -97,7 +134,9 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
   async commit(): Promise<void> {
     SessionHandle.#own(this);
     await this.#ready();
-    const saved = await this.#operations.commit(this.#change());
+    const change = this.#change();
+    if (this.#late !== "open" && change.kind === "changed") await this.#mayWriteLate("commit()");
+    const saved = await this.#operations.commit(change);
     if (saved !== undefined) this.#adopt(saved);
   }
 
@@ -108,6 +147,7 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     if (loaded.readOnly || this.#operations.endedMeanwhile(loaded.id)) {
       throw new SessionNotSavedError("this session's id was retired or ended; it takes no more writes");
     }
+    if (this.#late !== "open") await this.#mayWriteLate("update()");
     // This request's own set/delete so far are kept on top of the updated data.
     const pending = diff(JSON.parse(loaded.view.json) as SessionData, this.#data!.current());
     const user = this.#user;
@@ -128,7 +168,37 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     if (userId !== undefined && new TextEncoder().encode(userId).length > MAX_USER_ID_BYTES) {
       throw new TypeError(`setUser() takes a user id of at most ${MAX_USER_ID_BYTES} bytes (UTF-8)`);
     }
+    if (this.#late !== "open") return this.#changeLate("setUser()", () => void (this.#user = userId));
     this.#user = userId;
+  }
+
+  /**
+   * A change made after the middleware saved the request's (in a streamed response, in an outer middleware
+   * after `next()`): nothing would save it any more, so it is written at once, as by `commit()`.
+   */
+  async #changeLate(what: string, change: () => void): Promise<void> {
+    await this.#mayWriteLate(what);
+    change();
+    await this.commit();
+  }
+
+  /**
+   * After the response, a write may go only to the id the browser holds: a new session whose cookie was not
+   * sent, or one destroyed here, would be written under an id no browser ever sends.
+   */
+  async #mayWriteLate(what: string): Promise<void> {
+    if (this.#late === "taken") await new Promise<void>((resume) => (this.#waiting ??= []).push(resume));
+    const held = this.#heldAfter;
+    const loaded = this.#loaded!;
+    const id = held === COOKIE_ID ? (loaded.isNew || loaded.readOnly ? undefined : loaded.id) : held;
+    if (this.#spentId || id === undefined || id !== loaded.id) throw SessionHandle.#tooLate(what);
+  }
+
+  static #tooLate(what: string): SessionNotSavedError {
+    return new SessionNotSavedError(
+      `${what} after the response was made (in a streamed response, or after next()): ` +
+        "its cookies are sent, and the browser does not hold the id this change would need",
+    );
   }
 
   async getUser(): Promise<string | undefined> {
@@ -224,7 +294,25 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
   }
 
   static {
-    changeOfHandle = (handle) => handle.#change();
+    changeOfHandle = (handle) => {
+      handle.#late = "taken";
+      // Not loaded yet: a later load finds whatever the cookie names.
+      if (handle.#loaded === undefined) handle.#heldAfter = COOKIE_ID;
+      return handle.#change();
+    };
+    deliveredToHandle = (handle, sent) => {
+      const loaded = handle.#loaded;
+      if (sent.kind === "set" && sent.withId) handle.#heldAfter = sent.id;
+      else if (sent.kind === "clear") handle.#heldAfter = undefined;
+      else if (handle.#heldAfter !== COOKIE_ID)
+        handle.#heldAfter =
+          loaded !== undefined && !loaded.isNew && !loaded.readOnly && !handle.#spentId ? loaded.id : undefined;
+      handle.#late = "sent";
+      const waiting = handle.#waiting;
+      handle.#waiting = undefined;
+      if (waiting !== undefined) for (const resume of waiting) resume();
+    };
+    servesCookieOf = (value, cookieName) => value instanceof SessionHandle && value.#cookieName === cookieName;
   }
 
   /** A method taken off `c.var.session` (destructured, passed as a callback) has lost its session: say so. */

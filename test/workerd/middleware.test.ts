@@ -1,8 +1,15 @@
 import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
 import { serializeSigned } from "hono/utils/cookie";
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
-import { session, type SessionEvent, type SessionOptions } from "../../src/index.js";
+import {
+  session,
+  SessionNotSavedError,
+  type Session,
+  type SessionEvent,
+  type SessionOptions,
+} from "../../src/index.js";
 import { RedisStore } from "../../src/stores/redis/index.js";
 import { Secret } from "../../src/config/secret.js";
 import { deriveKeys } from "../../src/sealing/keys.js";
@@ -679,5 +686,96 @@ describe("observability", () => {
     expect(write).toMatchObject({ deferred: true, attempts: 1, merges: 0 });
     expect(events.find((e) => e.type === "revalidated")).toMatchObject({ changed: false });
     for (const event of events) expect(JSON.stringify(event)).not.toContain(browser.id);
+  });
+});
+
+describe("the middleware mounted twice for one cookie (on the app and again on a sub-app)", () => {
+  it("sets each cookie once, and loses no change made through either mounting", async () => {
+    for (const twice of ["the same middleware", "two middlewares of one configuration"]) {
+      const instance = uniqueInstance("mounted-twice");
+      const outer = session<Data>(redisOptions(instance));
+      const api = new Hono()
+        .use(twice === "the same middleware" ? outer : session<Data>(redisOptions(instance)))
+        .post("/inc", async (c) => {
+          await c.var.session.set("n", ((await c.var.session.get("n")) ?? 0) + 1);
+          return c.text("ok");
+        })
+        .get("/read", async (c) => c.json(await c.var.session.get()));
+      const root = new Hono().use(outer).use("/api/*", async (c, next) => {
+        // An app-wide middleware that uses the session before the sub-app's routes (a visit counter, a guard).
+        await c.var.session.set("user", "visitor");
+        await next();
+      });
+      root.route("/api", api);
+      const browser = new Browser(root);
+      const first = await browser.fetch("/api/inc", { method: "POST" });
+      expect(
+        setCookies(first).map((h) => h.split("=")[0]),
+        twice,
+      ).toEqual(["JSESSIONID", "JSESSIONID_v"]);
+      const second = await browser.fetch("/api/inc", { method: "POST" });
+      expect(
+        setCookies(second).map((h) => h.split("=")[0]),
+        twice,
+      ).toEqual(["JSESSIONID_v"]);
+      expect(await browser.json("/api/read"), twice).toEqual({ user: "visitor", n: 2 });
+    }
+  });
+});
+
+describe("a change made after the response was made (in a streamed response)", () => {
+  function streamingApp(options: SessionOptions, late: (session: Session<Data>) => Promise<unknown>) {
+    return new Hono()
+      .use(session<Data>(options))
+      .post("/inc", async (c) => {
+        await c.var.session.set("n", ((await c.var.session.get("n")) ?? 0) + 1);
+        return c.text("ok");
+      })
+      .get("/read", async (c) => c.json(await c.var.session.get()))
+      .post("/stream", (c) =>
+        streamSSE(c, async (stream) => {
+          await stream.writeSSE({ data: "started" }); // the headers are out: the middleware has saved
+          try {
+            await late(c.var.session);
+            await stream.writeSSE({ data: "done" });
+          } catch (error) {
+            await stream.writeSSE({ data: error instanceof SessionNotSavedError ? "not saved" : String(error) });
+          }
+        }),
+      );
+  }
+  const events = async (res: Response) => (await res.text()).match(/(?<=data: ).*/g);
+
+  it("is saved when the browser holds the session, as express-session saves what a streaming handler changes", async () => {
+    const instance = uniqueInstance("stream-set");
+    const browser = new Browser(streamingApp(redisOptions(instance), (s) => s.set("user", "streamed")));
+    await browser.fetch("/inc", { method: "POST" });
+    expect(await events(await browser.fetch("/stream", { method: "POST" }))).toEqual(["started", "done"]);
+    // Another isolate (its memory empty) finds it in the store.
+    const other = new Browser(streamingApp(redisOptions(instance), async () => {})).with(browser.cookie);
+    expect(await other.json("/read")).toEqual({ n: 1, user: "streamed" });
+  });
+
+  it("is refused, never silently lost nor written under an id the browser never gets, for a new session", async () => {
+    const instance = uniqueInstance("stream-new");
+    for (const late of [
+      (s: Session<Data>) => s.set("user", "streamed"),
+      (s: Session<Data>) => s.update((d) => void (d.user = "streamed")),
+    ]) {
+      const browser = new Browser(streamingApp(redisOptions(instance), late));
+      expect(await events(await browser.fetch("/stream", { method: "POST" }))).toEqual(["started", "not saved"]);
+      expect(browser.cookie).toBeUndefined();
+    }
+    expect(names(await commandsFor(instance))).toEqual([]);
+  });
+
+  it("regenerate() is refused and leaves the session alone: it never retires the id the browser still holds", async () => {
+    const instance = uniqueInstance("stream-regen");
+    const browser = new Browser(streamingApp(redisOptions(instance), (s) => s.regenerate()));
+    await browser.fetch("/inc", { method: "POST" });
+    expect(await events(await browser.fetch("/stream", { method: "POST" }))).toEqual(["started", "not saved"]);
+    expect(await browser.json("/read")).toEqual({ n: 1 });
+    const other = new Browser(streamingApp(redisOptions(instance), async () => {})).with(browser.cookie);
+    expect(await other.json("/read")).toEqual({ n: 1 });
   });
 });

@@ -5,7 +5,7 @@ import {
   session,
   SessionIndexUnsupportedError,
   type SessionOptions,
-  type SessionStore,
+  type UserCustomStore,
 } from "../../src/index.js";
 import { RedisStore } from "../../src/stores/redis/index.js";
 import { SyncMemoryStore } from "../support/sync-memory-store.js";
@@ -16,7 +16,7 @@ import { Browser, MemoryLogger, SECRET } from "../support/workerd.js";
  * on an isolate that has not heard yet cannot keep itself or change its tie; a login past
  * maxSessionsPerUser ends the oldest; without a user index every call says so.
  */
-function isolate(store: SessionStore, extra: SessionOptions = {}) {
+function isolate(store: UserCustomStore, extra: SessionOptions = {}) {
   return new Hono()
     .use(session({ secret: SECRET, store, logger: new MemoryLogger(), ...extra }))
     .get("/read", async (c) => c.json(await c.var.session.get()))
@@ -91,7 +91,7 @@ describe("a session kept alive by reads alone", () => {
    * Logs in on one isolate, then only reads the session on another for twice the idle timeout (1 s), every
    * 200 ms: the session lives on, and must stay listed (and counted by maxSessionsPerUser).
    */
-  async function readFor2s(reader: SessionOptions, store: SessionStore = new MemoryStore(), readerStore = store) {
+  async function readFor2s(reader: SessionOptions, store: UserCustomStore = new MemoryStore(), readerStore = store) {
     const victim = new Browser(isolate(store, { idleTimeoutMs: 1000 }));
     await victim.fetch("/login", { method: "POST", json: { user: "ada" } });
     const reading = new Browser(isolate(readerStore, { idleTimeoutMs: 1000, ...reader })).with(victim.cookie);

@@ -474,7 +474,7 @@ export class World {
       this.#checkLoad(browser, jar, claim, loaded, startedAt, loadedAt, sentAt);
       return loaded;
     };
-    const handle = new system.SessionHandle<Record<string, unknown>>(operations);
+    const handle = new system.SessionHandle<Record<string, unknown>>(operations, "JSESSIONID");
     const wrote: string[] = [];
     let outcome = "ok";
     try {
@@ -875,6 +875,7 @@ export class World {
           const trace = new this.system.RequestTrace();
           const handle = new this.system.SessionHandle<Record<string, unknown>>(
             this.system.operationsFor(isolate.engine, () => claim, trace),
+            "JSESSIONID",
           );
           let data: string | undefined;
           void handle
