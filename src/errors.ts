@@ -108,7 +108,9 @@ export class SessionIndexUnsupportedError extends SessionError {
   readonly code = "ERR_SESSION_INDEX_UNSUPPORTED";
   constructor() {
     super(
-      "this store keeps no user index: sessions cannot be listed or revoked by user (the Redis, Durable Object and memory stores can; a custom store needs changeIndex, readIndex, revokeBefore and revokedBefore, see IndexedStore)",
+      "this store keeps no user index, or versionedWrites: false turned it off (a user index needs compare-and-set): " +
+        "sessions cannot be listed or revoked by user (the Redis, Durable Object and memory stores keep one; a custom " +
+        "store needs setIfVersion, getIfChanged, changeIndex, readIndex, revokeBefore and revokedBefore, see IndexedStore)",
     );
   }
 }

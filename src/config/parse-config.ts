@@ -59,6 +59,63 @@ export interface SessionConfig {
 export const DEFAULT_STALE_READ_WAIT_MS = 100;
 
 const COOKIE_NAME = /^[\w!#$%&'*.^`|~+-]+$/;
+/** A host name: labels of 1 to 63 letters, digits and inner hyphens, joined by single dots; a leading dot (ignored by browsers). */
+const DOMAIN = /^\.?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** Every option, so a misspelt one is refused by name, as `EXT_SESSION_MGT`'s are (the compiler checks the list). */
+const OPTION_KEYS = Object.keys({
+  extSessionMgt: 0,
+  secret: 0,
+  previousSecrets: 0,
+  instanceName: 0,
+  store: 0,
+  redis: 0,
+  idleTimeoutMs: 0,
+  cookieName: 0,
+  cookie: 0,
+  maxSessionBytes: 0,
+  memoryMaxBytes: 0,
+  ttlRefreshFraction: 0,
+  onStoreUnavailable: 0,
+  storeTimeoutMs: 0,
+  logger: 0,
+  onEvent: 0,
+  serverTiming: 0,
+  absoluteTimeoutMs: 0,
+  maxSessionsPerUser: 0,
+  maxStalenessMs: 0,
+  staleReadWaitMs: 0,
+  onStaleRead: 0,
+  awaitWrites: 0,
+  versionedWrites: 0,
+} satisfies Record<keyof SessionOptions, 0>);
+const COOKIE_KEYS = Object.keys({
+  secure: 0,
+  sameSite: 0,
+  path: 0,
+  partitioned: 0,
+  domain: 0,
+} satisfies Record<keyof SessionCookieOptions, 0>);
+
+/** An object holding only the known properties: a misspelt one would otherwise be ignored without a word. */
+function knownProperties(property: string, value: unknown, known: readonly string[]): void {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new SessionConfigError(property, "must be an object");
+  }
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw new SessionConfigError(`${property}.${key}`, `is not a known property (known: ${known.join(", ")})`);
+    }
+  }
+}
+
+/** The longest wait a timer takes: past it, Node's setTimeout and AbortSignal.timeout fire after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * The longest idle timeout, ten years: the stores must hold a marker twice as long, and a longer one breaks
+ * them at request time (the Durable Object store's alarms take no date after 2189; Redis no expiry past 2^63 ms).
+ */
+const MAX_IDLE_TIMEOUT_MS = 10 * 365 * 24 * 60 * 60_000;
 
 /**
  * Reads and checks every setting once per isolate: the options given in code, over the application
@@ -66,6 +123,7 @@ const COOKIE_NAME = /^[\w!#$%&'*.^`|~+-]+$/;
  * rule, never a secret.
  */
 export function parseConfig(bindings: Bindings, options: SessionOptions = {}): SessionConfig {
+  knownProperties("options", options, OPTION_KEYS);
   const ext = readExtSessionMgt(options.extSessionMgt ?? bindings["EXT_SESSION_MGT"]);
   if (ext === undefined && options.secret === undefined) throw missingExtSessionMgt();
   const secret = options.secret !== undefined ? checkSecret("options.secret", options.secret) : ext!.sessionSecret;
@@ -98,7 +156,12 @@ export function parseConfig(bindings: Bindings, options: SessionOptions = {}): S
       "reject",
       "new-session",
     ] as const),
-    storeTimeoutMs: positiveNumber("options.storeTimeoutMs", options.storeTimeoutMs ?? 3000, "milliseconds"),
+    storeTimeoutMs: positiveNumber(
+      "options.storeTimeoutMs",
+      options.storeTimeoutMs ?? 3000,
+      "milliseconds",
+      MAX_TIMER_MS,
+    ),
     logger,
     onEvent: observer(options.onEvent, logger),
     absoluteTimeoutMs:
@@ -137,6 +200,8 @@ function previousSecrets(inCode: unknown, binding: unknown, current: string): Se
   return list.map((value, i) => {
     const secret = checkSecret(`${property}[${i}]`, value);
     if (secret === current) throw new SessionConfigError(`${property}[${i}]`, "is the current secret");
+    const first = list.indexOf(secret);
+    if (first !== i) throw new SessionConfigError(`${property}[${i}]`, `is already listed at [${first}]`);
     return new Secret(secret);
   });
 }
@@ -165,17 +230,19 @@ function storeSource(
         'redis: redisStore() from "hono-edge-session/redis" (kept out of the core so that apps on other stores ship no Redis client)',
     );
   }
+  const redis = options.redis;
   return {
     kind: "redis",
-    factory: options.redis,
-    credentials: redisCredentials(instanceName, bindings, options.redis.credentials),
+    // Not the factory itself: its credentials hold the token in the clear, and the configuration holds it in a Secret.
+    factory: { create: (context) => redis.create(context) },
+    credentials: redisCredentials(instanceName, bindings, redis.credentials),
   };
 }
 
 /** The idle timeout: the option in milliseconds, else the application router's `SESSION_TIMEOUT` in minutes. */
 function idleTimeoutMs(option: unknown, binding: unknown): number {
-  if (option !== undefined) return positiveNumber("options.idleTimeoutMs", option, "milliseconds");
-  return positiveNumber("SESSION_TIMEOUT", binding ?? 15, "minutes") * 60_000;
+  if (option !== undefined) return positiveNumber("options.idleTimeoutMs", option, "milliseconds", MAX_IDLE_TIMEOUT_MS);
+  return positiveNumber("SESSION_TIMEOUT", binding ?? 15, "minutes", MAX_IDLE_TIMEOUT_MS / 60_000) * 60_000;
 }
 
 function positiveInteger(property: string, value: unknown): number {
@@ -185,10 +252,11 @@ function positiveInteger(property: string, value: unknown): number {
   return value;
 }
 
-function positiveNumber(property: string, value: unknown, unit: string): number {
+function positiveNumber(property: string, value: unknown, unit: string, max = Number.MAX_VALUE): number {
   const number = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
-  if (typeof number !== "number" || !Number.isFinite(number) || number <= 0) {
-    throw new SessionConfigError(property, `must be a positive number of ${unit}`);
+  if (typeof number !== "number" || !Number.isFinite(number) || number <= 0 || number > max) {
+    const most = max === Number.MAX_VALUE ? "" : `, at most ${max}`;
+    throw new SessionConfigError(property, `must be a positive number of ${unit}${most}`);
   }
   return number;
 }
@@ -274,6 +342,7 @@ function cookieName(property: string, value: unknown): string {
 }
 
 function cookieAttributes(cookie: SessionCookieOptions, nameProperty: string, name: string): SessionConfig["cookie"] {
+  knownProperties("options.cookie", cookie, COOKIE_KEYS);
   const sameSite = oneOf("options.cookie.sameSite", cookie.sameSite ?? "Lax", ["Strict", "Lax", "None"] as const);
   const secure = bool("options.cookie.secure", cookie.secure ?? true);
   const partitioned = bool("options.cookie.partitioned", cookie.partitioned ?? false);
@@ -291,8 +360,12 @@ function cookieAttributes(cookie: SessionCookieOptions, nameProperty: string, na
   if (typeof path !== "string" || !/^\/[\x20-\x3a\x3c-\x7e]*$/.test(path))
     throw new SessionConfigError("options.cookie.path", 'must start with "/" and hold only printable ASCII, no ";"');
   const domain = cookie.domain;
-  if (domain !== undefined && (typeof domain !== "string" || !/^[A-Za-z0-9.-]+$/.test(domain))) {
-    throw new SessionConfigError("options.cookie.domain", "must be a host name");
+  // A domain the browser cannot domain-match (an empty label, a trailing dot) makes it drop the cookie.
+  if (domain !== undefined && (typeof domain !== "string" || domain.length > 254 || !DOMAIN.test(domain))) {
+    throw new SessionConfigError(
+      "options.cookie.domain",
+      "must be a host name: labels of letters, digits and inner hyphens, joined by single dots (a leading dot is allowed)",
+    );
   }
   // The browser enforces the prefixes' rules by dropping the cookie: say so now, not in production.
   if (/^__Host-/i.test(name) && (!secure || path !== "/" || domain !== undefined)) {

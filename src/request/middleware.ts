@@ -61,7 +61,7 @@ export function session<T extends SessionData = SessionData, Bindings = any>(
       state = isolate ??= built;
     } catch (error) {
       // A broken configuration stays broken for the isolate's life; every request says so in the log.
-      console.error(`hono-edge-session: ${error instanceof SessionConfigError ? error.message : describeError(error)}`);
+      logConfigError(error, options.logger);
       return c.text("Internal Server Error", 500);
     }
     const { cookies, engine } = state;
@@ -98,6 +98,22 @@ export function session<T extends SessionData = SessionData, Bindings = any>(
     const timing = state.config.serverTiming ? serverTiming(trace) : undefined;
     if (timing !== undefined) c.header("Server-Timing", timing, { append: true });
   };
+}
+
+/**
+ * To the console (the runtime's log), and to the app's logger too when the options give a usable one (the
+ * error may be in the logger itself, so a logger that throws is passed over: the console has the line).
+ */
+function logConfigError(error: unknown, logger: unknown): void {
+  const line = `hono-edge-session: ${error instanceof SessionConfigError ? error.message : describeError(error)}`;
+  console.error(line);
+  const log = (logger as { error?: unknown } | undefined)?.error;
+  if (logger === console || typeof log !== "function") return;
+  try {
+    log.call(logger, line);
+  } catch {
+    // The console has it.
+  }
 }
 
 /** After the response: `waitUntil` on Workers; elsewhere the promise simply runs on. It never rejects. */

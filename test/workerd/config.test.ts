@@ -325,3 +325,80 @@ describe("the logger and the metrics hook", () => {
     expect(() => quiet.onEvent({ type: "hit" })).not.toThrow();
   });
 });
+
+describe("review: configuration, secrets and rotation", () => {
+  const bindings = { EXT_SESSION_MGT: ext(), ...creds };
+
+  it("never shows a Redis token given in code when the configuration or the factory is serialised", () => {
+    const token = "code-token-that-must-not-print";
+    const factory = redisStore({ url: "https://redis.example", token });
+    const config = parseWith(bindings, { redis: factory });
+    expect(redisOf(config)?.token.reveal()).toBe(token);
+    expect(JSON.stringify(config)).not.toContain(token);
+    expect(JSON.stringify(factory)).not.toContain(token);
+    expect(JSON.stringify({ ...factory.credentials })).not.toContain(token);
+    expect(Object.values(factory.credentials ?? {}).join()).not.toContain(token);
+  });
+
+  it.each([
+    // Node fires a setTimeout (and AbortSignal.timeout) longer than 2^31 - 1 ms after 1 ms: every store call fails.
+    [{ storeTimeoutMs: 2 ** 31 }, "options.storeTimeoutMs", /at most 2147483647/],
+    // Markers are kept twice the idle timeout: the Durable Object store's alarms take no date after 2189.
+    [{ idleTimeoutMs: 1e14 }, "options.idleTimeoutMs", /at most 315360000000/],
+    // Redis refuses an expiry this long ("ERR value is not an integer or out of range") on every write.
+    [{ idleTimeoutMs: 1e20 }, "options.idleTimeoutMs", /at most/],
+  ])("refuses the out-of-range %j at load, naming %s", (options, property, rule) => {
+    const error = configError(bindings, options as SessionOptions);
+    expect(error.property).toBe(property);
+    expect(error.message).toMatch(rule);
+  });
+
+  it("refuses a SESSION_TIMEOUT no store can keep, and keeps long but sane ones", () => {
+    const error = configError({ ...bindings, SESSION_TIMEOUT: "99999999" });
+    expect(error.property).toBe("SESSION_TIMEOUT");
+    expect(error.message).toMatch(/positive number of minutes, at most 5256000/);
+    expect(parseConfig({ ...bindings, SESSION_TIMEOUT: String(365 * 24 * 60) }).idleTimeoutMs).toBe(
+      365 * 24 * 3_600_000,
+    );
+    expect(parseConfig(bindings, { storeTimeoutMs: 2 ** 31 - 1 }).storeTimeoutMs).toBe(2 ** 31 - 1);
+  });
+
+  // A Domain the request's host cannot domain-match makes the browser drop the cookie: every request a new session.
+  it.each(["a..b", "example.com.", "-", ".", "-example.com", "example-.com", `${"a".repeat(64)}.com`])(
+    "refuses the cookie domain %j",
+    (domain) => {
+      expect(configError(bindings, { cookie: { domain } }).property).toBe("options.cookie.domain");
+    },
+  );
+
+  it.each(["example.com", ".example.com", "app.example.co.uk", "localhost", "127.0.0.1", "xn--bcher-kva.example"])(
+    "takes the cookie domain %j",
+    (domain) => {
+      expect(parseConfig(bindings, { cookie: { domain } }).cookie.domain).toBe(domain);
+    },
+  );
+
+  it.each([
+    // A typo that drops every session of the old secret at the rotation: refused by name, as EXT_SESSION_MGT's are.
+    [{ previousSecret: ["p".repeat(64)] }, "options.previousSecret"],
+    [{ idleTimeout: 60_000 }, "options.idleTimeout"],
+    // A SameSite the app asked for that would silently stay Lax, and a lifetime that is not one.
+    [{ cookie: { samesite: "Strict" } }, "options.cookie.samesite"],
+    [{ cookie: { maxAge: 3600 } }, "options.cookie.maxAge"],
+    [{ cookie: "secure" }, "options.cookie"],
+  ])("refuses %j by name", (options, property) => {
+    const error = configError(bindings, options as SessionOptions);
+    expect(error.property).toBe(property);
+    expect(error.message).toMatch(/not a known property|must be an object/);
+  });
+
+  it("refuses a previous secret listed twice, naming both places and neither secret", () => {
+    const old = "p".repeat(64);
+    const error = configError(bindings, { previousSecrets: [old, "q".repeat(64), old] });
+    expect(error.property).toBe("options.previousSecrets[2]");
+    expect(error.message).toMatch(/already listed at \[0\]/);
+    expect(error.message).not.toContain(old);
+    const binding = configError({ ...bindings, SESSION_PREVIOUS_SECRETS: JSON.stringify([old, old]) });
+    expect(binding.property).toBe("SESSION_PREVIOUS_SECRETS[1]");
+  });
+});

@@ -184,3 +184,23 @@ describe("the Durable Object store as the bundled custom store", () => {
     }
   });
 });
+
+describe("an idle timeout the Durable Object store cannot keep", () => {
+  it("is refused on the first request, naming the option, instead of every write failing behind a 200", async () => {
+    const logger = new MemoryLogger();
+    const store = new DurableObjectStore(binding, { namespace: uniqueInstance("idle-range") });
+    // 1e14 ms is some 3,000 years: markers expire at twice that, past the alarms' last date (2189).
+    const app = new Hono()
+      .use(session<{ n?: number }>({ secret: SECRET, store, logger, idleTimeoutMs: 1e14, awaitWrites: true }))
+      .post("/inc", async (c) => {
+        await c.var.session.set("n", ((await c.var.session.get("n")) ?? 0) + 1);
+        return c.json(await c.var.session.get());
+      });
+    const res = await new Browser(app).fetch("/inc", { method: "POST" });
+    expect(logger.lines.join("\n")).not.toMatch(/store write failed/);
+    expect(res.status).toBe(500);
+    expect(logger.lines.join("\n")).toMatch(
+      /options\.idleTimeoutMs: must be a positive number of milliseconds, at most/,
+    );
+  });
+});

@@ -518,6 +518,25 @@ describe("a store that fails", () => {
 });
 
 describe("configuration errors", () => {
+  it("go to options.logger, where the app's errors go, not only to the console", async () => {
+    const errors: string[] = [];
+    const original = console.error;
+    console.error = (message: string) => errors.push(message);
+    const logger = new MemoryLogger();
+    try {
+      const res = await app({
+        secret: "short-secret",
+        store: new SyncMemoryStore(uniqueInstance("config-logger")),
+        logger,
+      }).fetch(new Request("https://app.test/read"), {});
+      expect(res.status).toBe(500);
+    } finally {
+      console.error = original;
+    }
+    expect(logger.lines.join("\n")).toMatch(/error: hono-edge-session: options\.secret: .*at least 64 characters/);
+    expect(logger.lines.join("\n")).not.toContain("short-secret");
+  });
+
   it("answer 500 with a generic body and log the rule, never the secret", async () => {
     const errors: string[] = [];
     const original = console.error;

@@ -154,3 +154,18 @@ describe("a store without a user index", () => {
     expect(seen).toEqual(Array(6).fill("ERR_SESSION_INDEX_UNSUPPORTED"));
   });
 });
+
+describe("a store with a user index under versionedWrites: false", () => {
+  it("says that the option turned the index off, not that the store has none", async () => {
+    let message = "";
+    const app = new Hono()
+      .use(session({ secret: SECRET, store: new MemoryStore(), logger: new MemoryLogger(), versionedWrites: false }))
+      .get("/sessions", async (c) => {
+        await c.var.session.listSessions().catch((error: unknown) => void (message = (error as Error).message));
+        return c.json({ ok: true });
+      });
+    await new Browser(app).fetch("/sessions");
+    // MemoryStore keeps user indexes: "this store keeps no user index" alone sends the reader to the wrong fix.
+    expect(message).toMatch(/versionedWrites: false/);
+  });
+});

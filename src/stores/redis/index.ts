@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { Secret } from "../../config/secret.js";
 import type { RedisStoreFactory } from "../types.js";
 import { RedisStore } from "./redis-store.js";
 
@@ -26,8 +27,20 @@ export { RedisStoreError } from "../../errors.js";
  */
 export function redisStore(credentials?: { url: string; token: string }): RedisStoreFactory {
   return {
-    ...(credentials !== undefined ? { credentials } : {}),
+    ...(credentials !== undefined ? { credentials: held(credentials) } : {}),
     create: ({ namespace, url, token, tokenName, timeoutMs }) =>
       new RedisStore({ url, token, tokenName, namespace, timeoutMs }),
   };
+}
+
+/**
+ * The credentials with the token out of sight: a getter that is not enumerable, so logging, JSON-encoding
+ * or spreading the factory (or the options that hold it) never shows the token.
+ */
+function held({ url, token }: { url: string; token: string }): { url: string; token: string } {
+  const secret = new Secret(token);
+  return Object.defineProperty({ url } as { url: string; token: string }, "token", {
+    get: () => secret.reveal(),
+    enumerable: false,
+  });
 }
