@@ -42,6 +42,16 @@ export function sentCookie(header: string, name: string): string | undefined {
   return undefined;
 }
 
+/** The texts of the pairs called `name`, as sent and in the order sent: at most `limit` of them. */
+export function sentCookies(header: string, name: string, limit: number): string[] {
+  const texts: string[] = [];
+  for (let at = header.indexOf(name); at !== -1 && texts.length < limit; at = header.indexOf(name, at + 1)) {
+    const start = valueStart(header, name, at);
+    if (start !== -1) texts.push(sentText(header, start));
+  }
+  return texts;
+}
+
 /** Where the value of the pair whose name `header` holds at `at` starts; -1 if that is no whole pair's name. */
 function valueStart(header: string, name: string, at: number): number {
   // The name must be a whole pair's name: after the header's start or a ";" (and blanks)…

@@ -9,7 +9,7 @@ import type { KeyRing } from "../sealing/keys.js";
 import { SESSION_ID_PATTERN, WRITE_TAG_PATTERN } from "../sealing/session-id.js";
 import type { CookiePlan } from "../protocol/request.js";
 import type { Claim } from "../protocol/types.js";
-import { cookieValue, findCookie, sentCookie } from "./cookie-header.js";
+import { cookieValue, sentCookie, sentCookies } from "./cookie-header.js";
 
 /*
  * Two signed cookies. The id cookie (`JSESSIONID=<id>`) changes only when the session's id does: a new
@@ -30,6 +30,13 @@ const VERSION_VALUE = new RegExp(
  * destroyed again.
  */
 const MAX_VERSION = 0x7fff_ffff;
+
+/**
+ * How many pairs of one name are tried, in the order sent. A browser sends a cookie that a sibling subdomain
+ * set for the whole domain with a longer path in front of ours (cookie tossing): were only the first pair
+ * read, such a cookie would sign the user out. A few pairs bound the HMACs a request can ask for.
+ */
+const MAX_PAIRS = 4;
 
 /** The longest cookie text remembered as verified (a real one is under 200 characters, percent-encoded). */
 const MAX_REMEMBERED_TEXT = 256;
@@ -153,9 +160,10 @@ export class SessionCookies {
   }
 
   /**
-   * The cookie's value if one of the ring's secrets signed it (the current one tried first). `sent` is the
-   * first pair's text: when it reads as a value, that is the cookie (remembered by that text); when not,
-   * hono reads a later pair of the name, which is verified but not remembered.
+   * The value of the first pair of the name that one of the ring's secrets signed (the current one tried
+   * first): a pair that does not verify is passed over, as a cookie tossed in front of ours must be. `sent` is
+   * the first pair's text: a value read from it is remembered by that text (a later pair's is verified but
+   * not remembered: the next request would look it up by the first pair's).
    */
   async #verified<T>(
     header: string,
@@ -166,20 +174,19 @@ export class SessionCookies {
   ): Promise<Verified<T> | undefined> {
     const known = cache.get(sent);
     if (known !== undefined) return known;
-    const first = cookieValue(sent);
-    const raw = first ?? findCookie(header, name);
-    if (raw === undefined) return undefined;
-    for (const [i, key] of (await this.#cryptoKeys()).entries()) {
-      const value = await verifyCookieValue(key, raw);
-      if (value === undefined) continue;
-      const parsed = parse(value);
-      if (parsed === undefined) return undefined;
-      const verified = { value: parsed.value, previous: i > 0 };
-      // Remembered by its text only when that is the pair hono reads, and short: a real cookie's text is
-      // under 200 characters, and a copy of it, since a slice of the header would keep the whole header alive.
-      if (first !== undefined && sent.length <= MAX_REMEMBERED_TEXT)
-        cache.remember(detached(sent), parsed.id, verified);
-      return verified;
+    for (const text of sentCookies(header, name, MAX_PAIRS)) {
+      const raw = cookieValue(text);
+      if (raw === undefined) continue;
+      for (const [i, key] of (await this.#cryptoKeys()).entries()) {
+        const value = await verifyCookieValue(key, raw);
+        const parsed = value === undefined ? undefined : parse(value);
+        if (parsed === undefined) continue;
+        const verified = { value: parsed.value, previous: i > 0 };
+        // Remembered by a short text only: a real cookie's is under 200 characters, and a copy of it, since a
+        // slice of the header would keep the whole header alive.
+        if (text === sent && sent.length <= MAX_REMEMBERED_TEXT) cache.remember(detached(sent), parsed.id, verified);
+        return verified;
+      }
     }
     return undefined;
   }
