@@ -402,18 +402,9 @@ app.get("/", async (c) => c.json((await c.var.session.get()).cart ?? []));
 export const typo = session<Data, Env>({ store: (env) => new DurableObjectStore(env.SESSION_STOR) });
 `,
     );
-    const strict = {
-      target: "ES2022",
-      lib: ["ES2022"],
-      types: ["@cloudflare/workers-types"],
-      strict: true,
-      exactOptionalPropertyTypes: true,
-      noUncheckedIndexedAccess: true,
-      noPropertyAccessFromIndexSignature: true,
-      verbatimModuleSyntax: true,
-      skipLibCheck: false,
-      noEmit: true,
-    };
+    // The README's tsconfig.json, made stricter still.
+    const readme = JSON.parse(block(quickStarts, "all", "tsconfig.json")) as { compilerOptions: object };
+    const strict = { ...readme.compilerOptions, noPropertyAccessFromIndexSignature: true, skipLibCheck: false };
     const include = ["apps/typed-*/src/*.ts", "typed-env.ts"];
     await writeFile(
       join(project, "tsconfig.bundler.json"),
