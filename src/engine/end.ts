@@ -6,7 +6,7 @@ import type { EndReason, Held, LiveHeld, Tie, Version } from "../protocol/types.
 import { afterEnd, MAX_WRITE_ATTEMPTS, planEnd } from "../protocol/write.js";
 import type { RequestTrace } from "../trace.js";
 import type { Engine } from "./engine.js";
-import { localCell, memoryCell, reportStoreFailure, startOf, writeChanges } from "./write.js";
+import { localCell, memoryCell, reportStoreFailure, startOf, writeChanges, type WriteResult } from "./write.js";
 
 /*
  * Ending ids: `destroy()` (a tombstone), `regenerate()` (the old id retired, the data under a new one) and
@@ -81,7 +81,7 @@ export async function regenerateSession(
   change: RequestChange,
   engine: Engine,
   trace: RequestTrace,
-): Promise<Loaded> {
+): Promise<Loaded | UnsavedRegeneration> {
   const { runtime, policy } = engine;
   let carried: LiveHeld | undefined = loaded.readOnly ? undefined : startOf(loaded, engine);
   if (!loaded.isNew && !loaded.readOnly) {
@@ -115,24 +115,48 @@ export async function regenerateSession(
     floor: 0,
     settled: [],
   };
-  const cell = engine.memory.set(id, held) ? memoryCell(engine, id) : localCell(held);
-  const result = await writeChanges(id, cell, engine, trace, false);
+  const kept = engine.memory.set(id, held);
+  const cell = kept ? memoryCell(engine, id) : localCell(held);
+  let result: WriteResult | undefined;
+  let failure: unknown;
+  try {
+    result = await writeChanges(id, cell, engine, trace, false);
+  } catch (error) {
+    // The old id is retired: the session lives on only under the new one. Kept in this isolate's memory, it
+    // is written again after the response, as any failed write is, so the browser must still get the new id.
+    if (!kept || cell.get()?.kind !== "live") throw error;
+    failure = error;
+  }
   const saved = cell.get();
-  if (result.kind !== "saved" || saved?.kind !== "live") {
+  if (result !== undefined && (result.kind !== "saved" || saved?.kind !== "live")) {
     throw new SessionNotSavedError(
       `the regenerated session was not saved (${result.kind === "dropped" ? result.reason : result.kind})`,
     );
   }
-  return {
+  const live = saved as LiveHeld;
+  const regenerated: Loaded = {
     ...loaded,
     id,
     isNew: false,
     readOnly: false,
-    view: saved.view,
-    held: saved,
+    view: live.view,
+    held: live,
     ending: undefined,
-    served: markOf(saved, policy.idleTimeoutMs),
+    served: markOf(live, policy.idleTimeoutMs),
   };
+  return result === undefined ? new UnsavedRegeneration(regenerated, failure) : regenerated;
+}
+
+/**
+ * `regenerate()`'s session under its new id when the store failed its first write, the old id retired already:
+ * held in this isolate's memory only (written again after the response). The request must adopt it, so that
+ * the response gives the browser the new id, and still hear of the failure.
+ */
+export class UnsavedRegeneration {
+  constructor(
+    readonly loaded: Loaded,
+    readonly error: unknown,
+  ) {}
 }
 
 /** What a retirement leaves to carry over: the newest live data with this isolate's changes that did not land in it. */

@@ -2,7 +2,7 @@ import { servedAfterWrite, type Loaded, type RequestChange } from "../protocol/r
 import type { Claim } from "../protocol/types.js";
 import type { RequestTrace } from "../trace.js";
 import type { SessionData, SessionInfo } from "../types.js";
-import { destroySession, regenerateSession } from "./end.js";
+import { destroySession, regenerateSession, type UnsavedRegeneration } from "./end.js";
 import type { Engine } from "./engine.js";
 import { loadSession, servedAtOnce } from "./load.js";
 import { commitChange, type SessionChange } from "./save.js";
@@ -15,7 +15,7 @@ export interface SessionOperations {
   load(): Loaded | Promise<Loaded>;
   commit(change: SessionChange): Promise<Loaded | undefined>;
   update(loaded: Loaded, fn: (data: SessionData) => SessionData | void): Promise<Loaded>;
-  regenerate(loaded: Loaded, change: RequestChange): Promise<Loaded>;
+  regenerate(loaded: Loaded, change: RequestChange): Promise<Loaded | UnsavedRegeneration>;
   destroy(loaded: Loaded): Promise<void>;
   /** The id ended (destroyed, retired) in this isolate since the request loaded it. */
   endedMeanwhile(id: string): boolean;
@@ -76,7 +76,7 @@ class RequestOperations implements SessionOperations {
     return servedAfterWrite(loaded, held, this.engine.runtime.now(), this.engine.policy.idleTimeoutMs);
   }
 
-  regenerate(loaded: Loaded, change: RequestChange): Promise<Loaded> {
+  regenerate(loaded: Loaded, change: RequestChange): Promise<Loaded | UnsavedRegeneration> {
     return regenerateSession(loaded, change, this.engine, this.trace);
   }
 

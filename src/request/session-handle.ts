@@ -8,6 +8,7 @@ import { diff } from "../protocol/patch.js";
 import { freshSession, type CookiePlan, type Loaded, type RequestChange } from "../protocol/request.js";
 import type { Tie } from "../protocol/types.js";
 import type { SessionOperations } from "../engine/operations.js";
+import { UnsavedRegeneration } from "../engine/end.js";
 import { parsedView } from "../engine/parsed-views.js";
 import type { SessionChange } from "../engine/save.js";
 import type { Session, SessionData, SessionInfo } from "../types.js";
@@ -114,11 +115,16 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     const requested = this.#requestChange();
     if (requested instanceof SessionDataError) throw requested;
     const change = requested?.change ?? { patch: { set: {}, deleted: [] } };
-    const regenerated = await this.#operations.regenerate(this.#loaded!, change);
+    const answer = await this.#operations.regenerate(this.#loaded!, change);
+    const unsaved = answer instanceof UnsavedRegeneration ? answer : undefined;
+    const regenerated = unsaved?.loaded ?? (answer as Loaded);
     this.#adopt(regenerated);
     if (regenerated.isNew) return this.#end(); // it had ended meanwhile: nothing was carried over
     this.#newId = true;
     this.#ended = false;
+    // Retired, the old id holds nothing any more: the response still gives the browser the new one, whose
+    // session this isolate writes again after the response. The handler hears of the failure.
+    if (unsaved !== undefined) throw unsaved.error;
   }
 
   async destroy(): Promise<void> {

@@ -649,3 +649,55 @@ describe("regenerate() through an isolate that still holds a revoked session", (
     expect({ data, listed: (listed as unknown[]).length }).toEqual({ data: {}, listed: 0 });
   });
 });
+
+describe("regenerate() whose new id's first write fails, the old id already retired", () => {
+  /** The store fails the compare-and-set that follows the retirement's (the new id's first write), once. */
+  function failingAfterRetire(base: MemoryStore) {
+    const armed = { writes: -1 };
+    const store = overriding(base, {
+      setIfVersion: async (...args) => {
+        if (armed.writes >= 0 && armed.writes++ === 1) {
+          armed.writes = -1;
+          throw new Error("store unreachable (test)");
+        }
+        return await base.setIfVersion(...args);
+      },
+    });
+    return { store, arm: () => (armed.writes = 0) };
+  }
+
+  for (const handler of ["lets the error through (a 500)", "catches the error"]) {
+    it(`keeps the session under the new id, sent to the browser, and writes it later: the handler ${handler}`, async () => {
+      const base = new MemoryStore();
+      const { store, arm } = failingAfterRetire(base);
+      const app = new Hono()
+        .use(session<Data>({ secret: SECRET, store, logger: new MemoryLogger() }))
+        .get("/read", async (c) => c.json(await c.var.session.get()))
+        .post("/set", async (c) => {
+          await c.var.session.set("cart", ["book"]);
+          return c.json({ ok: true });
+        })
+        .post("/login", async (c) => {
+          try {
+            await c.var.session.regenerate();
+          } catch (error) {
+            if (handler.startsWith("lets")) throw error;
+          }
+          return c.json({ ok: true });
+        });
+      const browser = new Browser(app);
+      await browser.fetch("/set", { method: "POST" });
+      const old = browser.cookie;
+      arm();
+      await browser.fetch("/login", { method: "POST" }); // its waitUntil work awaited too
+      expect(browser.cookie).not.toEqual(old); // the browser holds the new id …
+      expect(await browser.json("/read")).toEqual({ cart: ["book"] }); // … whose session kept the cart
+      // The store answers again: the new id's session is written (after a response, at the latest after the
+      // next one's), and another isolate finds it there.
+      const other = new Browser(isolate(base).app).with(browser.cookie);
+      expect(await other.json("/read")).toEqual({ cart: ["book"] });
+      // And the old id stays retired: a copied old cookie gets none of it.
+      expect(await new Browser(isolate(base).app).with(old).json("/read")).toEqual({});
+    });
+  }
+});
