@@ -66,8 +66,9 @@ export async function destroySession(loaded: Loaded, engine: Engine, trace: Requ
   }
   const held = engine.memory.peek(loaded.id);
   const known = knownVersion(held, loaded);
-  await endId(loaded.id, known, "destroyed", loaded.view.createdAt, engine, trace);
-  await unindex(loaded.view.user, loaded.id, engine, trace);
+  const ended = await endId(loaded.id, known, "destroyed", loaded.view.createdAt, engine, trace);
+  // The user the store had it tied to, which a copy from before a sign-in elsewhere does not know of.
+  await unindex([loaded.view.user, tiedIn(ended)], loaded.id, engine, trace);
 }
 
 /**
@@ -89,13 +90,16 @@ export async function regenerateSession(
     const from = held?.kind === "live" ? held : carried!;
     const ended = await endId(loaded.id, knownVersion(held, loaded), "retired", loaded.view.createdAt, engine, trace);
     carried = carriedOver(ended, from);
+    // A new tie made with the regenerate (setUser() before it) would take a revoked session out of its
+    // user's reach, as a write changing the tie would: the cut-off is read afresh for it, as that write does.
+    if (carried !== undefined && (await retiesRevoked(ended, change, engine, trace))) carried = undefined;
     if (carried === undefined) {
       engine.report.onEvent({ type: "write-dropped", reason: "destroyed" });
       engine.report.logger.warn(
         "hono-edge-session: regenerate of a session that had ended meanwhile: a new, empty session instead",
       );
     }
-    await unindex(from.view.user, loaded.id, engine, trace);
+    await unindex([from.view.user, tiedIn(ended)], loaded.id, engine, trace);
   }
   const id = runtime.newId();
   const now = runtime.now();
@@ -177,11 +181,37 @@ function knownVersion(held: Held | undefined, loaded: Loaded): Version | null {
   return live?.base != null && !live.missing ? live.base : null;
 }
 
-/** Takes an ended session out of its user's index; a failure is logged (the entry expires with the session). */
-async function unindex(user: string | undefined, id: string, engine: Engine, trace: RequestTrace): Promise<void> {
-  if (user === undefined || !engine.store.indexed) return;
+/** The user the version an end replaced was tied to. */
+function tiedIn(ended: Ended): string | undefined {
+  return ended.kind === "live" ? ended.version?.user : undefined;
+}
+
+/** The regenerate's own new tie replaces a stored tie that a sign-out everywhere revoked. */
+async function retiesRevoked(
+  ended: Ended,
+  change: RequestChange,
+  engine: Engine,
+  trace: RequestTrace,
+): Promise<boolean> {
+  const stored = ended.kind === "live" ? ended.version : null;
+  const tie = change.tie;
+  if (tie === undefined || stored === null || stored.user === undefined || !engine.store.indexed) return false;
+  if (tie.user === stored.user && tie.since === stored.since) return false;
+  const startedAt = engine.runtime.now();
+  const revokedBefore = await engine.store.revokedBefore(stored.user, trace);
+  engine.cutoffs.remember(stored.user, { revokedBefore, confirmedAt: startedAt });
+  return stored.since < revokedBefore;
+}
+
+/**
+ * Takes an ended session out of its users' index (the one this request knew, and the one the store had); a
+ * failure is logged (the entry expires with the session).
+ */
+async function unindex(users: (string | undefined)[], id: string, engine: Engine, trace: RequestTrace): Promise<void> {
+  const ops = [...new Set(users)].flatMap((user) => (user === undefined ? [] : [{ op: "remove" as const, user, id }]));
+  if (ops.length === 0 || !engine.store.indexed) return;
   try {
-    await engine.store.changeIndex([{ op: "remove", user, id }], trace);
+    await engine.store.changeIndex(ops, trace);
   } catch (error) {
     reportStoreFailure(error, "mark", "the ended session could not be taken out of its user's index", engine);
   }

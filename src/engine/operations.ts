@@ -6,7 +6,7 @@ import { destroySession, regenerateSession, type UnsavedRegeneration } from "./e
 import type { Engine } from "./engine.js";
 import { loadSession, servedAtOnce } from "./load.js";
 import { commitChange, type SessionChange } from "./save.js";
-import { listSessions, revokeAllSessions, revokeSession } from "./user-sessions.js";
+import { listSessions, revokeAllSessions, revokeSession, type Acting } from "./user-sessions.js";
 import { updateSession } from "./write.js";
 
 /** What a request's `c.var.session` asks of the engine; each call answers the session as the store now holds it. */
@@ -21,10 +21,15 @@ export interface SessionOperations {
   endedMeanwhile(id: string): boolean;
   /** The store keeps user indexes. */
   readonly indexed: boolean;
-  listSessions(user: string, currentId: string | undefined): Promise<SessionInfo[]>;
-  revokeSession(user: string, handle: string): Promise<string | undefined>;
+  /** `acting`: the tie of the session the request acts from, when it acts for its own user. */
+  listSessions(user: string, currentId: string | undefined, acting?: Acting): Promise<SessionInfo[]>;
+  revokeSession(user: string, handle: string, acting?: Acting): Promise<string | undefined>;
   /** Ends the user's sessions; `keep`: this session stays (tied anew). Answers the ids ended and the kept session. */
-  revokeAll(user: string, keep: Loaded | undefined): Promise<{ ended: string[]; kept?: Loaded | undefined }>;
+  revokeAll(
+    user: string,
+    keep: Loaded | undefined,
+    acting?: Acting,
+  ): Promise<{ ended: string[]; kept?: Loaded | undefined }>;
   now(): number;
   /** A new session id (for the new, empty session that takes a destroyed one's place). */
   newId(): string;
@@ -88,15 +93,19 @@ class RequestOperations implements SessionOperations {
     return this.engine.memory.peek(id)?.kind === "ended";
   }
 
-  listSessions(user: string, currentId: string | undefined): Promise<SessionInfo[]> {
-    return listSessions(user, currentId, this.engine, this.trace);
+  listSessions(user: string, currentId: string | undefined, acting?: Acting): Promise<SessionInfo[]> {
+    return listSessions(user, currentId, this.engine, this.trace, acting);
   }
 
-  revokeSession(user: string, handle: string): Promise<string | undefined> {
-    return revokeSession(user, handle, this.engine, this.trace);
+  revokeSession(user: string, handle: string, acting?: Acting): Promise<string | undefined> {
+    return revokeSession(user, handle, this.engine, this.trace, acting);
   }
 
-  async revokeAll(user: string, keep: Loaded | undefined): Promise<{ ended: string[]; kept?: Loaded | undefined }> {
+  async revokeAll(
+    user: string,
+    keep: Loaded | undefined,
+    acting?: Acting,
+  ): Promise<{ ended: string[]; kept?: Loaded | undefined }> {
     const { engine, trace } = this;
     let kept: Loaded | undefined;
     const restamp = async (since: number) => {
@@ -119,6 +128,7 @@ class RequestOperations implements SessionOperations {
       engine,
       trace,
       keep === undefined ? undefined : { id: keep.id, since: keep.view.since, restamp, end },
+      acting,
     );
     return { ended, kept };
   }

@@ -1,8 +1,11 @@
 import { sessionExpiry } from "../protocol/index-ops.js";
+import { outlived } from "../protocol/load.js";
+import { UNCHANGED } from "../protocol/types.js";
 import type { RequestTrace } from "../trace.js";
 import type { SessionInfo } from "../types.js";
 import { endId } from "./end.js";
 import type { Engine } from "./engine.js";
+import type { IndexedSession } from "./ports.js";
 
 /*
  * "Your sessions" and "sign out everywhere". A user's index lists their sessions (an entry per session,
@@ -12,27 +15,71 @@ import type { Engine } from "./engine.js";
  * the number of sessions.
  */
 
+/**
+ * The session a request acts from, when it acts for the user it is tied to (its id, the time of its tie, and
+ * the version this isolate knows stored): one that was revoked or ended, on an isolate that has not heard
+ * of it yet (within the staleness bound), lists and revokes nothing.
+ */
+export type Acting = { id: string; since: number; known: number } | undefined;
+
+function revoked(acting: Acting, revokedBefore: number): boolean {
+  return acting !== undefined && acting.since < revokedBefore;
+}
+
+/**
+ * The user's index, and whether the acting session may act for them: it is read in the same step as the
+ * index (in parallel), so a logout or a sign-out everywhere another isolate made is seen here at once.
+ */
+async function indexFor(
+  user: string,
+  acting: Acting,
+  engine: Engine,
+  trace: RequestTrace,
+): Promise<{ sessions: IndexedSession[]; revokedBefore: number; refused: boolean }> {
+  const [index, self] = await Promise.all([
+    engine.store.readIndex(user, trace),
+    acting === undefined ? undefined : engine.store.read(acting.id, acting.known, undefined, trace),
+  ]);
+  let refused = revoked(acting, index.revokedBefore);
+  if (self !== undefined && self !== UNCHANGED) {
+    if (self.kind === "ended" || self.kind === "tampered") refused = true;
+    // As stored (this isolate's copy may be older): tied to another user, or before the cut-off.
+    else if (self.kind === "live") refused = self.user !== user || self.since < index.revokedBefore;
+    // "none": not stored yet (its first write still on its way) or expired; the copy's tie decides.
+  }
+  return { ...index, refused };
+}
+
 /** A user's live sessions, newest first; `currentId` marks the one the request holds. */
 export async function listSessions(
   user: string,
   currentId: string | undefined,
   engine: Engine,
   trace: RequestTrace,
+  acting?: Acting,
 ): Promise<SessionInfo[]> {
   const { sessions, revokedBefore } = await engine.store.readIndex(user, trace);
   const now = engine.runtime.now();
   engine.cutoffs.remember(user, { revokedBefore, confirmedAt: now });
-  return sessions
-    .map((s) => ({ ...s, expiresAt: sessionExpiry(s.expiresAt, engine.policy) }))
-    .filter((s) => s.since >= revokedBefore && s.expiresAt > now)
-    .map(({ handle, id, createdAt, expiresAt }) => ({
-      handle,
-      createdAt,
-      lastSeenAt: expiresAt - engine.policy.idleTimeoutMs,
-      expiresAt,
-      current: id === currentId,
-    }))
-    .sort((a, b) => b.lastSeenAt - a.lastSeenAt);
+  if (revoked(acting, revokedBefore)) return [];
+  const { policy } = engine;
+  return (
+    sessions
+      .map((s) => ({ ...s, expiresAt: sessionExpiry(s.expiresAt, policy) }))
+      // Past its absolute lifetime a session is ended on load, but its entry stays until its idle expiry.
+      .filter((s) => s.since >= revokedBefore && s.expiresAt > now && !outlived(s.createdAt, now, policy))
+      .map(({ handle, id, createdAt, expiresAt }) => ({
+        handle,
+        createdAt,
+        lastSeenAt: expiresAt - policy.idleTimeoutMs,
+        expiresAt:
+          policy.absoluteTimeoutMs === undefined
+            ? expiresAt
+            : Math.min(expiresAt, createdAt + policy.absoluteTimeoutMs),
+        current: id === currentId,
+      }))
+      .sort((a, b) => b.lastSeenAt - a.lastSeenAt)
+  );
 }
 
 /** Ends the user's session listed under `handle`: a tombstone, on every isolate within the bound. Its id, if found. */
@@ -41,12 +88,19 @@ export async function revokeSession(
   handle: string,
   engine: Engine,
   trace: RequestTrace,
+  acting?: Acting,
 ): Promise<string | undefined> {
-  const { sessions, revokedBefore } = await engine.store.readIndex(user, trace);
+  const { sessions, revokedBefore, refused } = await indexFor(user, acting, engine, trace);
+  if (refused) return undefined;
   const target = sessions.find((s) => s.handle === handle && s.since >= revokedBefore);
   if (target === undefined) return undefined;
   const read = await engine.store.read(target.id, 0, undefined, trace);
   const known = read !== "unchanged" && read.kind === "live" ? read : null;
+  if (known !== null && known.user !== user) {
+    // The entry is stale (an index update that failed, or came late): the session is another user's now.
+    await engine.store.changeIndex([{ op: "remove", user, id: target.id }], trace);
+    return undefined;
+  }
   await endId(target.id, known, "destroyed", target.createdAt, engine, trace);
   await engine.store.changeIndex([{ op: "remove", user, id: target.id }], trace);
   return target.id;
@@ -62,11 +116,14 @@ export async function revokeAllSessions(
   engine: Engine,
   trace: RequestTrace,
   keep: { id: string; since: number; restamp: (since: number) => Promise<void>; end: () => Promise<void> } | undefined,
+  acting?: Acting,
 ): Promise<{ ended: string[]; kept: boolean }> {
   const { runtime, policy, store } = engine;
   const at = runtime.now();
   // Listed first (the index leaves revoked entries out), to answer how many it ends.
-  const { sessions, revokedBefore } = await store.readIndex(user, trace);
+  const { sessions, revokedBefore, refused } = await indexFor(user, acting, engine, trace);
+  // A revoked or ended session signs nothing out (the user's sessions made since stay).
+  if (refused) return { ended: [], kept: false };
   let kept = keep !== undefined && keep.since >= revokedBefore;
   // The session kept is tied anew one millisecond after the cut-off, before the cut-off is set.
   if (keep !== undefined && kept) {

@@ -73,7 +73,8 @@ export async function createIsolateState({ config, store }: Configured, runtime 
     runtime.now,
     config.idleTimeoutMs,
     config.maxSessionBytes + ENVELOPE_ROOM_BYTES,
-    { maxEntries: config.maxSessionsPerUser, keepMs: policy.markerTtlMs },
+    // An index entry stays a refresh interval past its session (see entryExpiry).
+    { maxEntries: config.maxSessionsPerUser, keepMs: policy.markerTtlMs, graceMs: policy.refreshIntervalMs },
   );
   const memory = new MemoryTier(config.memoryMaxBytes, runtime.now, (count) =>
     config.logger.error(

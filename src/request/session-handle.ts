@@ -219,7 +219,11 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     if (!this.#operations.indexed) throw new SessionIndexUnsupportedError();
     const user = this.#acting(userId);
     if (user === undefined) return [];
-    return await this.#operations.listSessions(user, this.#loaded!.isNew ? undefined : this.#loaded!.id);
+    return await this.#operations.listSessions(
+      user,
+      this.#loaded!.isNew ? undefined : this.#loaded!.id,
+      this.#ownTie(user),
+    );
   }
 
   async revokeSession(handle: string, userId?: string): Promise<boolean> {
@@ -228,7 +232,7 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     if (!this.#operations.indexed) throw new SessionIndexUnsupportedError();
     const user = this.#acting(userId);
     if (user === undefined) return false;
-    const id = await this.#operations.revokeSession(user, handle);
+    const id = await this.#operations.revokeSession(user, handle, this.#ownTie(user));
     if (id !== undefined && id === this.#loaded!.id) this.#end();
     return id !== undefined;
   }
@@ -239,9 +243,12 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     if (!this.#operations.indexed) throw new SessionIndexUnsupportedError();
     const user = this.#acting(options.userId);
     if (user === undefined) return 0;
+    // The session kept is tied anew and becomes the request's as stored: what the request changed so far
+    // (its data, and a tie made in this request, which no earlier cut-off revoked) is written first.
+    if (options.keepCurrent === true && this.#user === user) await this.commit();
     const loaded = this.#loaded!;
     const keep = options.keepCurrent === true && !loaded.isNew && this.#user === user ? loaded : undefined;
-    const { ended, kept } = await this.#operations.revokeAll(user, keep);
+    const { ended, kept } = await this.#operations.revokeAll(user, keep, this.#ownTie(user));
     if (kept !== undefined) this.#adopt(kept);
     else if (this.#user === user && !loaded.isNew) this.#end();
     return ended.length;
@@ -255,6 +262,14 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     const loaded = this.#loaded!;
     if (loaded.readOnly || (!loaded.isNew && this.#operations.endedMeanwhile(loaded.id))) return undefined;
     return userId ?? this.#user;
+  }
+
+  /** The session the request acts from, when it acts for the user it is tied to. */
+  #ownTie(user: string): { id: string; since: number; known: number } | undefined {
+    const loaded = this.#loaded!;
+    if (loaded.isNew || loaded.view.user !== user) return undefined;
+    const base = loaded.held?.missing === true ? null : (loaded.held?.base ?? null);
+    return { id: loaded.id, since: loaded.view.since, known: base?.version ?? 0 };
   }
 
   /**

@@ -83,7 +83,7 @@ export class MemoryStore implements IndexedStore {
     return null;
   }
 
-  async changeIndex(changes: IndexChange[], { maxEntries, keepMinutes }: IndexLimits): Promise<void> {
+  async changeIndex(changes: IndexChange[], { maxEntries, keepMinutes, graceMinutes }: IndexLimits): Promise<void> {
     const changed = new Set<UserRecord>();
     for (const { userKey, handle, op, entry, expiresAt, since } of changes) {
       // Only a put makes a record; a touch or remove of a user who has none changes nothing.
@@ -105,7 +105,7 @@ export class MemoryStore implements IndexedStore {
     }
     for (const record of changed) {
       prune(record, this.now());
-      evict(record, maxEntries, this.now());
+      evict(record, maxEntries, this.now(), minutesToMillis(graceMinutes ?? 0));
       record.keepUntil = Math.max(record.keepUntil, this.now() + minutesToMillis(keepMinutes));
     }
   }
@@ -179,11 +179,15 @@ function prune(record: UserRecord, now: number): void {
   }
 }
 
-/** Past `maxEntries`, the entries tied first go, and the cut-off rises just past them (ties go too). */
-function evict(record: UserRecord, maxEntries: number, now: number): void {
-  const excess = record.entries.size - maxEntries;
+/**
+ * Past `maxEntries` entries of live sessions (more than `graceMs` left), the ones tied first go, and the
+ * cut-off rises just past them (ties go too).
+ */
+function evict(record: UserRecord, maxEntries: number, now: number, graceMs: number): void {
+  const live = [...record.entries.values()].filter(({ expiresAt }) => expiresAt > now + graceMs);
+  const excess = live.length - maxEntries;
   if (excess <= 0) return;
-  const oldest = [...record.entries.values()].map(({ since }) => since).sort((a, b) => a - b);
+  const oldest = live.map(({ since }) => since).sort((a, b) => a - b);
   record.revokedBefore = Math.max(record.revokedBefore, oldest[excess - 1]! + 1);
   prune(record, now);
 }

@@ -155,6 +155,12 @@ export interface IndexLimits {
    * lives as long as its longest-lived entry.
    */
   keepMinutes: number;
+  /**
+   * How long (minutes) an entry outlives its session (the layer keeps entries a refresh interval past their
+   * session's expiry). Only entries with more than this left stand for live sessions: only they count
+   * toward `maxEntries`, so an expired session's entry never makes a login end a live one. 0 if absent.
+   */
+  graceMinutes?: number;
 }
 
 /**

@@ -36,7 +36,7 @@ export class StoreTier implements StorePort {
     /** The largest session plaintext a stored blob may open to. */
     readonly maxBytes: number,
     /** A user's index: how many entries at most, and how long its record outlives its last change. */
-    readonly limits: { maxEntries: number; keepMs: number },
+    readonly limits: { maxEntries: number; keepMs: number; graceMs?: number },
   ) {
     this.merges = store.versioned;
     this.revalidating = store.revalidating;
@@ -181,7 +181,11 @@ export class StoreTier implements StorePort {
         }
       }
     }
-    const limits = { maxEntries: this.limits.maxEntries, keepMinutes: minutes(this.limits.keepMs) };
+    const limits = {
+      maxEntries: this.limits.maxEntries,
+      keepMinutes: minutes(this.limits.keepMs),
+      graceMinutes: minutes(this.limits.graceMs ?? 0),
+    };
     await trace.store(() => this.store.changeIndex(changes, limits));
   }
 

@@ -83,11 +83,12 @@ export class DurableObjectStore implements IndexedStore {
   }
 
   /** One call per user the changes name (atomic for that user), in parallel. */
-  async changeIndex(changes: IndexChange[], { maxEntries, keepMinutes }: IndexLimits): Promise<void> {
+  async changeIndex(changes: IndexChange[], { maxEntries, keepMinutes, graceMinutes }: IndexLimits): Promise<void> {
     const keepMs = minutesToMillis(keepMinutes);
+    const graceMs = minutesToMillis(graceMinutes ?? 0);
     await Promise.all(
       [...changesByUser(changes)].map(([userKey, ofUser]) =>
-        this.#user(userKey).changeIndex(ofUser, maxEntries, keepMs),
+        this.#user(userKey).changeIndex(ofUser, maxEntries, keepMs, graceMs),
       ),
     );
   }

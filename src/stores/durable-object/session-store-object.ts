@@ -95,7 +95,7 @@ export class SessionStoreObject extends DurableObject {
   // The user role: entries live while unexpired and tied at or after the cut-off.
 
   /** Applies one user's changes, prunes, evicts past `maxEntries`, and keeps the record `keepMs` at least. */
-  async changeIndex(changes: IndexChange[], maxEntries: number, keepMs: number): Promise<void> {
+  async changeIndex(changes: IndexChange[], maxEntries: number, keepMs: number, graceMs = 0): Promise<void> {
     // Only a put makes a record; a touch or remove of a user who has none changes nothing (and stores nothing).
     if (!this.#hasTables && !changes.some(({ op }) => op === "put")) return;
     this.#createTables();
@@ -119,7 +119,7 @@ export class SessionStoreObject extends DurableObject {
     }
     this.#keepRecord(keepMs);
     this.#prune();
-    this.#evict(maxEntries);
+    this.#evict(maxEntries, graceMs);
     await this.#settle();
   }
 
@@ -216,13 +216,20 @@ export class SessionStoreObject extends DurableObject {
     this.#sql.exec("DELETE FROM user_record WHERE keep_until <= ? AND NOT EXISTS (SELECT 1 FROM user_entries)", now);
   }
 
-  /** Past `maxEntries`, the entries tied first go, and the cut-off rises just past them (ties go too). */
-  #evict(maxEntries: number): void {
-    const excess = this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM user_entries").one().n - maxEntries;
+  /**
+   * Past `maxEntries` entries of live sessions (more than `graceMs` left: an entry outlives its session by
+   * that), the ones tied first go, and the cut-off rises just past them (ties go too).
+   */
+  #evict(maxEntries: number, graceMs: number): void {
+    const alive = Date.now() + graceMs;
+    const excess =
+      this.#sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM user_entries WHERE expires_at > ?", alive).one().n -
+      maxEntries;
     if (excess <= 0) return;
     const { newest } = this.#sql
       .exec<{ newest: number }>(
-        "SELECT MAX(since) AS newest FROM (SELECT since FROM user_entries ORDER BY since LIMIT ?)",
+        "SELECT MAX(since) AS newest FROM (SELECT since FROM user_entries WHERE expires_at > ? ORDER BY since LIMIT ?)",
+        alive,
         excess,
       )
       .one();

@@ -164,11 +164,15 @@ export class RedisStore implements IndexedStore {
   }
 
   /** One script for all the users the changes name: atomic for all of them, maxEntries included. */
-  async changeIndex(changes: IndexChange[], { maxEntries, keepMinutes }: IndexLimits): Promise<void> {
+  async changeIndex(changes: IndexChange[], { maxEntries, keepMinutes, graceMinutes }: IndexLimits): Promise<void> {
     if (changes.length === 0) return;
     const users = [...changesByUser(changes)];
     const keys = users.flatMap(([userKey]) => this.#recordKeys(userKey));
-    const args = [String(maxEntries), String(minutesToMillis(keepMinutes))];
+    const args = [
+      String(maxEntries),
+      String(minutesToMillis(keepMinutes)),
+      String(Math.round(minutesToMillis(graceMinutes ?? 0))),
+    ];
     for (const [position, [, ofUser]] of users.entries()) {
       for (const { op, handle, entry, expiresAt, since } of ofUser) {
         args.push(

@@ -117,17 +117,20 @@ end
 `;
 
 /**
- * Changes users' records: KEYS, four per user; ARGV[1] maxEntries, ARGV[2] keep (ms), then six per change:
- * the user's position (1-based), op, handle, entry, expiresAt, since ("" for none). Then per user: prune,
- * evict past maxEntries (oldest since first, raising the cut-off just past the newest evicted), expire.
+ * Changes users' records: KEYS, four per user; ARGV[1] maxEntries, ARGV[2] keep (ms), ARGV[3] grace (ms: how
+ * long an entry outlives its session), then six per change: the user's position (1-based), op, handle,
+ * entry, expiresAt, since ("" for none). Then per user: prune, evict past maxEntries live entries (those
+ * with more than the grace left; oldest since first, raising the cut-off just past the newest evicted),
+ * expire.
  */
 export const CHANGE_INDEX = `${RECORD}
-local max, keep = tonumber(ARGV[1]), tonumber(ARGV[2])
+local max, keep, grace = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local alive = string.format("(%.0f", now + grace)
 local previous = {}
 for u = 1, #KEYS / 4 do
   previous[u] = deadline({KEYS[4 * u - 3], KEYS[4 * u - 2], KEYS[4 * u - 1], KEYS[4 * u]})
 end
-for a = 3, #ARGV, 6 do
+for a = 4, #ARGV, 6 do
   local u = tonumber(ARGV[a])
   local z, s, h = KEYS[4 * u - 3], KEYS[4 * u - 2], KEYS[4 * u - 1]
   local op, handle, entry, expires, since = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
@@ -147,18 +150,25 @@ end
 for u = 1, #KEYS / 4 do
   local z, s, h, c = KEYS[4 * u - 3], KEYS[4 * u - 2], KEYS[4 * u - 1], KEYS[4 * u]
   prune(z, s, h, c)
-  local excess = redis.call("ZCARD", z) - max
+  -- Only entries of live sessions count (an entry stays grace ms past its session); the oldest tied of them
+  -- go, with the cut-off raised just past them (the expired entries tied before go with them).
+  local excess = redis.call("ZCOUNT", z, alive, "+inf") - max
   if excess > 0 then
     local newest = 0
+    local offset = 0
     for _ = 1, ROUNDS do
       if excess <= 0 then break end
-      local oldest = redis.call("ZRANGE", s, 0, math.min(excess, CHUNK) - 1, "WITHSCORES")
+      local oldest = redis.call("ZRANGE", s, offset, offset + CHUNK - 1, "WITHSCORES")
       if #oldest == 0 then break end
-      local handles = {}
-      for i = 1, #oldest, 2 do handles[#handles + 1] = oldest[i] end
-      newest = math.max(newest, tonumber(oldest[#oldest]))
-      drop(z, s, h, handles)
-      excess = excess - #handles
+      for i = 1, #oldest, 2 do
+        local expires = tonumber(redis.call("ZSCORE", z, oldest[i]) or "0")
+        if expires > now + grace then
+          newest = math.max(newest, tonumber(oldest[i + 1]))
+          excess = excess - 1
+          if excess <= 0 then break end
+        end
+      end
+      offset = offset + CHUNK
     end
     raise_cut(c, newest + 1)
     prune(z, s, h, c)
