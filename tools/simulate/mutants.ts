@@ -24,9 +24,9 @@ export const MUTANTS: Mutant[] = [
     edits: [
       {
         file: "engine/end.ts",
-        find: "  return {\n    ...loaded,\n    id,\n    isNew: false,",
+        find: "  const regenerated: Loaded = {\n    ...loaded,\n    id,\n    isNew: false,",
         replace:
-          "  if (!loaded.isNew) engine.memory.set(loaded.id, saved);\n  return {\n    ...loaded,\n    id,\n    isNew: false,",
+          "  if (!loaded.isNew) engine.memory.set(loaded.id, live);\n  const regenerated: Loaded = {\n    ...loaded,\n    id,\n    isNew: false,",
       },
     ],
   },
