@@ -362,7 +362,8 @@ export const COOKIE_MUTATORS: readonly CookieMutator[] = [
   },
   {
     name: "duplicate-forged-first",
-    family: "forged",
+    // A forged id cookie tossed in front of the genuine one: passed over, the genuine one opens its session.
+    family: "equivalent",
     mutate: (ctx) => `${idPair(encodeValue(forgedSignedValue(ctx.rng)))}; ${ctx.pool.header(sessions(ctx)[0])}`,
   },
   {

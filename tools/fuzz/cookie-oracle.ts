@@ -1,9 +1,11 @@
 import { parse } from "hono/utils/cookie";
 
 /*
- * Which id cookie value the worker will read from a Cookie header, in the canonical form that decides
- * whether it is a genuine one. The worker reads cookies with hono's parser (the first occurrence of a name
- * whose value is well-formed wins, quotes and percent-encoding removed), the same code used here.
+ * Which id cookie values the worker may read from a Cookie header, in the canonical form that decides
+ * whether one is genuine. The worker tries the first few pairs of a name in the order sent (a forged one
+ * tossed in front is passed over), each read as hono's parser reads it (quotes and percent-encoding removed,
+ * a malformed value skipped), and takes the first whose signature holds; here each pair goes through hono's
+ * parser on its own.
  *
  * Canonical, because hono checks a signature with `atob`, which ignores the two spare bits of the last
  * base64 character: four spellings of each signature verify. All four carry the genuine signature (no one
@@ -25,10 +27,25 @@ export function canonicalSigned(value: string): string | undefined {
   }
 }
 
-/** The canonical value of cookie `name` as the worker reads `header`, if any. */
-export function readSignedCookie(header: string, name: string): string | undefined {
-  const value = parse(header, name)[name];
-  return value === undefined ? undefined : canonicalSigned(value);
+/** How many pairs of a name the worker tries (src/request/session-cookie.ts). */
+const MAX_PAIRS = 4;
+
+/**
+ * The canonical values of the pairs named `name` that the worker tries, in order: the first `MAX_PAIRS`
+ * pairs of that name (a name trimmed of spaces and tabs, followed by "="), those hono reads as values.
+ */
+export function signedCookieCandidates(header: string, name: string): string[] {
+  const candidates: string[] = [];
+  let pairs = 0;
+  for (const piece of header.split(";")) {
+    const equals = piece.indexOf("=");
+    if (equals < 0 || piece.slice(0, equals).replace(/^[ \t]+|[ \t]+$/g, "") !== name) continue;
+    if (++pairs > MAX_PAIRS) break;
+    const value = parse(piece, name)[name];
+    const canonical = value === undefined ? undefined : canonicalSigned(value);
+    if (canonical !== undefined) candidates.push(canonical);
+  }
+  return candidates;
 }
 
 /** A raw cookie value as sent (URL-encoded) → as parsed. */

@@ -1,5 +1,5 @@
 import { BrowserJar } from "../../test/support/node.js";
-import { canonicalSigned, decodedCookieValue, readSignedCookie } from "./cookie-oracle.js";
+import { canonicalSigned, decodedCookieValue, signedCookieCandidates } from "./cookie-oracle.js";
 
 /*
  * Real sessions, made through the worker's own API, that the cookie mutators start from. Each holds a
@@ -53,16 +53,23 @@ export class SessionPool {
     if (this.slots[dead.slot] === dead) this.slots[dead.slot] = made;
   }
 
-  /** The pool session whose genuine id cookie `header` carries, as the worker reads it. */
+  /**
+   * The pool session whose genuine id cookie the worker takes from `header`: the first pair it tries that is
+   * a pool session's (any other pair is forged: the fuzz sends no genuine cookie from outside the pool).
+   */
   namedBy(header: string): ValidSession | undefined {
-    const value = readSignedCookie(header, ID_COOKIE);
+    const value = this.#genuine(header);
     return value === undefined ? undefined : this.#byIdCookie.get(value);
   }
 
   /** The header carries the session's current id cookie (not one it had before a regenerate). */
   carriesCurrentId(session: ValidSession, header: string): boolean {
-    const value = readSignedCookie(header, ID_COOKIE);
+    const value = this.#genuine(header);
     return value !== undefined && value === canonicalSigned(decodedCookieValue(session.idCookie));
+  }
+
+  #genuine(header: string): string | undefined {
+    return signedCookieCandidates(header, ID_COOKIE).find((value) => this.#byIdCookie.has(value));
   }
 
   /** The pool session that ever had this id. */
