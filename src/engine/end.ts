@@ -85,6 +85,8 @@ export async function regenerateSession(
 ): Promise<Loaded | UnsavedRegeneration> {
   const { runtime, policy } = engine;
   let carried: LiveHeld | undefined = loaded.readOnly ? undefined : startOf(loaded, engine);
+  /** The store failed the cut-off read a new tie needs: the tie is not made, and the caller hears of it. */
+  let unchecked: unknown;
   if (!loaded.isNew && !loaded.readOnly) {
     const held = engine.memory.peek(loaded.id);
     const from = held?.kind === "live" ? held : carried!;
@@ -92,7 +94,16 @@ export async function regenerateSession(
     carried = carriedOver(ended, from);
     // A new tie made with the regenerate (setUser() before it) would take a revoked session out of its
     // user's reach, as a write changing the tie would: the cut-off is read afresh for it, as that write does.
-    if (carried !== undefined && (await retiesRevoked(ended, change, engine, trace))) carried = undefined;
+    if (carried !== undefined) {
+      try {
+        if (await retiesRevoked(ended, change, engine, trace)) carried = undefined;
+      } catch (error) {
+        // The old id is retired already: the session lives on under the new id, but with the tie the store had
+        // (checked against its cut-off as any session's is), not the new one; regenerate() rejects all the same.
+        unchecked = error;
+        change = { ...change, tie: undefined };
+      }
+    }
     if (carried === undefined) {
       engine.report.onEvent({ type: "write-dropped", reason: "destroyed" });
       engine.report.logger.warn(
@@ -148,13 +159,15 @@ export async function regenerateSession(
     ending: undefined,
     served: markOf(live, policy.idleTimeoutMs),
   };
-  return result === undefined ? new UnsavedRegeneration(regenerated, failure) : regenerated;
+  if (result === undefined) return new UnsavedRegeneration(regenerated, failure);
+  return unchecked !== undefined ? new UnsavedRegeneration(regenerated, unchecked) : regenerated;
 }
 
 /**
  * `regenerate()`'s session under its new id when the store failed its first write, the old id retired already:
- * held in this isolate's memory only (written again after the response). The request must adopt it, so that
- * the response gives the browser the new id, and still hear of the failure.
+ * held in this isolate's memory only (written again after the response); or when the store failed the cut-off
+ * read a new tie needs (the session then keeps the tie it had). The request must adopt it, so that the
+ * response gives the browser the new id, and still hear of the failure.
  */
 export class UnsavedRegeneration {
   constructor(

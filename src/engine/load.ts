@@ -72,6 +72,7 @@ export async function loadSession(claim: Claim | undefined, engine: Engine, trac
         memory.set(claim.id, step.held);
         const startedAt = now;
         const user = step.held.kind === "live" ? step.held.view.user : undefined;
+        const created = step.held.kind === "live" ? step.held.view.createdAt : 0;
         const refreshMs = step.refresh && engine.store.revalidating ? policy.idleTimeoutMs : undefined;
         let answer: ReadAnswer;
         try {
@@ -81,7 +82,7 @@ export async function loadSession(claim: Claim | undefined, engine: Engine, trac
             // the session's expiry forward pushes its entry in the user's index too, beside it.
             const [confirmed] = await Promise.all([
               engine.store.confirm(claim.id, step.known, refreshMs, user, trace),
-              refreshMs === undefined ? undefined : touchIndexEntry(claim.id, user, startedAt, engine, trace),
+              refreshMs === undefined ? undefined : touchIndexEntry(claim.id, user, created, startedAt, engine, trace),
             ]);
             engine.cutoffs.remember(user, { revokedBefore: confirmed.revokedBefore, confirmedAt: startedAt });
             answer = confirmed.answer;
@@ -128,13 +129,14 @@ export async function loadSession(claim: Claim | undefined, engine: Engine, trac
 async function touchIndexEntry(
   id: string,
   user: string,
+  createdAt: number,
   refreshedAt: number,
   engine: Engine,
   trace: RequestTrace,
 ): Promise<void> {
   if (!engine.store.indexed) return;
   try {
-    await engine.store.changeIndex([refreshedEntry(id, user, refreshedAt, engine.policy)], trace);
+    await engine.store.changeIndex([refreshedEntry(id, user, createdAt, refreshedAt, engine.policy)], trace);
   } catch (error) {
     reportStoreFailure(
       error,

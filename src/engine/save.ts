@@ -284,7 +284,7 @@ async function refresh(id: string, held: LiveHeld, engine: Engine): Promise<void
     }
     const user = held.view.user;
     if (user !== undefined && store.indexed) {
-      await store.changeIndex([refreshedEntry(id, user, startedAt, policy)], trace);
+      await store.changeIndex([refreshedEntry(id, user, held.view.createdAt, startedAt, policy)], trace);
     }
   } catch (error) {
     const now = engine.memory.peek(id);

@@ -58,10 +58,10 @@ export async function listSessions(
   trace: RequestTrace,
   acting?: Acting,
 ): Promise<SessionInfo[]> {
-  const { sessions, revokedBefore } = await engine.store.readIndex(user, trace);
+  const { sessions, revokedBefore, refused } = await indexFor(user, acting, engine, trace);
   const now = engine.runtime.now();
   engine.cutoffs.remember(user, { revokedBefore, confirmedAt: now });
-  if (revoked(acting, revokedBefore)) return [];
+  if (refused) return [];
   const { policy } = engine;
   return (
     sessions

@@ -156,12 +156,14 @@ export function highestVersion(held: LiveHeld): number {
 
 /**
  * The store's version of a session whose base looked revoked, when it shows the base was only stale: newer,
- * tied to the same user since the cut-off or after. ("Sign out everywhere else" ties the session it keeps
- * anew just before it sets the cut-off; a plan made on the version before that restamp landed sees the old
- * tie.) `undefined` when the store holds nothing newer that is not revoked: the session is revoked.
+ * and either tied to the same user since the cut-off or after ("sign out everywhere else" ties the session it
+ * keeps anew just before it sets the cut-off; a plan made on the version before that restamp landed sees the
+ * old tie), or no longer tied to that user at all (a change of tie that landed before the cut-off, perhaps
+ * this isolate's own whose answer was lost: the cut-off is not this session's). `undefined` when the store
+ * holds nothing newer that is not revoked: the session is revoked.
  */
 export function retiedSince(base: Version, stored: Stored | "unchanged", revokedBefore: number): Version | undefined {
-  if (stored === "unchanged" || stored.kind !== "live") return undefined;
-  if (stored.version <= base.version || stored.user !== base.user || stored.since < revokedBefore) return undefined;
+  if (stored === "unchanged" || stored.kind !== "live" || stored.version <= base.version) return undefined;
+  if (stored.user === base.user && stored.since < revokedBefore) return undefined;
   return stored;
 }

@@ -7,7 +7,15 @@ import type { IndexOp, LiveHeld, Policy, Version } from "./types.js";
  * entry to push forward, and the session would be out of "your sessions" for good. Listing takes the slack
  * off again (`sessionExpiry`).
  */
-export function entryExpiry(sessionExpiresAt: number, policy: Pick<Policy, "refreshIntervalMs">): number {
+export function entryExpiry(
+  sessionExpiresAt: number,
+  policy: Pick<Policy, "refreshIntervalMs" | "absoluteTimeoutMs">,
+  createdAt: number,
+): number {
+  // Never past the session's absolute lifetime: past it the session is ended on load, and its entry must
+  // neither be listed nor count toward maxSessionsPerUser (a login would end a live session for it).
+  if (policy.absoluteTimeoutMs !== undefined)
+    sessionExpiresAt = Math.min(sessionExpiresAt, createdAt + policy.absoluteTimeoutMs);
   return sessionExpiresAt + policy.refreshIntervalMs;
 }
 
@@ -17,8 +25,14 @@ export function sessionExpiry(entryExpiresAt: number, policy: Pick<Policy, "refr
 }
 
 /** The index change a push of the session's expiry (at `refreshedAt`) calls for: its entry pushed with it. */
-export function refreshedEntry(id: string, user: string, refreshedAt: number, policy: Policy): IndexOp {
-  return { op: "touch", user, id, expiresAt: entryExpiry(refreshedAt + policy.idleTimeoutMs, policy) };
+export function refreshedEntry(
+  id: string,
+  user: string,
+  createdAt: number,
+  refreshedAt: number,
+  policy: Policy,
+): IndexOp {
+  return { op: "touch", user, id, expiresAt: entryExpiry(refreshedAt + policy.idleTimeoutMs, policy, createdAt) };
 }
 
 /**
@@ -41,7 +55,7 @@ export function indexChangesOf(
     const retied = before !== after || replaced?.since !== landed.since;
     if (retied || now - (held.indexedAt ?? 0) >= policy.refreshIntervalMs) {
       const { createdAt, since, expiresAt } = landed;
-      ops.push({ op: "put", user: after, id, createdAt, since, expiresAt: entryExpiry(expiresAt, policy) });
+      ops.push({ op: "put", user: after, id, createdAt, since, expiresAt: entryExpiry(expiresAt, policy, createdAt) });
     }
   }
   return ops;

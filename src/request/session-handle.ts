@@ -319,7 +319,17 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
       handle.#late = "taken";
       // Not loaded yet: a later load finds whatever the cookie names.
       if (handle.#loaded === undefined) handle.#heldAfter = COOKIE_ID;
-      return handle.#change();
+      const change = handle.#change();
+      // The middleware saves this change: a later one goes on top of it, never carries it again (written
+      // again, it would undo what other requests wrote since the response).
+      if (change.kind === "changed") {
+        const { loaded, change: requested, settled } = change;
+        const view = { ...loaded.view, ...(requested.tie ?? {}), json: requested.json ?? loaded.view.json };
+        handle.#loaded = { ...loaded, view };
+        // The data after the change, as parsed once already (read only, as a working copy's base is).
+        if (settled !== undefined) handle.#data = new WorkingCopy(settled);
+      }
+      return change;
     };
     deliveredToHandle = (handle, sent) => {
       const loaded = handle.#loaded;

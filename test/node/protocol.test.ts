@@ -293,13 +293,19 @@ describe("a view is a value", () => {
 });
 
 describe("a write that looks like it re-ties a revoked session", () => {
-  it("is planned again on the store's version when that one was tied anew since the cut-off, and is revoked otherwise", () => {
+  it("is planned again on the store's version when that one was tied anew since the cut-off, or to no one or someone else; revoked otherwise", () => {
     const base = { ...version(3, ["c3"], { a: 1 }), user: "u", since: 100 };
     const retied = { kind: "live" as const, ...version(4, ["k4", "c3"], { a: 1 }), user: "u", since: 501 };
     expect(retiedSince(base, retied, 501)).toBe(retied);
-    // Not newer, another user, tied before the cut-off, or not live: revoked.
+    // No longer u's (a change of tie that landed before the cut-off, perhaps this isolate's own whose answer
+    // was lost): u's cut-off is not this session's. Taking it for revoked ended it on this isolate only, while
+    // the store kept it (simulator seed 1031).
+    const elsewhere = { ...retied, user: "v", since: 400 };
+    expect(retiedSince(base, elsewhere, 501)).toBe(elsewhere);
+    const untied = { ...retied, user: undefined, since: 400 };
+    expect(retiedSince(base, untied, 501)).toBe(untied);
+    // Not newer, tied to u before the cut-off, or not live: revoked.
     expect(retiedSince(base, { ...retied, version: 3 }, 501)).toBeUndefined();
-    expect(retiedSince(base, { ...retied, user: "v" }, 501)).toBeUndefined();
     expect(retiedSince(base, { ...retied, since: 500 }, 501)).toBeUndefined();
     expect(retiedSince(base, { kind: "ended", version: 4, reason: "destroyed" }, 501)).toBeUndefined();
     expect(retiedSince(base, UNCHANGED, 501)).toBeUndefined();

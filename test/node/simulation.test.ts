@@ -17,6 +17,14 @@ describe("the simulator", () => {
     expect(outcome.steps).toBeGreaterThan(100_000); // it did run the worlds
   });
 
+  it("keeps a session re-tied before its old user's sign-out everywhere, its answer lost, on every isolate (seed 1031)", async () => {
+    // Found by the simulator: the write retried after the lost answer took the session for revoked (its base
+    // was tied to the old user) and ended it on that isolate only, while the store kept it re-tied.
+    const outcome = await runSeeds(1031, 1);
+    expect(outcome.failure).toBeUndefined();
+    expect(outcome.steps).toBeGreaterThan(1000);
+  });
+
   it("is deterministic: a seed gives the same world step for step", async () => {
     const [a, b] = [await runSeeds(42, 1), await runSeeds(42, 1)];
     expect(a).toEqual(b);
@@ -32,11 +40,12 @@ describe("the simulator", () => {
     expect(outcome.failure?.message).toBeDefined();
   });
 
-  it("catches a write planned before a kept session's restamp landed ending that session (seed 14119), and no longer fails there", async () => {
-    // Seed 32 716 before sign-out everywhere read the acting session too (one more store call moves the schedule).
-    const broken = await runSeeds(14_119, 1, "kept-session-ended-by-a-stale-plan");
+  it("catches a write planned before a kept session's restamp landed ending that session (seed 37730), and no longer fails there", async () => {
+    // Seed 32 716 before sign-out everywhere read the acting session too, 14 119 before listing did (one more store
+    // call moves the schedule).
+    const broken = await runSeeds(37_730, 1, "kept-session-ended-by-a-stale-plan");
     expect(broken.failure?.message).toMatch(/convergence/);
-    const fixed = await runSeeds(14_119, 1);
+    const fixed = await runSeeds(37_730, 1);
     expect(fixed.failure).toBeUndefined();
     expect(fixed.seeds).toBe(1);
   });

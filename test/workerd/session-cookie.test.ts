@@ -196,7 +196,10 @@ describe("SessionCookies", () => {
     const forgedId = `JSESSIONID=${encodeURIComponent(`${"Z".repeat(24)}.${"A".repeat(43)}=`)}`;
     const forgedVersion = `JSESSIONID_v=${encodeURIComponent(`${ID}.9.tag_4567.0.${"A".repeat(43)}=`)}`;
     const tossed = (pairs: string[]) => `${forgedId}; ${forgedVersion}; malformed=1; ${pairs.join("; ")}`;
-    for (const cookies of [new SessionCookies(config, ring), new SessionCookies(config, ring)]) {
+    // A fresh instance, and one that verified the genuine cookies before (sent alone).
+    const verifiedBefore = new SessionCookies(config, ring);
+    expect((await roundTrip(verifiedBefore, (pairs) => pairs.join("; "))).read).toEqual(expected);
+    for (const cookies of [new SessionCookies(config, ring), verifiedBefore]) {
       expect((await roundTrip(cookies, tossed)).read).toEqual(expected);
       expect((await roundTrip(cookies, (pairs) => `${pairs.join("; ")}; ${forgedId}`)).read).toEqual(expected);
     }

@@ -115,12 +115,13 @@ export const MUTANTS: Mutant[] = [
     edits: [
       {
         file: "protocol/held.ts",
-        find: '  if (stored === "unchanged" || stored.kind !== "live") return undefined;',
+        find: '  if (stored === "unchanged" || stored.kind !== "live" || stored.version <= base.version) return undefined;',
         replace: "  return undefined;",
       },
     ],
-    // Caught at seed 14 119 (32 716 before sign-out everywhere read the acting session; first found at seed
-    // 3438 of a run whose ids were drawn otherwise).
+    // Caught first at seed 1031, where a re-tie to another user whose answer was lost is the stale plan (a
+    // hole of its own, fixed too); the restamp case at seed 37 730 (test/node/simulation.test.ts). Before:
+    // 14 119, 32 716, and first at seed 3438 of a run whose ids were drawn otherwise.
     seeds: 40_000,
   },
   {

@@ -927,6 +927,10 @@ export class World {
       const row = this.store.row(id);
       if (row?.value.kind !== "live" || row.value.user === undefined || this.store.faulted.has(id)) continue;
       if (row.expiresAt - this.sim.now <= 2 * this.shape.skewMs + 2_000) continue;
+      // Past its absolute lifetime (within the skew) it is ended on its next load: no longer listed or counted.
+      const absolute = this.shape.policy.absoluteTimeoutMs;
+      if (absolute !== undefined && row.value.createdAt + absolute - this.sim.now <= 2 * this.shape.skewMs + 2_000)
+        continue;
       const user = row.value.user;
       const records = [...this.store.users.keys()]
         .filter((key) => key.endsWith(`/${user}`))
