@@ -85,8 +85,8 @@ export async function regenerateSession(
 ): Promise<Loaded | UnsavedRegeneration> {
   const { runtime, policy } = engine;
   let carried: LiveHeld | undefined = loaded.readOnly ? undefined : startOf(loaded, engine);
-  /** The store failed the cut-off read a new tie needs: the tie is not made, and the caller hears of it. */
-  let unchecked: unknown;
+  /** A store failure after the old id was retired: the session lives on under the new id, the caller hears of it. */
+  let failure: { error: unknown } | undefined;
   if (!loaded.isNew && !loaded.readOnly) {
     const held = engine.memory.peek(loaded.id);
     const from = held?.kind === "live" ? held : carried!;
@@ -100,7 +100,7 @@ export async function regenerateSession(
       } catch (error) {
         // The old id is retired already: the session lives on under the new id, but with the tie the store had
         // (checked against its cut-off as any session's is), not the new one; regenerate() rejects all the same.
-        unchecked = error;
+        failure = { error };
         change = { ...change, tie: undefined };
       }
     }
@@ -132,18 +132,18 @@ export async function regenerateSession(
   };
   const kept = engine.memory.set(id, held);
   const cell = kept ? memoryCell(engine, id) : localCell(held);
-  let result: WriteResult | undefined;
-  let failure: unknown;
+  let result: WriteResult | "failed";
   try {
     result = await writeChanges(id, cell, engine, trace, false);
   } catch (error) {
     // The old id is retired: the session lives on only under the new one. Kept in this isolate's memory, it
     // is written again after the response, as any failed write is, so the browser must still get the new id.
     if (!kept || cell.get()?.kind !== "live") throw error;
-    failure = error;
+    result = "failed";
+    failure = { error };
   }
   const saved = cell.get();
-  if (result !== undefined && (result.kind !== "saved" || saved?.kind !== "live")) {
+  if (result !== "failed" && (result.kind !== "saved" || saved?.kind !== "live")) {
     throw new SessionNotSavedError(
       `the regenerated session was not saved (${result.kind === "dropped" ? result.reason : result.kind})`,
     );
@@ -159,8 +159,7 @@ export async function regenerateSession(
     ending: undefined,
     served: markOf(live, policy.idleTimeoutMs),
   };
-  if (result === undefined) return new UnsavedRegeneration(regenerated, failure);
-  return unchecked !== undefined ? new UnsavedRegeneration(regenerated, unchecked) : regenerated;
+  return failure === undefined ? regenerated : new UnsavedRegeneration(regenerated, failure.error);
 }
 
 /**

@@ -22,10 +22,6 @@ import type { IndexedSession } from "./ports.js";
  */
 export type Acting = { id: string; since: number; known: number } | undefined;
 
-function revoked(acting: Acting, revokedBefore: number): boolean {
-  return acting !== undefined && acting.since < revokedBefore;
-}
-
 /**
  * The user's index, and whether the acting session may act for them: it is read in the same step as the
  * index (in parallel), so a logout or a sign-out everywhere another isolate made is seen here at once.
@@ -40,7 +36,7 @@ async function indexFor(
     engine.store.readIndex(user, trace),
     acting === undefined ? undefined : engine.store.read(acting.id, acting.known, undefined, trace),
   ]);
-  let refused = revoked(acting, index.revokedBefore);
+  let refused = acting !== undefined && acting.since < index.revokedBefore;
   if (self !== undefined && self !== UNCHANGED) {
     if (self.kind === "ended" || self.kind === "tampered") refused = true;
     // As stored (this isolate's copy may be older): tied to another user, or before the cut-off.

@@ -315,35 +315,41 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
   }
 
   static {
-    changeOfHandle = (handle) => {
-      handle.#late = "taken";
-      // Not loaded yet: a later load finds whatever the cookie names.
-      if (handle.#loaded === undefined) handle.#heldAfter = COOKIE_ID;
-      const change = handle.#change();
-      // The middleware saves this change: a later one goes on top of it, never carries it again (written
-      // again, it would undo what other requests wrote since the response).
-      if (change.kind === "changed") {
-        const { loaded, change: requested, settled } = change;
-        const view = { ...loaded.view, ...(requested.tie ?? {}), json: requested.json ?? loaded.view.json };
-        handle.#loaded = { ...loaded, view };
-        // The data after the change, as parsed once already (read only, as a working copy's base is).
-        if (settled !== undefined) handle.#data = new WorkingCopy(settled);
-      }
-      return change;
-    };
-    deliveredToHandle = (handle, sent) => {
-      const loaded = handle.#loaded;
-      if (sent.kind === "set" && sent.withId) handle.#heldAfter = sent.id;
-      else if (sent.kind === "clear") handle.#heldAfter = undefined;
-      else if (handle.#heldAfter !== COOKIE_ID)
-        handle.#heldAfter =
-          loaded !== undefined && !loaded.isNew && !loaded.readOnly && !handle.#spentId ? loaded.id : undefined;
-      handle.#late = "sent";
-      const waiting = handle.#waiting;
-      handle.#waiting = undefined;
-      if (waiting !== undefined) for (const resume of waiting) resume();
-    };
+    changeOfHandle = (handle) => handle.#take();
+    deliveredToHandle = (handle, sent) => handle.#delivered(sent);
     servesCookieOf = (value, cookieName) => value instanceof SessionHandle && value.#cookieName === cookieName;
+  }
+
+  /** The middleware takes the request's change to save it: from now on, a change is a late one. */
+  #take(): SessionChange {
+    this.#late = "taken";
+    // Not loaded yet: a later load finds whatever the cookie names.
+    if (this.#loaded === undefined) this.#heldAfter = COOKIE_ID;
+    const change = this.#change();
+    // The middleware saves this change: a later one goes on top of it, never carries it again (written
+    // again, it would undo what other requests wrote since the response).
+    if (change.kind === "changed") {
+      const { loaded, change: requested, settled } = change;
+      const view = { ...loaded.view, ...(requested.tie ?? {}), json: requested.json ?? loaded.view.json };
+      this.#loaded = { ...loaded, view };
+      // The data after the change, as parsed once already (read only, as a working copy's base is).
+      if (settled !== undefined) this.#data = new WorkingCopy(settled);
+    }
+    return change;
+  }
+
+  /** The response's cookies are decided: the id the browser holds after it is known, and late calls go on. */
+  #delivered(sent: CookiePlan): void {
+    const loaded = this.#loaded;
+    if (sent.kind === "set" && sent.withId) this.#heldAfter = sent.id;
+    else if (sent.kind === "clear") this.#heldAfter = undefined;
+    else if (this.#heldAfter !== COOKIE_ID)
+      this.#heldAfter =
+        loaded !== undefined && !loaded.isNew && !loaded.readOnly && !this.#spentId ? loaded.id : undefined;
+    this.#late = "sent";
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    if (waiting !== undefined) for (const resume of waiting) resume();
   }
 
   /** A method taken off `c.var.session` (destructured, passed as a callback) has lost its session: say so. */
