@@ -1,6 +1,6 @@
 import type { Context } from "hono";
-import { deleteCookie, setCookie } from "hono/cookie";
-import type { CookieOptions } from "hono/utils/cookie";
+import { deleteCookie } from "hono/cookie";
+import { serialize, type CookieOptions } from "hono/utils/cookie";
 import { BoundedMap } from "../bounded-map.js";
 import type { SessionConfig } from "../config/parse-config.js";
 import { equalStrings } from "../sealing/constant-time.js";
@@ -85,6 +85,13 @@ export class SessionCookies {
   /** Both cookies' attributes: the configuration's, always HttpOnly. */
   readonly #attributes: CookieOptions;
   /**
+   * Each cookie's `Set-Cookie` text after its value (`; Path=/; HttpOnly; …`), made once by hono's `serialize`
+   * (which checks the name and the attributes, as `setCookie` does): the attributes never change, and
+   * serialising them again costs a changed request a few µs.
+   */
+  readonly #idAttributes: string;
+  readonly #versionAttributes: string;
+  /**
    * The ring's cookie keys as HMAC CryptoKeys (the current first), imported once per isolate. Kept as keys,
    * not as a shared promise: a request must never wait on work that another request started (workerd can
    * leave it pending once that request is gone), so concurrent first requests each import them.
@@ -98,6 +105,8 @@ export class SessionCookies {
     this.versionName = `${config.cookieName}_v`;
     const { domain, ...rest } = config.cookie;
     this.#attributes = { ...rest, ...(domain !== undefined ? { domain } : {}), httpOnly: true };
+    this.#idAttributes = attributesOf(config.cookieName, this.#attributes);
+    this.#versionAttributes = attributesOf(this.versionName, this.#attributes);
   }
 
   /**
@@ -142,18 +151,18 @@ export class SessionCookies {
         // Imported once per isolate: after that, no await before the signature.
         const [key] = this.#keys ?? (await this.#cryptoKeys());
         const value = `${id}.${mark.version}.${mark.tag}.${Math.max(0, Math.floor(mark.at)).toString(36)}`;
-        // hono's setCookie percent-encodes the signed value and adds the attributes, as setSignedCookie does.
+        // Percent-encoded, as hono's setSignedCookie sets a signed value. The browser sends back exactly the
+        // text set here: remembered as verified, so the next request pays no HMAC.
         if (plan.withId) {
-          const signedId = await signCookieValue(key!, id);
-          setCookie(c, this.config.cookieName, signedId, attributes);
-          this.#ids.remember(encodeURIComponent(signedId), id, { value: id, previous: false });
+          const signedId = encodeURIComponent(await signCookieValue(key!, id));
+          c.header("Set-Cookie", `${this.config.cookieName}=${signedId}${this.#idAttributes}`, { append: true });
+          this.#ids.remember(signedId, id, { value: id, previous: false });
         }
-        const signed = await signCookieValue(key!, value);
-        setCookie(c, this.versionName, signed, attributes);
-        // The browser sends back exactly the text set here: known signed, so the next request pays no HMAC.
-        const parsed = parseVersion(value);
-        if (parsed !== undefined)
-          this.#versions.remember(encodeURIComponent(signed), id, { value: parsed.value, previous: false });
+        const signed = encodeURIComponent(await signCookieValue(key!, value));
+        c.header("Set-Cookie", `${this.versionName}=${signed}${this.#versionAttributes}`, { append: true });
+        const named = { id, version: mark.version, tag: mark.tag, at: Math.max(0, Math.floor(mark.at)) };
+        // A version the cookie's reader would refuse is not taken as read either (see MAX_VERSION).
+        if (mark.version <= MAX_VERSION) this.#versions.remember(signed, id, { value: named, previous: false });
         return;
       }
     }
@@ -196,6 +205,12 @@ export class SessionCookies {
     const keys = await Promise.all(this.ring.all.map((keys) => importCookieKey(keys.cookie)));
     return (this.#keys ??= keys);
   }
+}
+
+/** What follows the value in a cookie's `Set-Cookie`, as hono's `setCookie` writes it (`path` "/" unless given). */
+function attributesOf(name: string, attributes: CookieOptions): string {
+  const cookie = serialize(name, "", { path: "/", ...attributes });
+  return cookie.slice(`${name}=`.length);
 }
 
 const parseId = (value: string) => (ID_VALUE.test(value) ? { id: value, value } : undefined);

@@ -179,6 +179,35 @@ describe("SessionCookies", () => {
     ]);
   });
 
+  it.each([
+    ["every attribute set", "sid", { domain: "example.com", path: "/app", sameSite: "Strict", partitioned: true }],
+    ["a __Host- name, SameSite None", "__Host-sid", { sameSite: "None", partitioned: true }],
+    ["not Secure (a local http app)", "sid", { secure: false }],
+  ] as const)("sets exactly hono's lines with the configuration's attributes too: %s", async (_, name, cookie) => {
+    const configured = parseConfig(
+      {},
+      {
+        extSessionMgt: { instanceName: "cookies", storageType: "redis", sessionSecret: SECRET },
+        store: new MemoryStore(),
+        cookieName: name,
+        cookie,
+      },
+    );
+    const { set } = await roundTrip(new SessionCookies(configured, ring), () => "");
+    const { domain, ...rest } = configured.cookie;
+    const attributes = { ...rest, ...(domain !== undefined ? { domain } : {}), httpOnly: true };
+    expect(set).toEqual([
+      await generateSignedCookie(name, ID, ring.current.cookie, attributes),
+      await generateSignedCookie(
+        `${name}_v`,
+        `${ID}.3.tag_4567.${(1_700_000_000_000).toString(36)}`,
+        ring.current.cookie,
+        attributes,
+      ),
+    ]);
+    expect(set[0]).toContain(domain === undefined ? "; Path=" : "; Domain=example.com; Path=/app");
+  });
+
   it("reads its cookies back from amid a browser's other cookies, and quoted", async () => {
     const expected = { id: ID, version: 3, tag: "tag_4567", at: 1_700_000_000_000, resign: false };
     const cookies = new SessionCookies(config, ring);
