@@ -57,16 +57,29 @@ const KEYS = ["user", "roles", "csrfToken"];
  * gateway) unless `inIsolateStore`: then on a `MemoryStore` in this isolate, so that store calls cost no
  * network and what a write costs is CPU only.
  */
-function ours(extra: SessionOptions = {}, instance = "bench", inIsolateStore = false, withUser = false): Adapter {
+/** A build of this layer: this checkout's, or another tree's (`npm run bench:compare` puts both in one isolate). */
+interface Build {
+  session: typeof session;
+  MemoryStore: typeof MemoryStore;
+}
+const THIS_BUILD: Build = { session, MemoryStore };
+
+function ours(
+  extra: SessionOptions = {},
+  instance = "bench",
+  inIsolateStore = false,
+  withUser = false,
+  build: Build = THIS_BUILD,
+): Adapter {
   const events = new EventLog();
   return {
     events,
     middleware: (env) => {
       const options = JSON.parse(env.BENCH_OPTIONS) as { secret: string; redis: { url: string; token: string } };
-      return session({
+      return build.session({
         extSessionMgt: { instanceName: instance, storageType: "redis", sessionSecret: options.secret },
         redis: redisStore(options.redis),
-        ...(inIsolateStore ? { store: new MemoryStore() } : {}),
+        ...(inIsolateStore ? { store: new build.MemoryStore() } : {}),
         logger: { warn: () => {}, error: () => {} },
         onEvent: (event) => events.add(event),
         ...extra,
@@ -195,6 +208,15 @@ export const CONTENDERS: Record<string, Adapter> = {
   "hono-sessions-memory": honoSessions("memory"),
   "hono-session-jwe": honoSession,
 };
+
+/**
+ * Another tree's build as the contender "ref-cpu" (as "hes-cpu": default options, a MemoryStore in the isolate),
+ * for `npm run bench:compare`, which bundles the two into one worker: side by side in one isolate, the machine's
+ * noise falls on both alike.
+ */
+export function addReference(reference: Build): void {
+  CONTENDERS["ref-cpu"] = ours({}, "bench-ref-cpu", true, false, reference);
+}
 
 function contenderApp(adapter: Adapter, env: Bindings): Hono<{ Bindings: Bindings }> {
   const app = new Hono<{ Bindings: Bindings }>();
