@@ -13,6 +13,7 @@ import { parsedView } from "../engine/parsed-views.js";
 import type { SessionChange } from "../engine/save.js";
 import type { Session, SessionData, SessionInfo } from "../types.js";
 import { MAX_DEPTH, tooDeep } from "../nesting.js";
+import { AfterResponse, tooLate } from "./after-response.js";
 import { WorkingCopy } from "./working-copy.js";
 
 let changeOfHandle: (handle: SessionHandle<SessionData>) => SessionChange;
@@ -42,10 +43,6 @@ export function servesCookie(value: unknown, cookieName: string): boolean {
   return servesCookieOf(value, cookieName);
 }
 
-/** After the response: the id the cookie names, whatever it is (the session was not loaded before). */
-const COOKIE_ID = Symbol("the cookie's id");
-type HeldId = string | undefined | typeof COOKIE_ID;
-
 /** A user id is sealed into every version of the session: the envelope's room around the data is bounded. */
 const MAX_USER_ID_BYTES = 256;
 
@@ -71,14 +68,8 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
   /** `#loaded.id` is the id destroyed here: a write after the destroy goes to a new one. */
   #spentId = false;
   readonly #cookieName: string;
-  /**
-   * Once the middleware has taken the request's change, nothing saves a later one (in a streamed response,
-   * in an outer middleware): it is written at once, and only to the id the browser holds after the
-   * response (`#heldAfter`, known once the cookies are sent; calls made before wait in `#waiting`).
-   */
-  #late: "open" | "taken" | "sent" = "open";
-  #heldAfter: HeldId;
-  #waiting: (() => void)[] | undefined;
+  /** Once the middleware has taken the request's change, a later one is written at once, or refused. */
+  readonly #after = new AfterResponse();
 
   constructor(operations: SessionOperations, cookieName: string) {
     this.#operations = operations;
@@ -96,14 +87,14 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
   async set<K extends keyof T & string>(key: K, value: T[K]): Promise<void> {
     SessionHandle.#own(this);
     const data = await this.#ready();
-    if (this.#late !== "open") return this.#changeLate("set()", () => this.#data!.set(key, value));
+    if (!this.#after.open) return this.#changeLate("set()", () => this.#data!.set(key, value));
     data.set(key, value);
   }
 
   async delete(key: keyof T & string): Promise<void> {
     SessionHandle.#own(this);
     const data = await this.#ready();
-    if (this.#late !== "open") return this.#changeLate("delete()", () => this.#data!.delete(key));
+    if (!this.#after.open) return this.#changeLate("delete()", () => this.#data!.delete(key));
     data.delete(key);
   }
 
@@ -111,7 +102,7 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     SessionHandle.#own(this);
     await this.#ready();
     // The new id could never reach the browser: retiring the one it holds would end its session.
-    if (this.#late !== "open") throw SessionHandle.#tooLate("regenerate()");
+    if (!this.#after.open) throw tooLate("regenerate()");
     const requested = this.#requestChange();
     if (requested instanceof SessionDataError) throw requested;
     const change = requested?.change ?? { patch: { set: {}, deleted: [] } };
@@ -141,7 +132,7 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     SessionHandle.#own(this);
     await this.#ready();
     const change = this.#change();
-    if (this.#late !== "open" && change.kind === "changed") await this.#mayWriteLate("commit()");
+    if (!this.#after.open && change.kind === "changed") await this.#mayWriteLate("commit()");
     const saved = await this.#operations.commit(change);
     if (saved !== undefined) this.#adopt(saved);
   }
@@ -153,7 +144,7 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     if (loaded.readOnly || this.#operations.endedMeanwhile(loaded.id)) {
       throw new SessionNotSavedError("this session's id was retired or ended; it takes no more writes");
     }
-    if (this.#late !== "open") await this.#mayWriteLate("update()");
+    if (!this.#after.open) await this.#mayWriteLate("update()");
     // This request's own set/delete so far are kept on top of the updated data.
     const pending = diff(JSON.parse(loaded.view.json) as SessionData, this.#data!.current());
     const user = this.#user;
@@ -174,7 +165,7 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     if (userId !== undefined && new TextEncoder().encode(userId).length > MAX_USER_ID_BYTES) {
       throw new TypeError(`setUser() takes a user id of at most ${MAX_USER_ID_BYTES} bytes (UTF-8)`);
     }
-    if (this.#late !== "open") return this.#changeLate("setUser()", () => void (this.#user = userId));
+    if (!this.#after.open) return this.#changeLate("setUser()", () => void (this.#user = userId));
     this.#user = userId;
   }
 
@@ -188,23 +179,9 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     await this.commit();
   }
 
-  /**
-   * After the response, a write may go only to the id the browser holds: a new session whose cookie was not
-   * sent, or one destroyed here, would be written under an id no browser ever sends.
-   */
-  async #mayWriteLate(what: string): Promise<void> {
-    if (this.#late === "taken") await new Promise<void>((resume) => (this.#waiting ??= []).push(resume));
-    const held = this.#heldAfter;
-    const loaded = this.#loaded!;
-    const id = held === COOKIE_ID ? (loaded.isNew || loaded.readOnly ? undefined : loaded.id) : held;
-    if (this.#spentId || id === undefined || id !== loaded.id) throw SessionHandle.#tooLate(what);
-  }
-
-  static #tooLate(what: string): SessionNotSavedError {
-    return new SessionNotSavedError(
-      `${what} after the response was made (in a streamed response, or after next()): ` +
-        "its cookies are sent, and the browser does not hold the id this change would need",
-    );
+  /** After the response, a write may go only to the id the browser holds (see `AfterResponse`). */
+  #mayWriteLate(what: string): Promise<void> {
+    return this.#after.mayWrite(what, () => ({ loaded: this.#loaded, spentId: this.#spentId }));
   }
 
   async getUser(): Promise<string | undefined> {
@@ -322,9 +299,7 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
 
   /** The middleware takes the request's change to save it: from now on, a change is a late one. */
   #take(): SessionChange {
-    this.#late = "taken";
-    // Not loaded yet: a later load finds whatever the cookie names.
-    if (this.#loaded === undefined) this.#heldAfter = COOKIE_ID;
+    this.#after.take(this.#loaded !== undefined);
     const change = this.#change();
     // The middleware saves this change: a later one goes on top of it, never carries it again (written
     // again, it would undo what other requests wrote since the response).
@@ -340,16 +315,7 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
 
   /** The response's cookies are decided: the id the browser holds after it is known, and late calls go on. */
   #delivered(sent: CookiePlan): void {
-    const loaded = this.#loaded;
-    if (sent.kind === "set" && sent.withId) this.#heldAfter = sent.id;
-    else if (sent.kind === "clear") this.#heldAfter = undefined;
-    else if (this.#heldAfter !== COOKIE_ID)
-      this.#heldAfter =
-        loaded !== undefined && !loaded.isNew && !loaded.readOnly && !this.#spentId ? loaded.id : undefined;
-    this.#late = "sent";
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
-    if (waiting !== undefined) for (const resume of waiting) resume();
+    this.#after.delivered(sent, { loaded: this.#loaded, spentId: this.#spentId });
   }
 
   /** A method taken off `c.var.session` (destructured, passed as a callback) has lost its session: say so. */
