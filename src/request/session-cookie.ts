@@ -123,17 +123,23 @@ export class SessionCookies {
     const sentVersion = sentCookie(header, this.versionName);
     const id = this.#ids.get(sentId);
     const version = sentVersion === undefined ? undefined : this.#versions.get(sentVersion);
-    if (id !== undefined && (sentVersion === undefined || version !== undefined)) return claimOf(id, version);
-    return this.#readVerifying(header, sentId, sentVersion);
+    // A version cookie of another id (left by a request that answered after a regenerate) names no write of
+    // this one: only when another pair of its name follows (one tossed in front of ours) is that one looked at.
+    const versionRead =
+      version !== undefined &&
+      (version.value.id === id?.value || sentCookies(header, this.versionName, 2).length === 1);
+    if (id !== undefined && (sentVersion === undefined || versionRead)) return claimOf(id, version);
+    return this.#readVerifying(header, sentVersion !== undefined);
   }
 
-  async #readVerifying(header: string, sentId: string, sentVersion: string | undefined): Promise<Claim | undefined> {
-    const id = await this.#verified(header, this.config.cookieName, sentId, this.#ids, parseId);
+  async #readVerifying(header: string, withVersion: boolean): Promise<Claim | undefined> {
+    const id = await this.#verified(header, this.config.cookieName, this.#ids, parseId);
     if (id === undefined) return undefined;
-    const version =
-      sentVersion === undefined
-        ? undefined
-        : await this.#verified(header, this.versionName, sentVersion, this.#versions, parseVersion);
+    // The first version cookie that names this id: one of another id sent in front of it (a cookie tossed by
+    // a sibling subdomain, the attacker's own and validly signed) would otherwise hide the browser's newest write.
+    const version = !withVersion
+      ? undefined
+      : await this.#verified(header, this.versionName, this.#versions, parseVersion, (value) => value.id === id.value);
     return claimOf(id, version);
   }
 
@@ -170,32 +176,41 @@ export class SessionCookies {
 
   /**
    * The value of the first pair of the name that one of the ring's secrets signed (the current one tried
-   * first): a pair that does not verify is passed over, as a cookie tossed in front of ours must be. `sent` is
-   * the first pair's text: a value read from it is remembered by that text (a later pair's is verified but
-   * not remembered: the next request would look it up by the first pair's).
+   * first) and that is `wanted`: a pair that does not verify is passed over, as a cookie tossed in front of
+   * ours must be. Each pair's text is looked up among the values verified before, and a value verified here
+   * is remembered by its text (each by the id it names), so a tossed pair costs its HMAC once per isolate.
    */
   async #verified<T>(
     header: string,
     name: string,
-    sent: string,
+    cache: VerifiedValues<T>,
+    parse: (value: string) => { id: string; value: T } | undefined,
+    wanted: (value: T) => boolean = () => true,
+  ): Promise<Verified<T> | undefined> {
+    for (const text of sentCookies(header, name, MAX_PAIRS)) {
+      const verified = cache.get(text) ?? (await this.#verify(text, cache, parse));
+      if (verified !== undefined && wanted(verified.value)) return verified;
+    }
+    return undefined;
+  }
+
+  /** A pair's text verified and parsed (`undefined` if no secret of the ring signed it), and remembered. */
+  async #verify<T>(
+    text: string,
     cache: VerifiedValues<T>,
     parse: (value: string) => { id: string; value: T } | undefined,
   ): Promise<Verified<T> | undefined> {
-    const known = cache.get(sent);
-    if (known !== undefined) return known;
-    for (const text of sentCookies(header, name, MAX_PAIRS)) {
-      const raw = cookieValue(text);
-      if (raw === undefined) continue;
-      for (const [i, key] of (await this.#cryptoKeys()).entries()) {
-        const value = await verifyCookieValue(key, raw);
-        const parsed = value === undefined ? undefined : parse(value);
-        if (parsed === undefined) continue;
-        const verified = { value: parsed.value, previous: i > 0 };
-        // Remembered by a short text only: a real cookie's is under 200 characters, and a copy of it, since a
-        // slice of the header would keep the whole header alive.
-        if (text === sent && sent.length <= MAX_REMEMBERED_TEXT) cache.remember(detached(sent), parsed.id, verified);
-        return verified;
-      }
+    const raw = cookieValue(text);
+    if (raw === undefined) return undefined;
+    for (const [i, key] of (await this.#cryptoKeys()).entries()) {
+      const value = await verifyCookieValue(key, raw);
+      const parsed = value === undefined ? undefined : parse(value);
+      if (parsed === undefined) continue;
+      const verified = { value: parsed.value, previous: i > 0 };
+      // Remembered by a short text only: a real cookie's is under 200 characters, and a copy of it, since a
+      // slice of the header would keep the whole header alive.
+      if (text.length <= MAX_REMEMBERED_TEXT) cache.remember(detached(text), parsed.id, verified);
+      return verified;
     }
     return undefined;
   }

@@ -301,6 +301,29 @@ describe("SessionCookies", () => {
     }
   });
 
+  it("takes the version cookie that names its id, past a validly signed one of another id sent in front", async () => {
+    // An attacker's own version cookie, signed by this very app, tossed by a sibling subdomain: read first, it
+    // would make the browser's claim name no write, and hide its newest one from another isolate.
+    const expected = { id: ID, version: 3, tag: "tag_4567", at: 1_700_000_000_000, resign: false };
+    const key = await importCookieKey(ring.current.cookie);
+    const theirs = await signCookieValue(key, `${"Z".repeat(24)}.41.tag_zzzz.0`);
+    const tossed = (pairs: string[]) => `JSESSIONID_v=${encodeURIComponent(theirs)}; ${pairs.join("; ")}`;
+    const cookies = new SessionCookies(config, ring);
+    expect((await roundTrip(cookies, tossed)).read).toEqual(expected);
+    // Each pair verified once per isolate: sent again, the same header costs no HMAC.
+    const verify = vi.spyOn(crypto.subtle, "verify");
+    try {
+      const app = new Hono().get("/read", async (c) => c.json((await cookies.read(c)) ?? null));
+      const { set } = await roundTrip(cookies, () => "");
+      const header = tossed(set.map((line) => line.split(";")[0]!));
+      verify.mockClear();
+      expect(await (await app.request("/read", { headers: { Cookie: header } })).json()).toEqual(expected);
+      expect(verify).not.toHaveBeenCalled();
+    } finally {
+      verify.mockRestore();
+    }
+  });
+
   it("does not remember a padded value by its text (it would keep the padding, or the whole header, alive)", async () => {
     const cookies = new SessionCookies(config, ring);
     // Blanks after each value (another cookie last: fetch trims a header's own ends).
