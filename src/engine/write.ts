@@ -7,7 +7,7 @@ import {
 } from "../errors.js";
 import { endedHeld, holding, isSaved, retiedSince, viewOf } from "../protocol/held.js";
 import type { Loaded } from "../protocol/request.js";
-import type { Held, LiveHeld, Version } from "../protocol/types.js";
+import { UNCHANGED, type Held, type IndexOp, type LiveHeld, type Version } from "../protocol/types.js";
 import {
   afterWrite,
   byteLength,
@@ -190,7 +190,7 @@ async function writeOnce(
     case "landed": {
       if (outcome.held !== undefined) cell.set(outcome.held);
       const index = indexChangesOf(id, before.base, outcome.version, before, runtime.now(), policy);
-      if (index.length > 0) await changeIndex(index, engine, trace, cell);
+      if (index.length > 0) await changeIndex(id, index, outcome.version, engine, trace, cell);
       return { kind: "landed", version: outcome.version };
     }
     case "conflict":
@@ -229,9 +229,17 @@ async function untiesRevoked(
   return base.since < revokedBefore ? revokedBefore : undefined;
 }
 
-/** Index changes after a write; a failure is logged (the session is written; its listing is not). */
+/**
+ * Index changes after the write that `landed`; a failure is logged (the session is written; its listing is
+ * not). An end (logout, revokeSession, regenerate) writes its marker and then takes the entry out: both can
+ * fall between this write and its put, which would then list the ended session until the entry expires. So
+ * the session is read again after a put, and an ended one's entry goes: markers are final, and either this
+ * read comes after the marker, or the put came before the end's removal (which took it out).
+ */
 async function changeIndex(
-  ops: Parameters<Engine["store"]["changeIndex"]>[0],
+  id: string,
+  ops: IndexOp[],
+  landed: Version,
   engine: Engine,
   trace: RequestTrace,
   cell: Cell,
@@ -240,9 +248,18 @@ async function changeIndex(
     await engine.store.changeIndex(ops, trace);
     const held = cell.get();
     if (held?.kind === "live") cell.set({ ...held, indexedAt: engine.runtime.now() });
+    const put = ops.find((op) => op.op === "put");
+    if (put !== undefined && (await endedSince(id, landed, engine, trace)))
+      await engine.store.changeIndex([{ op: "remove", user: put.user, id }], trace);
   } catch (error) {
     reportStoreFailure(error, "write", "the user index could not be updated; the session is saved", engine);
   }
+}
+
+/** The store holds a marker where `landed` was written: the session ended since. */
+async function endedSince(id: string, landed: Version, engine: Engine, trace: RequestTrace): Promise<boolean> {
+  const answer = await engine.store.read(id, landed.version, undefined, trace);
+  return answer !== UNCHANGED && answer.kind === "ended";
 }
 
 /** Random back-off after a conflict, growing per attempt (up to 100 ms), so racing writers spread out. */
