@@ -2,6 +2,7 @@ import {
   SessionDataError,
   SessionIndexUnsupportedError,
   SessionNotSavedError,
+  SessionTooLargeError,
   SessionUnavailableError,
 } from "../errors.js";
 import { diff } from "../protocol/patch.js";
@@ -222,13 +223,32 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     if (user === undefined) return 0;
     // The session kept is tied anew and becomes the request's as stored: what the request changed so far
     // (its data, and a tie made in this request, which no earlier cut-off revoked) is written first.
-    if (options.keepCurrent === true && this.#user === user) await this.commit();
+    const unsaved = options.keepCurrent === true && this.#user === user ? await this.#commitToKeep() : undefined;
     const loaded = this.#loaded!;
     const keep = options.keepCurrent === true && !loaded.isNew && this.#user === user ? loaded : undefined;
     const { ended, kept } = await this.#operations.revokeAll(user, keep, this.#ownTie(user));
     if (kept !== undefined) this.#adopt(kept);
     else if (this.#user === user && !loaded.isNew) this.#end();
+    // The others are signed out: now the handler hears of the change that could not be saved.
+    if (unsaved !== undefined) throw unsaved;
     return ended.length;
+  }
+
+  /**
+   * `commit()` before a sign-out everywhere else. A change that cannot be saved (a BigInt, a cycle, too large)
+   * must not block that security action: its data is dropped (reported, as any refused change), its tie is
+   * written alone, and the error is answered, for the caller to throw once the others are signed out.
+   */
+  async #commitToKeep(): Promise<SessionDataError | SessionTooLargeError | undefined> {
+    try {
+      await this.commit();
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof SessionDataError || error instanceof SessionTooLargeError)) throw error;
+      this.#data = new WorkingCopy(sharedData(this.#loaded!));
+      await this.commit();
+      return error;
+    }
   }
 
   /**

@@ -68,6 +68,20 @@ function isolate(store: SessionStore, extra: SessionOptions = {}) {
         const revoked = await c.var.session.revokeAllSessions({ keepCurrent: true });
         return c.json({ revoked });
       })
+      // Sign out everywhere else, from a request whose change cannot be saved: a BigInt, or a value too large.
+      .post("/sign-out-others-with", async (c) => {
+        const { bad, login } = await c.req.json<{ bad: "bigint" | "large"; login?: boolean }>();
+        if (login === true) {
+          await c.var.session.regenerate();
+          await c.var.session.setUser("ada");
+        }
+        await c.var.session.set("note", bad === "bigint" ? 10n : "x".repeat(4_096));
+        try {
+          return c.json({ revoked: await c.var.session.revokeAllSessions({ keepCurrent: true }) });
+        } catch (error) {
+          return c.json({ error: (error as { code?: string }).code ?? String(error) });
+        }
+      })
       // Switching account: the user first, then a new id.
       .post("/switch", async (c) => {
         const { user } = await c.req.json<{ user: string }>();
@@ -121,6 +135,38 @@ describe.each<StoreKind>(["redis", "durable-object"])("per-user sessions on %s",
     const fresh = () => new Browser(isolate(client()));
     expect(await fresh().with(first.cookie).json("/user")).toEqual({ user: null });
     expect(await fresh().with(second.cookie).json("/user")).toEqual({ user: "ada" });
+  });
+
+  it("sign out everywhere else goes on when the request's change cannot be saved (a BigInt), then reports it", async () => {
+    const client = storeFactory(kind);
+    const laptop = new Browser(isolate(client()));
+    await laptop.fetch("/login", { method: "POST", json: { user: "ada" } });
+    const phone = new Browser(isolate(client()));
+    await phone.fetch("/login", { method: "POST", json: { user: "ada" } });
+    expect(await phone.json("/sign-out-others-with", { method: "POST", json: { bad: "bigint" } })).toEqual({
+      error: "ERR_SESSION_DATA",
+    });
+    const fresh = () => new Browser(isolate(client()));
+    expect(await fresh().with(laptop.cookie).json("/user")).toEqual({ user: null }); // signed out all the same
+    expect(await fresh().with(phone.cookie).json("/read")).toEqual({ user: "ada" }); // kept, without the BigInt
+  });
+
+  it("sign out everywhere else at sign-in keeps the new tie when the request's data is too large, then reports it", async () => {
+    const client = storeFactory(kind);
+    const options = { maxSessionBytes: 1_024 };
+    const laptop = new Browser(isolate(client(), options));
+    await laptop.fetch("/login", { method: "POST", json: { user: "ada" } });
+    const phone = new Browser(isolate(client(), options));
+    const json = { bad: "large", login: true };
+    expect(await phone.json("/sign-out-others-with", { method: "POST", json })).toEqual({
+      error: "ERR_SESSION_TOO_LARGE",
+    });
+    const fresh = () => new Browser(isolate(client(), options));
+    expect(await fresh().with(laptop.cookie).json("/user")).toEqual({ user: null });
+    expect(await fresh().with(phone.cookie).json("/user")).toEqual({ user: "ada" });
+    expect(((await fresh().with(phone.cookie).json("/sessions")) as SessionInfo[]).map((s) => s.current)).toEqual([
+      true,
+    ]);
   });
 
   it("a logout through a copy that has not seen the login takes the session out of its user's index", async () => {
