@@ -105,7 +105,8 @@ export async function revokeSession(
 /**
  * Revokes every session tied to the user before now (a cut-off; one call per secret of the key ring) and
  * answers how many it ended. `keep`: this session stays: its tie is made anew first, just after the
- * cut-off, unless it was itself revoked already (a copied cookie must not tie itself anew this way).
+ * cut-off, unless it was itself revoked already (a copied cookie must not tie itself anew this way), or
+ * another session of the user was kept the same way in the same millisecond.
  */
 export async function revokeAllSessions(
   user: string,
@@ -121,24 +122,39 @@ export async function revokeAllSessions(
   // A revoked or ended session signs nothing out (the user's sessions made since stay).
   if (refused) return { ended: [], kept: false };
   let kept = keep !== undefined && keep.since >= revokedBefore;
+  let listed = sessions;
   // The session kept is tied anew one millisecond after the cut-off, before the cut-off is set.
   if (keep !== undefined && kept) {
     await keep.restamp(at + 1);
-    // Another sign-out everywhere may have set its cut-off between the check above and the re-tie (two store
-    // calls apart): that cut-off ended the session as it was tied, and the re-tie must not bring it back.
-    // Read again, before this request's own cut-off is set (so a newer one is another request's).
-    if ((await store.revokedBefore(user, trace)) > keep.since) {
+    // Read again, before this request's own cut-off is set (so a newer one is another request's): another
+    // sign-out everywhere may have set its cut-off between the check above and the re-tie (two store calls
+    // apart), which ended the session as it was tied (the re-tie must not bring it back); or another sign-out
+    // everywhere else may have kept its own session in the same millisecond.
+    const again = await store.readIndex(user, trace);
+    listed = again.sessions;
+    if (again.revokedBefore > keep.since || keptAlongside(again.sessions, keep.id, at + 1)) {
       kept = false;
       await keep.end();
     }
   }
   await store.revokeBefore(user, at + 1, policy.markerTtlMs, trace);
   engine.cutoffs.remember(user, { revokedBefore: at + 1, confirmedAt: at });
-  const ended = sessions.filter((s) => s.since <= at && !(kept && s.id === keep?.id));
+  // As listed after the re-tie: a session another request kept meanwhile (tied after `at`) keeps its entry.
+  const ended = listed.filter((s) => s.since <= at && !(kept && s.id === keep?.id));
   if (ended.length > 0)
     await store.changeIndex(
       ended.map(({ id }) => ({ op: "remove", user, id })),
       trace,
     );
   return { ended: ended.map((s) => s.id), kept };
+}
+
+/**
+ * Another session of the user tied anew at `since` too: kept by a sign-out everywhere else of the same
+ * millisecond on another isolate. Its cut-off (equal to this one's) leaves this session, as this one leaves it:
+ * both would live on. Each re-ties before it reads the index, so at least one of the two sees the other's
+ * re-tie, and gives way (both may: then both are signed out).
+ */
+function keptAlongside(sessions: IndexedSession[], id: string, since: number): boolean {
+  return sessions.some((s) => s.id !== id && s.since === since);
 }

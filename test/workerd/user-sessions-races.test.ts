@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { Hono } from "hono";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
 import {
   session,
   type SessionInfo,
@@ -29,26 +29,45 @@ function storeFactory(kind: StoreKind): () => SessionStore {
   return () => new DurableObjectStore(binding, { namespace });
 }
 
-/** `base`, which runs the hook set in `landed.next` once, when a compare-and-set has landed and before it answers. */
-function landingHook(base: SessionStore) {
-  const landed: { next?: () => Promise<void> } = {};
+type Hook = () => Promise<void>;
+
+/**
+ * `base` with one-shot hooks, each run once and then cleared: `landed` when a compare-and-set has landed,
+ * before the store's answer is handed back; `before[method]` before the next call of a method, and
+ * `after[method]` once it has answered, before the answer is handed back.
+ */
+function hooked(base: SessionStore) {
+  const hooks: { landed?: Hook; before: Record<string, Hook>; after: Record<string, Hook> } = { before: {}, after: {} };
+  const take = (from: Record<string, Hook>, name: string) => {
+    const hook = from[name];
+    delete from[name];
+    return hook;
+  };
   const store = new Proxy(base, {
     get(target, property) {
       const value = Reflect.get(target, property, target) as unknown;
-      if (typeof value !== "function") return value;
-      if (property !== "setIfVersion") return (value as (...a: unknown[]) => unknown).bind(target);
+      if (typeof value !== "function" || typeof property !== "string") return value;
       return async (...args: unknown[]) => {
+        await take(hooks.before, property)?.();
         const answer = (await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)) as unknown;
-        const hook = landed.next;
-        if (answer === null && hook !== undefined) {
-          landed.next = undefined;
+        if (property === "setIfVersion" && answer === null && hooks.landed !== undefined) {
+          const hook = hooks.landed;
+          hooks.landed = undefined;
           await hook();
         }
+        await take(hooks.after, property)?.();
         return answer;
       };
     },
   });
-  return { store, landed };
+  return { store, hooks };
+}
+
+/** A promise, and the function that resolves it. */
+function signal(): { done: Promise<void>; fire: () => void } {
+  let fire!: () => void;
+  const done = new Promise<void>((resolve) => (fire = resolve));
+  return { done, fire };
 }
 
 function isolate(store: SessionStore, extra: SessionOptions = {}) {
@@ -78,6 +97,9 @@ function isolate(store: SessionStore, extra: SessionOptions = {}) {
       })
       .get("/user", async (c) => c.json({ user: (await c.var.session.getUser()) ?? null }))
       .get("/sessions", async (c) => c.json(await c.var.session.listSessions()))
+      .post("/sign-out-others", async (c) =>
+        c.json({ revoked: await c.var.session.revokeAllSessions({ keepCurrent: true }) }),
+      )
       .post("/revoke", async (c) => {
         const { handle } = await c.req.json<{ handle: string }>();
         return c.json({ revoked: await c.var.session.revokeSession(handle) });
@@ -95,31 +117,31 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
 
   it("a logout on another isolate between a sign-in's write and its index entry does not leave the session listed", async () => {
     const client = storeFactory(kind);
-    const { store, landed } = landingHook(client());
+    const { store, hooks } = hooked(client());
     const tab = new Browser(isolate(store));
     await tab.fetch("/data", { method: "PUT", json: { cart: ["sku-1"] } }); // anonymous, stored
     // The sign-in's write lands; before its index entry is put, another tab logs out on another isolate
     // (its copy is the store's: tied to ada), and takes the (not yet put) entry out.
-    landed.next = async () => {
+    hooks.landed = async () => {
       await new Browser(isolate(client())).with(tab.cookie).fetch("/logout", { method: "POST" });
     };
     await tab.fetch("/tie", { method: "POST" });
-    expect(landed.next).toBeUndefined(); // the hook ran
+    expect(hooks.landed).toBeUndefined(); // the hook ran
     expect(await new Browser(isolate(client())).with(tab.cookie).json("/user")).toEqual({ user: null });
     expect(await listedOnNewPhone(client)).toEqual([true]); // not the logged-out session as well
   });
 
   it("a logout on the same isolate while the sign-in is written after the response does not leave it listed", async () => {
     const client = storeFactory(kind);
-    const { store, landed } = landingHook(client());
+    const { store, hooks } = hooked(client());
     const app = isolate(store);
     const tab = new Browser(app);
     await tab.fetch("/data", { method: "PUT", json: { cart: ["sku-1"] } });
-    landed.next = async () => {
+    hooks.landed = async () => {
       await new Browser(app).with(tab.cookie).fetch("/logout", { method: "POST" });
     };
     await tab.fetch("/tie?later", { method: "POST" }); // the tie is written in waitUntil, which the hook runs in
-    expect(landed.next).toBeUndefined();
+    expect(hooks.landed).toBeUndefined();
     expect(await new Browser(isolate(client())).with(tab.cookie).json("/user")).toEqual({ user: null });
     expect(await listedOnNewPhone(client)).toEqual([true]);
   });
@@ -128,7 +150,7 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
     const client = storeFactory(kind);
     // Idle timeout 2 s: an entry is put again by a write once per refresh interval (0.5 s).
     const options = { idleTimeoutMs: 2_000 };
-    const { store, landed } = landingHook(client());
+    const { store, hooks } = hooked(client());
     const laptop = new Browser(isolate(store, options));
     await laptop.fetch("/login", { method: "POST" });
     const phone = new Browser(isolate(client(), options));
@@ -136,14 +158,106 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
     const [other] = ((await phone.json("/sessions")) as SessionInfo[]).filter((s) => !s.current);
     await sleep(600); // past the refresh interval: the laptop's next write puts its entry again
     // From the phone, Ada signs the laptop out, between its write and that put.
-    landed.next = async () => {
+    hooks.landed = async () => {
       expect(await phone.json("/revoke", { method: "POST", json: { handle: other!.handle } })).toEqual({
         revoked: true,
       });
     };
     await laptop.fetch("/data", { method: "PUT", json: { seen: 1 } });
-    expect(landed.next).toBeUndefined();
+    expect(hooks.landed).toBeUndefined();
     expect(await new Browser(isolate(client())).with(laptop.cookie).json("/user")).toEqual({ user: null });
     expect(((await phone.json("/sessions")) as SessionInfo[]).map((s) => s.current)).toEqual([true]);
+  });
+
+  describe("two sign-outs everywhere else from two sessions of one user, in the same millisecond", () => {
+    /**
+     * Ada signed in on a laptop and a phone, on two isolates whose clocks read the same millisecond all along
+     * (two machines' clocks can): both sign out everywhere else at once, so their times, and with them their
+     * cut-offs and their sessions' new ties, are equal. `race` orders the two calls with the hooks; answers
+     * whether each session is still signed in afterwards, and what the survivor lists.
+     */
+    async function bothSignOutOthers(
+      race: (
+        laptop: ReturnType<typeof hooked>["hooks"],
+        phone: ReturnType<typeof hooked>["hooks"],
+        second: () => Promise<unknown>,
+      ) => void,
+    ) {
+      vi.useFakeTimers({ toFake: ["Date"] });
+      vi.setSystemTime(Date.now());
+      try {
+        const client = storeFactory(kind);
+        const a = hooked(client());
+        const b = hooked(client());
+        const laptop = new Browser(isolate(a.store));
+        await laptop.fetch("/login", { method: "POST" });
+        const phone = new Browser(isolate(b.store));
+        await phone.fetch("/login", { method: "POST" });
+        let second: Promise<unknown> | undefined;
+        race(a.hooks, b.hooks, () => (second = phone.json("/sign-out-others", { method: "POST" })));
+        await laptop.json("/sign-out-others", { method: "POST" });
+        expect(second, "the phone's call ran where the race put it").toBeDefined();
+        await second;
+        const fresh = (cookie: string | undefined) => new Browser(isolate(client())).with(cookie);
+        const signedIn = async (cookie: string | undefined) =>
+          ((await fresh(cookie).json("/user")) as { user: string | null }).user === "ada";
+        const listed = async (cookie: string | undefined) =>
+          ((await fresh(cookie).json("/sessions")) as SessionInfo[]).map((s) => s.current);
+        return {
+          laptop: await signedIn(laptop.cookie),
+          phone: await signedIn(phone.cookie),
+          listedOnPhone: await listed(phone.cookie),
+        };
+      } finally {
+        vi.useRealTimers();
+      }
+    }
+
+    it("the one that sees the other's new tie gives way: exactly one survives, and stays listed", async () => {
+      // The laptop's new tie lands; before it goes on, the phone's whole call runs up to its cut-off (held
+      // until the laptop's is set): the phone read the index before the laptop's new entry was put.
+      const outcome = await bothSignOutOthers((laptop, phone, second) => {
+        const phoneCuts = signal();
+        const laptopCuts = signal();
+        laptop.landed = async () => {
+          void second();
+          await phoneCuts.done;
+        };
+        phone.before["revokeBefore"] = async () => {
+          phoneCuts.fire();
+          await laptopCuts.done;
+        };
+        laptop.before["revokeBefore"] = async () => laptopCuts.fire();
+      });
+      expect(outcome).toEqual({ laptop: false, phone: true, listedOnPhone: [true] });
+    });
+
+    it("when each sees the other's new tie, both give way: both are signed out", async () => {
+      // Both new ties and their entries land before either call reads the index again.
+      const outcome = await bothSignOutOthers((laptop, phone, second) => {
+        const phoneReads = signal();
+        const phoneRead = signal();
+        const laptopRead = signal();
+        // The laptop's second index read (after its new tie) waits for the phone's call to reach its own.
+        laptop.landed = async () => {
+          laptop.before["readIndex"] = async () => {
+            void second();
+            await phoneReads.done;
+          };
+          laptop.after["readIndex"] = async () => {
+            laptopRead.fire();
+            await phoneRead.done;
+          };
+        };
+        phone.landed = async () => {
+          phone.before["readIndex"] = async () => phoneReads.fire();
+          phone.after["readIndex"] = async () => {
+            phoneRead.fire();
+            await laptopRead.done;
+          };
+        };
+      });
+      expect(outcome).toEqual({ laptop: false, phone: false, listedOnPhone: [] });
+    });
   });
 });
