@@ -40,20 +40,21 @@ describe("the simulator", () => {
     expect(outcome.failure?.message).toBeDefined();
   });
 
-  it("catches a write planned before a kept session's restamp landed ending that session (seed 37730), and no longer fails there", async () => {
-    // Seed 32 716 before sign-out everywhere read the acting session too, 14 119 before listing did (one more store
-    // call moves the schedule).
-    const broken = await runSeeds(37_730, 1, "kept-session-ended-by-a-stale-plan");
+  it("catches a write planned before a kept session's restamp landed ending that session (seed 13886), and no longer fails there", async () => {
+    // Seed 32 716 before sign-out everywhere read the acting session too, 14 119 before listing did, 37 730 before
+    // a write read its session again after an index put (one more store call moves the schedule).
+    const broken = await runSeeds(13_886, 1, "kept-session-ended-by-a-stale-plan");
     expect(broken.failure?.message).toMatch(/convergence/);
-    const fixed = await runSeeds(37_730, 1);
+    const fixed = await runSeeds(13_886, 1);
     expect(fixed.failure).toBeUndefined();
     expect(fixed.seeds).toBe(1);
   });
 
-  it("catches an index entry that lapses before its session, so a read late in the session's life cannot push it forward (seed 429), and no longer fails there", async () => {
-    const broken = await runSeeds(429, 1, "index-entry-expires-with-its-session");
+  it("catches an index entry that lapses before its session, so a read late in the session's life cannot push it forward (seed 207), and no longer fails there", async () => {
+    // Seed 429 before a write read its session again after an index put.
+    const broken = await runSeeds(207, 1, "index-entry-expires-with-its-session");
     expect(broken.failure?.message).toMatch(/no index of user0 lists it/);
-    const fixed = await runSeeds(429, 1);
+    const fixed = await runSeeds(207, 1);
     expect(fixed.failure).toBeUndefined();
     expect(fixed.seeds).toBe(1);
   });

@@ -119,9 +119,11 @@ export const MUTANTS: Mutant[] = [
         replace: "  return undefined;",
       },
     ],
-    // Caught first at seed 1031, where a re-tie to another user whose answer was lost is the stale plan (a
-    // hole of its own, fixed too); the restamp case at seed 37 730 (test/node/simulation.test.ts). Before:
-    // 14 119, 32 716, and first at seed 3438 of a run whose ids were drawn otherwise.
+    // Caught at seed 1031, where a re-tie to another user whose answer was lost is the stale plan (a hole of
+    // its own, fixed too); the restamp case at seed 37 730 (test/node/simulation.test.ts). Since a write reads
+    // its session again after an index put (one more store call moves the schedule): first at seed 11 322, the
+    // restamp case at 13 886. Before: 14 119, 32 716, and first at seed 3438 of a run whose ids were drawn
+    // otherwise.
     seeds: 40_000,
   },
   {
