@@ -112,9 +112,13 @@ function write(
   }
   trace.write = "awaited";
   const cell = kept ? memoryCell(engine, loaded.id) : localCell(held);
-  return writeNow(loaded.id, cell, mine.tag, kept, engine, trace).then((result) => ({
-    cookies: cookiesAfterWrite(loaded, mark, newId, result, merges),
-  }));
+  return writeNow(loaded.id, cell, mine.tag, kept, engine, trace).then((result) => {
+    const cookies = cookiesAfterWrite(loaded, mark, newId, result, merges);
+    // Kept, a change whose write failed is the browser's (the cookie names it): tried again after the
+    // response, as a deferred write is, not only when the session's next request comes to this isolate.
+    const background = result.kind === "failed" && result.kept ? flushLater(loaded.id, engine, true) : undefined;
+    return { cookies, ...(background ? { background } : {}) };
+  });
 }
 
 /** Writes a request's change before its response, and says how that ended. */
