@@ -1,4 +1,4 @@
-import { diagnoseStoreError, StoreTimeoutError } from "../errors.js";
+import { diagnoseStoreError, StoreMisconfiguredError, StoreTimeoutError } from "../errors.js";
 import {
   confirmsWithCutoff,
   isIndexedStore,
@@ -39,7 +39,7 @@ export class GuardedStore {
     this.confirmsWithCutoff = this.indexed && confirmsWithCutoff(store);
   }
 
-  getIfChangedWithCutoff(
+  async getIfChangedWithCutoff(
     key: string,
     knownVersion: number,
     refreshMinutes: number | undefined,
@@ -47,7 +47,14 @@ export class GuardedStore {
   ): Promise<{ stored: StoredVersion | null; revokedBefore: number }> {
     const store = this.store;
     if (!confirmsWithCutoff(store)) throw new TypeError("this store has no getIfChangedWithCutoff");
-    return this.#call(() => store.getIfChangedWithCutoff(key, knownVersion, refreshMinutes, userKeys));
+    const answer: unknown = await this.#call(() =>
+      store.getIfChangedWithCutoff(key, knownVersion, refreshMinutes, userKeys),
+    );
+    const { stored, revokedBefore } = (answer ?? {}) as { stored?: unknown; revokedBefore?: unknown };
+    if (typeof revokedBefore !== "number" || Number.isNaN(revokedBefore)) {
+      throw malformed("getIfChangedWithCutoff", answer, "{ stored, revokedBefore }");
+    }
+    return { stored: storedVersion("getIfChangedWithCutoff", stored), revokedBefore };
   }
 
   /**
@@ -64,7 +71,7 @@ export class GuardedStore {
     return this.#call(() => this.store.set(key, sealed, timeoutMinutes));
   }
 
-  setIfVersion(
+  async setIfVersion(
     key: string,
     expectedVersion: number,
     version: number,
@@ -72,12 +79,16 @@ export class GuardedStore {
     timeoutMinutes: number,
   ): Promise<StoredVersion | null> {
     const store = this.#capable(isVersionedStore, "setIfVersion");
-    return this.#call(() => store.setIfVersion(key, expectedVersion, version, sealed, timeoutMinutes));
+    const answer: unknown = await this.#call(() =>
+      store.setIfVersion(key, expectedVersion, version, sealed, timeoutMinutes),
+    );
+    return storedVersion("setIfVersion", answer);
   }
 
-  getIfChanged(key: string, knownVersion: number, refreshMinutes?: number): Promise<StoredVersion | null> {
+  async getIfChanged(key: string, knownVersion: number, refreshMinutes?: number): Promise<StoredVersion | null> {
     const store = this.#capable(isRevalidatingStore, "getIfChanged");
-    return this.#call(() => store.getIfChanged(key, knownVersion, refreshMinutes));
+    const answer: unknown = await this.#call(() => store.getIfChanged(key, knownVersion, refreshMinutes));
+    return storedVersion("getIfChanged", answer);
   }
 
   changeIndex(changes: IndexChange[], limits: IndexLimits): Promise<void> {
@@ -129,4 +140,33 @@ export class GuardedStore {
       if (timer !== undefined) clearTimeout(timer);
     }
   }
+}
+
+/**
+ * A compare-and-set's or a conditional read's answer, as the contract has it: `null`, or `{ version, session }`.
+ * Anything else (a missing `return`, which answers `undefined`, is the easy slip) cannot be told apart from
+ * either meaning, so it is a store failure that says which method answered what, not a guess (`undefined` as
+ * "written" could drop a write that did not land), nor a TypeError from deep inside the layer.
+ */
+function storedVersion(method: string, answer: unknown): StoredVersion | null {
+  if (answer === null) return null;
+  const { version, session, ttlMs } = (typeof answer === "object" ? answer : {}) as Record<string, unknown>;
+  if (
+    typeof version === "number" &&
+    Number.isInteger(version) &&
+    version >= 0 &&
+    (typeof session === "string" || session === null) &&
+    (ttlMs === undefined || typeof ttlMs === "number")
+  ) {
+    return answer as StoredVersion;
+  }
+  throw malformed(method, answer, "null or { version, session }");
+}
+
+/** Names the kind of value only: a store's answer may hold a sealed session. */
+function malformed(method: string, answer: unknown, expected: string): StoreMisconfiguredError {
+  const kind = answer === null ? "null" : Array.isArray(answer) ? "an array" : typeof answer;
+  return new StoreMisconfiguredError(
+    `the store's ${method}() answered ${kind === "object" ? "an object of another shape" : kind}, not ${expected} (see VersionedStore in docs/stores.md)`,
+  );
 }
