@@ -14,6 +14,11 @@ export interface Engine {
   writing: Map<string, number>;
   /** Users' revocation cut-offs as this isolate last read them. */
   cutoffs: CutoffCache;
+  /**
+   * The last failed read of each session (bounded: `BoundedMap`): the requests that waited for that read take
+   * its failure, instead of each then waiting a whole store timeout of its own, one after another.
+   */
+  readFailures: { get(id: string): ReadFailure | undefined; set(id: string, failure: ReadFailure): unknown };
   policy: Policy;
   report: Reporting;
   /** Write before the response instead of after it. */
@@ -22,6 +27,12 @@ export interface Engine {
   onStoreUnavailable: "reject" | "new-session";
   /** The most sessions one user keeps; a login past it ends the user's oldest. */
   maxSessionsPerUser: number;
+}
+
+/** A read of the store that failed: when, and why. */
+export interface ReadFailure {
+  at: number;
+  error: unknown;
 }
 
 /** Users' cut-offs, as last read, for as many users as it may hold (least recently read go first). */

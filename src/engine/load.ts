@@ -40,6 +40,8 @@ export async function loadSession(claim: Claim | undefined, engine: Engine, trac
     return freshSession(runtime.newId(), runtime.now(), undefined);
   }
   let joined = 0;
+  /** When this request first waited for another's read. */
+  let joinedAt: number | undefined;
   let waitedMs = 0;
   let knewIt: boolean | undefined;
   const started = runtime.now();
@@ -58,6 +60,7 @@ export async function loadSession(claim: Claim | undefined, engine: Engine, trac
       case "join":
         // Another request of this isolate is reading this session: wait on memory, never on its I/O.
         joined++;
+        joinedAt ??= now;
         await runtime.sleep(step.pollMs);
         trace.waitedMs += step.pollMs;
         continue;
@@ -69,6 +72,11 @@ export async function loadSession(claim: Claim | undefined, engine: Engine, trac
         }
         continue;
       case "read": {
+        // The read this request waited for failed: its failure is this request's too. Reading again would
+        // add a whole store timeout to the wait, and one more for each request waiting behind this one.
+        const failed = joinedAt === undefined ? undefined : engine.readFailures.get(claim.id);
+        if (failed !== undefined && failed.at >= joinedAt!)
+          return unavailable(claim, held, failed.error, engine, trace);
         memory.set(claim.id, step.held);
         const startedAt = now;
         const user = step.held.kind === "live" ? step.held.view.user : undefined;
@@ -88,6 +96,7 @@ export async function loadSession(claim: Claim | undefined, engine: Engine, trac
             answer = confirmed.answer;
           }
         } catch (error) {
+          engine.readFailures.set(claim.id, { at: runtime.now(), error });
           doneReading(engine, claim.id);
           return unavailable(claim, memory.peek(claim.id), error, engine, trace);
         }

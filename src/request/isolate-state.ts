@@ -3,7 +3,8 @@ import { bundledStore } from "hono-edge-session/custom-store";
 import type { SessionOptions } from "../config/options.js";
 import { parseConfig, type SessionConfig } from "../config/parse-config.js";
 import { storeFromBundle } from "../custom-store/bundled-store.js";
-import { CutoffCache, type Engine } from "../engine/engine.js";
+import { BoundedMap } from "../bounded-map.js";
+import { CutoffCache, type Engine, type ReadFailure } from "../engine/engine.js";
 import type { Runtime } from "../engine/ports.js";
 import type { Policy } from "../protocol/types.js";
 import { ENVELOPE_ROOM_BYTES } from "../sealing/envelope.js";
@@ -90,6 +91,7 @@ export async function createIsolateState({ config, store }: Configured, runtime 
       memory,
       writing: new Map(),
       cutoffs: new CutoffCache(),
+      readFailures: new BoundedMap<string, ReadFailure>(10_000),
       policy,
       report: config,
       awaitWrites: config.awaitWrites,

@@ -304,6 +304,7 @@ export class World {
       ),
       writing: new Map(),
       cutoffs: new CutoffCache(),
+      readFailures: new Map(),
       policy: this.shape.policy,
       report: {
         logger: {
