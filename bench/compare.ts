@@ -173,14 +173,16 @@ async function oneIsolate(refLabel: string): Promise<void> {
     redis: { url: "http://127.0.0.1:9", token: "-" },
   });
   const both: Build = { label: "both", mf, pid };
-  const specs = [
-    { name: "bare, changed", contender: "bare", path: "/write", sessions: 1, requests: 600 },
-    { name: "this, changed", contender: "hes-cpu", path: "/write", sessions: 100, requests: 600 },
-    { name: "ref, changed", contender: "ref-cpu", path: "/write", sessions: 100, requests: 600 },
-    { name: "bare, read", contender: "bare", path: "/read", sessions: 1, requests: 3000 },
-    { name: "this, hit", contender: "hes-cpu", path: "/read", sessions: 1, requests: 3000 },
-    { name: "ref, hit", contender: "ref-cpu", path: "/read", sessions: 1, requests: 3000 },
-  ];
+  // The loops above without the peer, this checkout's contender beside the ref's.
+  type Spec = { name: string; contender: string; path: string; sessions: number; requests: number };
+  const specs = SPECS.flatMap((spec): Spec[] => {
+    if (spec.contender === "bare") return [spec];
+    if (spec.contender !== "hes-cpu") return [];
+    return [
+      { ...spec, name: `this, ${spec.name}` },
+      { ...spec, name: `ref, ${spec.name}`, contender: "ref-cpu" },
+    ];
+  });
   const jars = new Map<string, string[]>();
   for (const spec of specs) {
     const seeded =

@@ -1,9 +1,10 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import type { Hono } from "hono";
 import { inject } from "vitest";
 import { CookieJar } from "./cookie-jar.js";
-import type { SessionLogger, SessionOptions } from "../../src/index.js";
-import { redisStore } from "../../src/stores/redis/index.js";
+import type { SessionLogger, SessionOptions, UserCustomStore } from "../../src/index.js";
+import { DurableObjectStore, type SessionStoreObject } from "../../src/stores/durable-object/index.js";
+import { redisStore, RedisStore } from "../../src/stores/redis/index.js";
 
 export const SECRET = "test-secret-".padEnd(72, "x");
 
@@ -86,4 +87,17 @@ export function names(commands: RecordedCommand[]): string[] {
   return commands
     .filter((c) => !c.error?.startsWith("NOSCRIPT"))
     .map((c) => (c.command === "EVALSHA" || c.command === "EVAL" ? (c.args.length === 7 ? "CAS" : "READ") : c.command));
+}
+
+export type StoreKind = "redis" | "durable-object";
+
+/**
+ * A factory of store clients on one fresh namespace (`label` names it), on Redis through the gateway or on
+ * the Durable Object store: one client per "isolate" of a test, all on the same stored sessions.
+ */
+export function storeClients(kind: StoreKind, label: string): () => UserCustomStore {
+  const namespace = uniqueInstance(`${label}-${kind}`);
+  if (kind === "redis") return () => new RedisStore({ ...inject("redisRest"), namespace });
+  const binding = (env as unknown as { SESSION_STORE: DurableObjectNamespace<SessionStoreObject> }).SESSION_STORE;
+  return () => new DurableObjectStore(binding, { namespace });
 }

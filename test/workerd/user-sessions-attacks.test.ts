@@ -1,15 +1,12 @@
-import { env } from "cloudflare:test";
 import { Hono } from "hono";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   session,
   type SessionInfo,
   type SessionOptions,
   type UserCustomStore as SessionStore,
 } from "../../src/index.js";
-import { DurableObjectStore, type SessionStoreObject } from "../../src/stores/durable-object/index.js";
-import { RedisStore } from "../../src/stores/redis/index.js";
-import { Browser, MemoryLogger, SECRET, uniqueInstance } from "../support/workerd.js";
+import { Browser, MemoryLogger, SECRET, storeClients, type StoreKind } from "../support/workerd.js";
 
 /*
  * The per-user session API against a thief and against stale copies (setUser, listSessions, revokeSession,
@@ -17,17 +14,7 @@ import { Browser, MemoryLogger, SECRET, uniqueInstance } from "../support/worker
  * Durable Object store. Each "isolate" is a session() middleware of its own (its own memory tier) with its
  * own store client, on one shared store.
  */
-const binding = (env as unknown as { SESSION_STORE: DurableObjectNamespace<SessionStoreObject> }).SESSION_STORE;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-type StoreKind = "redis" | "durable-object";
-
-/** A factory of store clients on one fresh namespace: one client per isolate. */
-function storeFactory(kind: StoreKind): () => SessionStore {
-  const namespace = uniqueInstance(`users-${kind}`);
-  if (kind === "redis") return () => new RedisStore({ ...inject("redisRest"), namespace });
-  return () => new DurableObjectStore(binding, { namespace });
-}
 
 /** `base`, whose changeIndex fails while `failing.index` is set (an index update that fails is only logged). */
 function withFailingIndex(base: SessionStore) {
@@ -118,14 +105,14 @@ function isolate(store: SessionStore, extra: SessionOptions = {}) {
 
 describe.each<StoreKind>(["redis", "durable-object"])("per-user sessions on %s", (kind) => {
   it("a login that signs out every other device (revokeAllSessions keepCurrent) keeps its own data", async () => {
-    const client = storeFactory(kind);
+    const client = storeClients(kind, "users");
     const device = new Browser(isolate(client()));
     await device.fetch("/login-only-here", { method: "POST", json: { user: "ada" } });
     expect(await new Browser(isolate(client())).with(device.cookie).json("/read")).toEqual({ user: "ada" });
   });
 
   it("a second login that signs out every other device stays signed in itself", async () => {
-    const client = storeFactory(kind);
+    const client = storeClients(kind, "users");
     const app = isolate(client());
     const first = new Browser(app);
     await first.fetch("/login-only-here", { method: "POST", json: { user: "ada" } });
@@ -138,7 +125,7 @@ describe.each<StoreKind>(["redis", "durable-object"])("per-user sessions on %s",
   });
 
   it("sign out everywhere else goes on when the request's change cannot be saved (a BigInt), then reports it", async () => {
-    const client = storeFactory(kind);
+    const client = storeClients(kind, "users");
     const laptop = new Browser(isolate(client()));
     await laptop.fetch("/login", { method: "POST", json: { user: "ada" } });
     const phone = new Browser(isolate(client()));
@@ -152,7 +139,7 @@ describe.each<StoreKind>(["redis", "durable-object"])("per-user sessions on %s",
   });
 
   it("sign out everywhere else at sign-in keeps the new tie when the request's data is too large, then reports it", async () => {
-    const client = storeFactory(kind);
+    const client = storeClients(kind, "users");
     const options = { maxSessionBytes: 1_024 };
     const laptop = new Browser(isolate(client(), options));
     await laptop.fetch("/login", { method: "POST", json: { user: "ada" } });
@@ -170,7 +157,7 @@ describe.each<StoreKind>(["redis", "durable-object"])("per-user sessions on %s",
   });
 
   it("a logout through a copy that has not seen the login takes the session out of its user's index", async () => {
-    const client = storeFactory(kind);
+    const client = storeClients(kind, "users");
     const stale = isolate(client(), { maxStalenessMs: 60_000 });
     const other = isolate(client());
     const tab = new Browser(stale);
@@ -187,7 +174,7 @@ describe.each<StoreKind>(["redis", "durable-object"])("per-user sessions on %s",
   });
 
   it("a regenerate through a copy that has not seen the login takes the old id out of its user's index", async () => {
-    const client = storeFactory(kind);
+    const client = storeClients(kind, "users");
     const stale = isolate(client(), { maxStalenessMs: 60_000 });
     const other = isolate(client());
     const tab = new Browser(stale);
@@ -200,7 +187,7 @@ describe.each<StoreKind>(["redis", "durable-object"])("per-user sessions on %s",
   });
 
   it("does not list a session past its absolute lifetime", async () => {
-    const client = storeFactory(kind);
+    const client = storeClients(kind, "users");
     const app = isolate(client(), { absoluteTimeoutMs: 1_000 });
     const old = new Browser(app);
     await old.fetch("/login", { method: "POST", json: { user: "ada" } });
@@ -212,7 +199,7 @@ describe.each<StoreKind>(["redis", "durable-object"])("per-user sessions on %s",
   });
 
   it("revokeSession(handle) does not end a session now tied to another user (a stale index entry)", async () => {
-    const client = storeFactory(kind);
+    const client = storeClients(kind, "users");
     const { store, failing } = withFailingIndex(client());
     const app = isolate(store);
     const shared = new Browser(app);
@@ -232,7 +219,7 @@ describe.each<StoreKind>(["redis", "durable-object"])("per-user sessions on %s",
   });
 
   it("maxSessionsPerUser counts live sessions: an expired one's entry does not make a login end a live one", async () => {
-    const client = storeFactory(kind);
+    const client = storeClients(kind, "users");
     // Idle timeout 2 s: an entry stays a refresh interval (0.5 s) past its session.
     const options = { idleTimeoutMs: 2_000, maxSessionsPerUser: 2, maxStalenessMs: 0 };
     const phone = new Browser(isolate(client(), options)); // signed in first, and in use all along
@@ -252,7 +239,7 @@ describe.each<StoreKind>(["redis", "durable-object"])("per-user sessions on %s",
   });
 
   it("signs a user with 200 sessions out everywhere in a bounded number of store calls", async () => {
-    const client = storeFactory(kind);
+    const client = storeClients(kind, "users");
     const options = { maxSessionsPerUser: 500 };
     const app = isolate(client(), options);
     const devices = Array.from({ length: 200 }, () => new Browser(app));
@@ -284,7 +271,7 @@ describe.each<StoreKind>(["redis", "durable-object"])("per-user sessions on %s",
   }, 60_000);
 
   it("a logged-out cookie, on an isolate that has not heard of the logout yet, cannot sign the user out elsewhere", async () => {
-    const client = storeFactory(kind);
+    const client = storeClients(kind, "users");
     const a = isolate(client());
     const stale = isolate(client(), { maxStalenessMs: 60_000 });
     const laptop = new Browser(a);
@@ -301,7 +288,7 @@ describe.each<StoreKind>(["redis", "durable-object"])("per-user sessions on %s",
 
   describe("a revoked session on an isolate that has not heard of the revocation yet", () => {
     async function revokedOnStaleIsolate() {
-      const client = storeFactory(kind);
+      const client = storeClients(kind, "users");
       const a = isolate(client());
       const stale = isolate(client(), { maxStalenessMs: 60_000 });
       const victim = new Browser(a);

@@ -1,15 +1,12 @@
-import { env } from "cloudflare:test";
 import { Hono } from "hono";
-import { describe, expect, inject, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   session,
   type SessionInfo,
   type SessionOptions,
   type UserCustomStore as SessionStore,
 } from "../../src/index.js";
-import { DurableObjectStore, type SessionStoreObject } from "../../src/stores/durable-object/index.js";
-import { RedisStore } from "../../src/stores/redis/index.js";
-import { Browser, MemoryLogger, SECRET, uniqueInstance } from "../support/workerd.js";
+import { Browser, MemoryLogger, SECRET, storeClients, type StoreKind } from "../support/workerd.js";
 
 /*
  * The user index against requests racing on the same session, on Redis (through the gateway) and on the
@@ -17,17 +14,7 @@ import { Browser, MemoryLogger, SECRET, uniqueInstance } from "../support/worker
  * Each "isolate" is a session() middleware of its own (its own memory tier) with its own store client; the
  * races are ordered by a hook that runs when a compare-and-set has landed, before the store answers it.
  */
-const binding = (env as unknown as { SESSION_STORE: DurableObjectNamespace<SessionStoreObject> }).SESSION_STORE;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-type StoreKind = "redis" | "durable-object";
-
-/** A factory of store clients on one fresh namespace: one client per isolate. */
-function storeFactory(kind: StoreKind): () => SessionStore {
-  const namespace = uniqueInstance(`races-${kind}`);
-  if (kind === "redis") return () => new RedisStore({ ...inject("redisRest"), namespace });
-  return () => new DurableObjectStore(binding, { namespace });
-}
 
 type Hook = () => Promise<void>;
 
@@ -116,7 +103,7 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
   }
 
   it("a logout on another isolate between a sign-in's write and its index entry does not leave the session listed", async () => {
-    const client = storeFactory(kind);
+    const client = storeClients(kind, "races");
     const { store, hooks } = hooked(client());
     const tab = new Browser(isolate(store));
     await tab.fetch("/data", { method: "PUT", json: { cart: ["sku-1"] } }); // anonymous, stored
@@ -132,7 +119,7 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
   });
 
   it("a logout on the same isolate while the sign-in is written after the response does not leave it listed", async () => {
-    const client = storeFactory(kind);
+    const client = storeClients(kind, "races");
     const { store, hooks } = hooked(client());
     const app = isolate(store);
     const tab = new Browser(app);
@@ -147,7 +134,7 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
   });
 
   it("revokeSession between a write's store write and its entry put again does not leave the session listed", async () => {
-    const client = storeFactory(kind);
+    const client = storeClients(kind, "races");
     // Idle timeout 2 s: an entry is put again by a write once per refresh interval (0.5 s).
     const options = { idleTimeoutMs: 2_000 };
     const { store, hooks } = hooked(client());
@@ -186,7 +173,7 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
       vi.useFakeTimers({ toFake: ["Date"] });
       vi.setSystemTime(Date.now());
       try {
-        const client = storeFactory(kind);
+        const client = storeClients(kind, "races");
         const a = hooked(client());
         const b = hooked(client());
         const laptop = new Browser(isolate(a.store));
