@@ -28,16 +28,23 @@ export async function endId(
   engine: Engine,
   trace: RequestTrace,
 ): Promise<Ended> {
-  let plan = planEnd(known?.version ?? 0, reason);
+  let plan = planEnd(known?.version ?? 0, reason, engine.runtime.newTag());
   let replacing: Version | null = known;
   // Forgotten here at once: a request of this isolate that loads it meanwhile must not serve it.
   const ended = () => endedHeld(reason, engine.runtime.now(), engine.policy);
   const before = engine.memory.peek(id);
   engine.memory.set(id, ended());
+  const end = () => engine.store.end(id, plan, createdAt, engine.policy.markerTtlMs, trace);
   for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
     let answer;
     try {
-      answer = await engine.store.end(id, plan, createdAt, engine.policy.markerTtlMs, trace);
+      // Tried once more when it fails: the marker may have landed with its answer lost (a retirement whose
+      // caller then gives up would leave the session under neither id). The same plan, so the second attempt
+      // writes nothing twice, and knows the marker for its own if it finds it.
+      answer = await end().catch((error: unknown) => {
+        reportStoreFailure(error, "mark", "the end is tried once more", engine);
+        return end();
+      });
     } catch (error) {
       // The marker may not have landed: this isolate's copy comes back (it is confirmed again past the bound).
       if (engine.memory.peek(id)?.kind === "ended") {

@@ -239,7 +239,7 @@ async function endRevoked(id: string, version: number, engine: Engine): Promise<
   try {
     const answer = await engine.store.end(
       id,
-      planEnd(version, "destroyed"),
+      planEnd(version, "destroyed", engine.runtime.newTag()),
       0,
       engine.policy.markerTtlMs,
       new RequestTrace(),

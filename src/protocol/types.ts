@@ -41,8 +41,11 @@ export type Stored =
   /** Nothing: never written, expired, or lost. */
   | { kind: "none" }
   | ({ kind: "live" } & Version)
-  /** A marker that ends the id for good: no write brings it back. */
-  | { kind: "ended"; version: number; reason: EndReason }
+  /**
+   * A marker that ends the id for good: no write brings it back. `tag`: the end that wrote it (older markers have
+   * none), so an end whose answer was lost knows its own marker when it tries again.
+   */
+  | { kind: "ended"; version: number; reason: EndReason; tag?: string | undefined }
   /** A value that does not open, or whose stored and sealed versions disagree. */
   | { kind: "tampered"; version: number };
 

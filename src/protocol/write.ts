@@ -180,15 +180,20 @@ export function refuse(held: LiveHeld): LiveHeld {
   return { ...withChanges(held, []), missing: false, settled };
 }
 
-/** One marker write that ends an id: over the version this isolate last saw there (0: nothing). */
+/**
+ * One marker write that ends an id: over the version this isolate last saw there (0: nothing). `tag` (random,
+ * one per end, kept when it is tried again) is written into the marker: an attempt whose answer was lost
+ * leaves a marker that the next attempt finds, and knows for its own.
+ */
 export interface EndPlan {
   expected: number;
   version: number;
   reason: EndReason;
+  tag: string;
 }
 
-export function planEnd(expected: number, reason: EndReason): EndPlan {
-  return { expected, version: expected + 1, reason };
+export function planEnd(expected: number, reason: EndReason, tag: string): EndPlan {
+  return { expected, version: expected + 1, reason, tag };
 }
 
 export type EndOutcome =
@@ -204,6 +209,8 @@ export function afterEnd(plan: EndPlan, answer: Stored | null, replacing: Versio
   if (answer === null) return { kind: "ended", replaced: replacing };
   switch (answer.kind) {
     case "ended":
+      // This end's own marker, found by an attempt after one whose answer was lost: it landed over `replacing`.
+      if (answer.tag === plan.tag) return { kind: "ended", replaced: replacing };
       return { kind: "already", reason: answer.reason };
     case "live":
       return {

@@ -17,10 +17,13 @@ export type Envelope =
       user?: string | undefined;
       since?: number | undefined;
     }
-  /** A destroyed session: kept longer than any copy of it can live, so no request can write it back. */
-  | { kind: "tombstone"; createdAt: number; writtenAt: number }
+  /**
+   * A destroyed session: kept longer than any copy of it can live, so no request can write it back. `tag`:
+   * the end that wrote it (see `EndPlan`); older markers have none.
+   */
+  | { kind: "tombstone"; createdAt: number; writtenAt: number; tag?: string | undefined }
   /** A regenerated session's old id: as dead as a destroyed one, and it never names the new id. */
-  | { kind: "retired"; createdAt: number; writtenAt: number };
+  | { kind: "retired"; createdAt: number; writtenAt: number; tag?: string | undefined };
 
 /**
  * Room for the envelope around the data, in a sealed plaintext: its times, tags and a user id of at most 256
@@ -43,10 +46,14 @@ export function wrap(envelope: Envelope): string {
       return `${head},"t":${JSON.stringify(tag)}${history}${user},"d":${envelope.json}}`;
     }
     case "tombstone":
-      return `${head},"x":1}`;
+      return `${head}${markerTag(envelope.tag)},"x":1}`;
     case "retired":
-      return `${head},"r":1}`;
+      return `${head}${markerTag(envelope.tag)},"r":1}`;
   }
+}
+
+function markerTag(tag: string | undefined): string {
+  return tag === undefined ? "" : `,"t":${JSON.stringify(tag)}`;
 }
 
 export type OpenedEnvelope = Envelope & { version: number };
@@ -67,9 +74,10 @@ export async function openEnvelope(
   }
   const { c, w, d, t, p, u, s, x, r, g } = (parsed ?? {}) as Record<string, unknown>;
   if (typeof c === "number" && typeof w === "number") {
-    if (x === 1) return { kind: "tombstone", version, createdAt: c, writtenAt: w };
+    const tag = typeof t === "string" ? t : undefined;
+    if (x === 1) return { kind: "tombstone", version, createdAt: c, writtenAt: w, tag };
     // "g" (a grace window's end) is how 0.2 wrote retirements.
-    if (r === 1 || typeof g === "number") return { kind: "retired", version, createdAt: c, writtenAt: w };
+    if (r === 1 || typeof g === "number") return { kind: "retired", version, createdAt: c, writtenAt: w, tag };
     if (typeof t === "string" && typeof d === "object" && d !== null && !Array.isArray(d)) {
       // The data is the last member, as `wrap` writes it (the plaintext is authenticated, so the layout is
       // ours, and no member before it can hold the text ',"d":'): its JSON is the rest of the text.

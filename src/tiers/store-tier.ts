@@ -103,7 +103,8 @@ export class StoreTier implements StorePort {
       return null;
     }
     const kind = plan.reason === "destroyed" ? "tombstone" : "retired";
-    return await this.#put(id, plan.expected, plan.version, { kind, createdAt, writtenAt: this.now() }, ttlMs, trace);
+    const marker: Envelope = { kind, createdAt, writtenAt: this.now(), tag: plan.tag };
+    return await this.#put(id, plan.expected, plan.version, marker, ttlMs, trace);
   }
 
   async refresh(id: string, ttlMs: number, trace: RequestTrace): Promise<void> {
@@ -260,9 +261,9 @@ export class StoreTier implements StorePort {
               : envelope.writtenAt + this.idleTimeoutMs,
         };
       case "tombstone":
-        return { kind: "ended", version, reason: "destroyed" };
+        return { kind: "ended", version, reason: "destroyed", tag: envelope.tag };
       case "retired":
-        return { kind: "ended", version, reason: "retired" };
+        return { kind: "ended", version, reason: "retired", tag: envelope.tag };
     }
   }
 }

@@ -41,3 +41,59 @@ describe("awaitWrites: a write before the response that the store failed", () =>
     expect(await b!.json(browser, "/session")).toEqual({ step: 2 });
   });
 });
+
+describe("regenerate() whose retirement landed with its answers lost", () => {
+  /** A session written through the first isolate, in the store, and recorded as saved by that isolate. */
+  async function signedIn() {
+    const app = await startApp(isolates, 2);
+    const browser = new BrowserJar();
+    await app[0]!.json(browser, "/session", { method: "PUT", json: { cart: ["book"] } });
+    await waitFor(async () => (await stored(app.instance, browser.id!)).version === 1, "version 1 in the store");
+    // Until the isolate records its write, its end is planned over nothing, misses, and spends the fault there.
+    await waitFor(
+      async () => (await eventsOf(app[0]!)).some((e) => e.type === "write"),
+      "the isolate to record its write",
+    );
+    return { app, browser, oldId: browser.id! };
+  }
+
+  it("carries the session when the client's retry finds the marker its first attempt left", async () => {
+    const { app, browser, oldId } = await signedIn();
+    const [a, b] = app;
+    // The retirement runs in Redis; its answer is lost, and the client's retry finds it in place.
+    isolates.stack.gateway.injectFault({ command: ["EVALSHA", "EVAL"], times: 1 });
+    expect(await a!.json(browser, "/session/regenerate", { method: "POST" })).toEqual({ cart: ["book"] });
+    const log = await (
+      await fetch(`${isolates.stack.gateway.url}/__gateway/commands`, {
+        headers: { authorization: `Bearer ${isolates.stack.gateway.token}` },
+      })
+    ).json();
+    console.log(
+      "CMDS",
+      JSON.stringify((log as any).result ?? log, (k, v) =>
+        typeof v === "string" && v.length > 40 ? v.slice(0, 40) : v,
+      ),
+    );
+    expect(isolates.stack.gateway.pendingFaults()).toEqual([]); // the fault did strike
+    expect(browser.id).not.toBe(oldId);
+    expect((await stored(app.instance, oldId)).kind).toBe("retired");
+    expect(await b!.json(browser, "/session")).toEqual({ cart: ["book"] });
+  });
+
+  it("carries the session when the attempt and the client's retry both lost their answers", async () => {
+    const { app, browser, oldId } = await signedIn();
+    const [a, b] = app;
+    // Both the call and the client's one retry run in Redis and lose their answers: the client gives up. The
+    // end is tried once more, finds a marker sealed by another call, and knows it for its own by its tag.
+    isolates.stack.gateway.injectFault({ command: ["EVALSHA", "EVAL"], times: 2 });
+    const res = await a!.fetch(browser, "/session/regenerate", { method: "POST" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ cart: ["book"] });
+    expect(isolates.stack.gateway.pendingFaults()).toEqual([]);
+    expect(browser.id).not.toBe(oldId);
+    expect((await stored(app.instance, oldId)).kind).toBe("retired");
+    expect(await b!.json(browser, "/session")).toEqual({ cart: ["book"] });
+    // The lost answers are reported, not hidden.
+    expect((await eventsOf(a!)).filter((e) => e.type === "store-failure").length).toBeGreaterThan(0);
+  });
+});

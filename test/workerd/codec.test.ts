@@ -107,6 +107,27 @@ describe("envelope", () => {
     );
     expect(await openEnvelope(ring, ID, sealed)).toMatchObject({ tags: ["t1"], json: "{}", since: 1 });
   });
+
+  it("keeps the tag of the end that wrote a marker, and reads a marker written without one", async () => {
+    for (const kind of ["tombstone", "retired"] as const) {
+      const tagged = await seal(ring.current, ID, 4, wrap({ kind, createdAt: 1, writtenAt: 2, tag: "e1" }));
+      expect(await openEnvelope(ring, ID, tagged)).toEqual({ kind, version: 4, createdAt: 1, writtenAt: 2, tag: "e1" });
+      // As 0.3 wrote it.
+      const old = await seal(
+        ring.current,
+        ID,
+        4,
+        JSON.stringify({ c: 1, w: 2, [kind === "tombstone" ? "x" : "r"]: 1 }),
+      );
+      expect(await openEnvelope(ring, ID, old)).toEqual({
+        kind,
+        version: 4,
+        createdAt: 1,
+        writtenAt: 2,
+        tag: undefined,
+      });
+    }
+  });
 });
 
 describe("secret rotation", () => {

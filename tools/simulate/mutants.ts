@@ -197,6 +197,17 @@ export const MUTANTS: Mutant[] = [
       },
     ],
   },
+  {
+    name: "end-forgets-its-own-marker",
+    hole: "a regenerate whose retirement landed with its answer lost took its own marker, found by the client's retry, for another request's end: the session was carried to no id, and the user found an empty one (found in review)",
+    edits: [
+      {
+        file: "protocol/write.ts",
+        find: '      if (answer.tag === plan.tag) return { kind: "ended", replaced: replacing };',
+        replace: "",
+      },
+    ],
+  },
 ];
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));

@@ -24,6 +24,7 @@ export interface LiveValue {
 interface EndedValue {
   kind: "ended";
   reason: "destroyed" | "retired";
+  tag: string;
 }
 interface Row {
   version: number;
@@ -72,6 +73,8 @@ export class SimStore {
    */
   readonly faulted = new Set<string>();
   #payload = 0;
+  /** The request whose end wrote the marker standing there, by id: a regenerate whose own retirement landed must carry the data. */
+  readonly endedBy = new Map<string, RequestTrace>();
 
   constructor(readonly sim: Scheduler) {}
 
@@ -312,12 +315,13 @@ export class SimPort implements StorePort {
     return this.#call(trace, `end ${short(id)} ${plan.expected}->${plan.version} ${plan.reason}`, [id], () => {
       const row: Row = {
         version: plan.version,
-        value: { kind: "ended", reason: plan.reason },
+        value: { kind: "ended", reason: plan.reason, tag: plan.tag },
         expiresAt: this.store.sim.now + ttlMs,
         gen: this.ring[0]!,
         payload,
       };
       const answer = this.store.cas(id, plan.expected, row);
+      if (answer === null) this.store.endedBy.set(id, trace);
       return answer === null ? null : this.#open(answer);
     });
   }
@@ -396,7 +400,8 @@ export class SimPort implements StorePort {
   #open(row: Row | "none"): Stored {
     if (row === "none") return { kind: "none" };
     if (!this.ring.includes(row.gen)) return { kind: "tampered", version: row.version };
-    if (row.value.kind === "ended") return { kind: "ended", version: row.version, reason: row.value.reason };
+    if (row.value.kind === "ended")
+      return { kind: "ended", version: row.version, reason: row.value.reason, tag: row.value.tag };
     const { tags, json, createdAt, user, since } = row.value;
     const version: Version = {
       version: row.version,

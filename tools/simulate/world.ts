@@ -117,6 +117,8 @@ interface Response {
   gen: number;
   /** The request's claim was settled as lost. */
   settled: boolean;
+  /** The session under its new id, when the request regenerated it. */
+  regenerated: Loaded | undefined;
 }
 
 type Op =
@@ -487,8 +489,10 @@ export class World {
       outcome = `error ${error instanceof Error ? error.name : "?"}: ${error instanceof Error ? error.message.slice(0, 80) : ""}`;
     }
     let after;
+    const change = system.changeOf(handle);
+    const final = "loaded" in change ? change.loaded : undefined;
     try {
-      after = await system.saveChange(this.system.changeOf(handle), isolate.engine, trace);
+      after = await system.saveChange(change, isolate.engine, trace);
     } catch (error) {
       this.fail(`${tag}: saveChange threw ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     }
@@ -521,9 +525,16 @@ export class World {
       after.cookies.withId &&
       after.cookies.id !== loaded.id
     ) {
-      this.#regenerated(loaded, after.cookies.id, tag, begunAt);
+      this.#regenerated(loaded, after.cookies.id, tag, begunAt, trace, isolate);
     }
-    return { cookies: after.cookies, wrote, loaded, gen: isolate.ring[0]!, settled: loaded?.settled === true };
+    return {
+      cookies: after.cookies,
+      wrote,
+      loaded,
+      gen: isolate.ring[0]!,
+      settled: loaded?.settled === true,
+      regenerated: final !== undefined && final.id !== loaded?.id ? final : undefined,
+    };
   }
 
   /** The handler of each operation. */
@@ -661,8 +672,10 @@ export class World {
     // (A new id holds what the request wrote; what it was served only if the regenerate carried it over,
     // which the browser cannot tell.)
     const held = loaded?.id === id ? (response.settled ? servedKeys : [...sentMust, ...servedKeys]) : [];
-    // The request's own keys, if the cookie names its write (a write lost on the way leaves it naming the served one).
-    const namesWrite = loaded?.served === undefined || loaded.served.tag !== mark.tag || loaded.id !== id;
+    // The request's own keys, if the cookie names its write (a write lost on the way leaves it naming the served
+    // one: after a regenerate, the new id's first write).
+    const served = response.regenerated ?? loaded;
+    const namesWrite = served?.served === undefined || served.served.tag !== mark.tag || served.id !== id;
     const mustSee = [...new Set([...held, ...(namesWrite ? response.wrote : [])])].filter((k) =>
       k.startsWith(`b${browser.n}_`),
     );
@@ -781,7 +794,14 @@ export class World {
    * A regenerate answered: the old id is retired in the store (if it was stored) and the new one holds every
    * landed key of the version the retirement replaced.
    */
-  #regenerated(loaded: Loaded, to: string, tag: string, begunAt: number): void {
+  #regenerated(
+    loaded: Loaded,
+    to: string,
+    tag: string,
+    begunAt: number,
+    trace: InstanceType<System["RequestTrace"]>,
+    isolate: Isolate,
+  ): void {
     const from = loaded.id;
     this.#carriedNothingFromEnded(from, to, tag, begunAt);
     this.#retired.set(from, { at: this.sim.now, to });
@@ -793,10 +813,23 @@ export class World {
     this.#ended.set(from, this.sim.now);
     this.#marked.set(from, this.sim.now);
     const before = this.store.beforeEnd.get(from);
+    if (before === undefined || this.#lostData > -Infinity) return;
+    // This request's own retirement ended the live session (an answer lost on the way does not change that).
+    const own = this.store.endedBy.get(from) === trace;
     const now = this.store.row(to);
-    // Nothing carried (the id had ended meanwhile): the new session is written after the response.
-    if (before === undefined || now?.value.kind !== "live" || this.#lostData > -Infinity) return;
-    const carried = JSON.parse(now.value.json) as Record<string, unknown>;
+    // Under the new id: written, or (its first write failed) kept in this isolate's memory, written after the response.
+    const held = isolate.engine.memory.peek(to);
+    const json =
+      now?.value.kind === "live" ? now.value.json : own && held?.kind === "live" ? held.view.json : undefined;
+    if (json === undefined) {
+      if (own)
+        this.fail(
+          `${tag}: regenerate lost the session: its retirement of ${short(from)} landed, ${short(to)} holds nothing`,
+        );
+      // Otherwise the id had ended meanwhile: nothing carried, the new session is written after the response.
+      return;
+    }
+    const carried = JSON.parse(json) as Record<string, unknown>;
     for (const key of Object.keys(JSON.parse(before.json) as object)) {
       if (/^b\d+_/.test(key) && !(key in carried))
         this.fail(`${tag}: regenerate lost ${key}: ${short(from)} held it, ${short(to)} does not`);
