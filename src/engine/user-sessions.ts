@@ -137,10 +137,15 @@ export async function revokeAllSessions(
       await keep.end();
     }
   }
-  await store.revokeBefore(user, at + 1, policy.markerTtlMs, trace);
-  engine.cutoffs.remember(user, { revokedBefore: at + 1, confirmedAt: at });
-  // As listed after the re-tie: a session another request kept meanwhile (tied after `at`) keeps its entry.
-  const ended = listed.filter((s) => s.since <= at && !(kept && s.id === keep?.id));
+  // Everything tied before now. A sign-out everywhere (nothing kept) reaches one millisecond further: a sign-out
+  // everywhere else of the same millisecond (an isolate's clock stands still while it computes, so two requests
+  // of one isolate often share one) ties its session anew at `at + 1`, and may do so after this call's check and
+  // before its cut-off lands; that session must end too, as it would in either order.
+  const cutoff = keep === undefined ? at + 2 : at + 1;
+  await store.revokeBefore(user, cutoff, policy.markerTtlMs, trace);
+  engine.cutoffs.remember(user, { revokedBefore: cutoff, confirmedAt: at });
+  // As listed after the re-tie: a session another request kept meanwhile (tied after the cut-off) keeps its entry.
+  const ended = listed.filter((s) => s.since < cutoff && !(kept && s.id === keep?.id));
   if (ended.length > 0)
     await store.changeIndex(
       ended.map(({ id }) => ({ op: "remove", user, id })),

@@ -84,6 +84,7 @@ function isolate(store: SessionStore, extra: SessionOptions = {}) {
       })
       .get("/user", async (c) => c.json({ user: (await c.var.session.getUser()) ?? null }))
       .get("/sessions", async (c) => c.json(await c.var.session.listSessions()))
+      .post("/sign-out-everywhere", async (c) => c.json({ revoked: await c.var.session.revokeAllSessions() }))
       .post("/sign-out-others", async (c) =>
         c.json({ revoked: await c.var.session.revokeAllSessions({ keepCurrent: true }) }),
       )
@@ -246,5 +247,35 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
       });
       expect(outcome).toEqual({ laptop: false, phone: false, listedOnPhone: [] });
     });
+  });
+
+  it("a sign-out everywhere and a sign-out everywhere else in the same millisecond keep nothing", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now());
+    try {
+      const client = storeClients(kind, "races");
+      const a = hooked(client());
+      const b = hooked(client());
+      const laptop = new Browser(isolate(a.store));
+      await laptop.fetch("/login", { method: "POST" });
+      const phone = new Browser(isolate(b.store));
+      await phone.fetch("/login", { method: "POST" });
+      // The phone signs out everywhere; after its check, before its cut-off lands, the laptop's whole sign-out
+      // everywhere else runs: its new tie is made at the phone's time + 1, and it sees no cut-off after it.
+      b.hooks.before["revokeBefore"] = async () => {
+        await laptop.json("/sign-out-others", { method: "POST" });
+      };
+      await phone.json("/sign-out-everywhere", { method: "POST" });
+      expect(b.hooks.before["revokeBefore"], "the laptop's call ran where the race put it").toBeUndefined();
+      const signedIn = async (cookie: string | undefined) =>
+        ((await new Browser(isolate(client())).with(cookie).json("/user")) as { user: string | null }).user === "ada";
+      // In either order the laptop's session ends: the phone's sign-out after it, or its own revoked before it.
+      expect({ laptop: await signedIn(laptop.cookie), phone: await signedIn(phone.cookie) }).toEqual({
+        laptop: false,
+        phone: false,
+      });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
