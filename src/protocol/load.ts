@@ -105,12 +105,16 @@ function pollDelay(joined: number): number {
 
 /**
  * Whether the held view's tie to its user still stands: "revoked" when it was made before the user's
- * cut-off, "unknown" when the cut-off was not read within the staleness bound.
+ * cut-off, "unknown" when the cut-off was not read within the staleness bound. A new tie to the same user
+ * that has not landed yet (a sign-out everywhere else whose call failed after making it) does not count: its
+ * write is refused if the stored tie was revoked, so the stored tie decides.
  */
 export function checkTie(held: LiveHeld, cutoff: Cutoff | undefined): "ok" | "revoked" | "unknown" {
-  if (held.view.user === undefined) return "ok";
+  const { user, since } = held.view;
+  if (user === undefined) return "ok";
   if (cutoff === undefined) return "unknown";
-  return held.view.since < cutoff.revokedBefore ? "revoked" : "ok";
+  const stored = held.base !== null && held.missing !== true && held.base.user === user ? held.base.since : since;
+  return Math.min(since, stored) < cutoff.revokedBefore ? "revoked" : "ok";
 }
 
 export interface ReadInput {

@@ -278,4 +278,42 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
       vi.useRealTimers();
     }
   });
+
+  it("a sign-out everywhere else whose new tie failed to land keeps nothing once the other sign-out lands", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now());
+    try {
+      const client = storeClients(kind, "races");
+      const a = hooked(client());
+      const b = hooked(client());
+      const onLaptop = isolate(a.store);
+      const laptop = new Browser(onLaptop);
+      await laptop.fetch("/login", { method: "POST" });
+      const phone = new Browser(isolate(b.store));
+      await phone.fetch("/login", { method: "POST" });
+      // The laptop's isolate cannot write until the phone's sign-out has landed.
+      let down = true;
+      const refuse = async () => {
+        if (!down) return;
+        a.hooks.before["setIfVersion"] = refuse;
+        throw new Error("the store is unreachable");
+      };
+      // The phone signs out everywhere. After its check, before its cut-off lands, the laptop (a few ms later
+      // by the clock) signs out everywhere else: its new tie, later than the phone's cut-off, does not land.
+      b.hooks.before["revokeBefore"] = async () => {
+        vi.setSystemTime(Date.now() + 5);
+        a.hooks.before["setIfVersion"] = refuse;
+        expect((await laptop.fetch("/sign-out-others", { method: "POST" })).status).toBe(500);
+      };
+      await phone.json("/sign-out-everywhere", { method: "POST" });
+      expect(b.hooks.before["revokeBefore"], "the laptop's call ran where the race put it").toBeUndefined();
+      down = false;
+      // Past the staleness bound, the laptop's own isolate confirms its copy: the tie the store holds is revoked,
+      // and the new one that never landed does not save it.
+      vi.setSystemTime(Date.now() + 6_000);
+      expect(await laptop.json("/user")).toEqual({ user: null });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
