@@ -34,28 +34,38 @@ describe("the simulator", () => {
     ["logout-misses-other-copies", 20],
     ["write-over-end-marker", 50],
     ["hit-serves-without-the-claim", 50],
-    ["read-refresh-leaves-index-entry", 20],
+    ["read-refresh-leaves-index-entry", 100],
+    ["end-forgets-its-own-marker", 50],
   ])("catches the hole %s put back, within %i seeds", async (mutant, seeds) => {
     const outcome = await runSeeds(1, seeds, mutant);
     expect(outcome.failure?.message).toBeDefined();
   });
 
-  it("catches a write planned before a kept session's restamp landed ending that session (seed 13886), and no longer fails there", async () => {
+  it("catches a write planned before a kept session's restamp landed ending that session (seed 83649), and no longer fails there", async () => {
     // Seed 32 716 before sign-out everywhere read the acting session too, 14 119 before listing did, 37 730 before
-    // a write read its session again after an index put (one more store call moves the schedule).
-    const broken = await runSeeds(13_886, 1, "kept-session-ended-by-a-stale-plan");
+    // a write read its session again after an index put, 13 886 before ends were tagged and a sign-out everywhere
+    // reached past a same-millisecond new tie (each moved the schedule).
+    const broken = await runSeeds(83_649, 1, "kept-session-ended-by-a-stale-plan");
     expect(broken.failure?.message).toMatch(/convergence/);
-    const fixed = await runSeeds(13_886, 1);
+    const fixed = await runSeeds(83_649, 1);
     expect(fixed.failure).toBeUndefined();
     expect(fixed.seeds).toBe(1);
   });
 
-  it("catches an index entry that lapses before its session, so a read late in the session's life cannot push it forward (seed 335), and no longer fails there", async () => {
-    // Seed 429, then 207, before a write read its session again after an index put and a read that failed was
-    // taken by the requests waiting on it (each moved the schedule).
-    const broken = await runSeeds(335, 1, "index-entry-expires-with-its-session");
-    expect(broken.failure?.message).toMatch(/no index of user0 lists it/);
-    const fixed = await runSeeds(335, 1);
+  it("catches a new tie that never landed taken for the stored one after a sign-out everywhere (seed 56014), and no longer fails there", async () => {
+    const broken = await runSeeds(56_014, 1, "pending-retie-outlives-cut-off");
+    expect(broken.failure?.message).toMatch(/served data to a load begun \d+ ms after it ended/);
+    const fixed = await runSeeds(56_014, 1);
+    expect(fixed.failure).toBeUndefined();
+    expect(fixed.seeds).toBe(1);
+  });
+
+  it("catches an index entry that lapses before its session, so a read late in the session's life cannot push it forward (seed 49), and no longer fails there", async () => {
+    // Seed 429, then 207, then 335, before a write read its session again after an index put, a read that failed
+    // was taken by the requests waiting on it, and ends were tagged (each moved the schedule).
+    const broken = await runSeeds(49, 1, "index-entry-expires-with-its-session");
+    expect(broken.failure?.message).toMatch(/no index of user1 lists it/);
+    const fixed = await runSeeds(49, 1);
     expect(fixed.failure).toBeUndefined();
     expect(fixed.seeds).toBe(1);
   });

@@ -104,7 +104,7 @@ export const MUTANTS: Mutant[] = [
     edits: [
       {
         file: "protocol/load.ts",
-        find: '  return held.view.since < cutoff.revokedBefore ? "revoked" : "ok";',
+        find: '  return Math.min(since, stored) < cutoff.revokedBefore ? "revoked" : "ok";',
         replace: '  return "ok";',
       },
     ],
@@ -122,9 +122,10 @@ export const MUTANTS: Mutant[] = [
     // Caught at seed 1031, where a re-tie to another user whose answer was lost is the stale plan (a hole of
     // its own, fixed too); the restamp case at seed 37 730 (test/node/simulation.test.ts). Since a write reads
     // its session again after an index put (one more store call moves the schedule): first at seed 11 322, the
-    // restamp case at 13 886. Before: 14 119, 32 716, and first at seed 3438 of a run whose ids were drawn
+    // restamp case at 13 886; since ends are tagged and a sign-out everywhere reaches past a same-millisecond
+    // new tie, first at seed 83 649. Before: 14 119, 32 716, and first at seed 3438 of a run whose ids were drawn
     // otherwise.
-    seeds: 40_000,
+    seeds: 90_000,
   },
   {
     name: "lost-claim-never-settled",
@@ -196,6 +197,18 @@ export const MUTANTS: Mutant[] = [
         replace: "  return entryExpiresAt - 0 * policy.refreshIntervalMs;",
       },
     ],
+  },
+  {
+    name: "pending-retie-outlives-cut-off",
+    hole: "a sign-out everywhere else whose new tie failed to land left it pending, and its isolate took the pending tie for the stored one: it served the session after a sign-out everywhere revoked the stored tie (found by the simulator at seed 56014)",
+    edits: [
+      {
+        file: "protocol/load.ts",
+        find: '  return Math.min(since, stored) < cutoff.revokedBefore ? "revoked" : "ok";',
+        replace: '  return since < cutoff.revokedBefore ? "revoked" : "ok";',
+      },
+    ],
+    seeds: 60_000,
   },
   {
     name: "end-forgets-its-own-marker",
