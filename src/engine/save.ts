@@ -22,7 +22,7 @@ import { byteLength, exceeds, planEnd } from "../protocol/write.js";
 import { RequestTrace } from "../trace.js";
 import type { SessionData } from "../types.js";
 import type { Engine } from "./engine.js";
-import { rememberParsed } from "./parsed-views.js";
+import { rememberParsed, type ParsedView } from "./parsed-views.js";
 import {
   flushLater,
   localCell,
@@ -39,8 +39,11 @@ export type SessionChange =
   | { kind: "untouched" }
   /** `newId`: the id is new to the browser (regenerated here); `ended`: destroyed here, nothing written after. */
   | { kind: "unchanged"; loaded: Loaded; newId: boolean; ended: boolean }
-  /** `settled`: the data after the change, as parsing `change.json` gives it (the next request's, unparsed). */
-  | { kind: "changed"; loaded: Loaded; change: RequestChange; newId: boolean; settled?: SessionData }
+  /**
+   * `settled`: the data after the change, as parsing `change.json` gives it, and that JSON's layout (the next
+   * request's, unparsed).
+   */
+  | { kind: "changed"; loaded: Loaded; change: RequestChange; newId: boolean; settled?: ParsedView }
   /** A change that cannot be saved (see `SessionDataError`, `SessionTooLargeError`). */
   | { kind: "rejected"; loaded: Loaded; error: SessionDataError | SessionTooLargeError };
 

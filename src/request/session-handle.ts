@@ -10,7 +10,7 @@ import { freshSession, type CookiePlan, type Loaded, type RequestChange } from "
 import type { Tie } from "../protocol/types.js";
 import type { SessionOperations } from "../engine/operations.js";
 import { UnsavedRegeneration } from "../engine/end.js";
-import { parsedView } from "../engine/parsed-views.js";
+import { parsedView, type ParsedView } from "../engine/parsed-views.js";
 import type { SessionChange } from "../engine/save.js";
 import type { Session, SessionData, SessionInfo } from "../types.js";
 import { MAX_DEPTH, tooDeep } from "../nesting.js";
@@ -245,7 +245,8 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
       return undefined;
     } catch (error) {
       if (!(error instanceof SessionDataError || error instanceof SessionTooLargeError)) throw error;
-      this.#data = new WorkingCopy(sharedData(this.#loaded!));
+      const shared = sharedData(this.#loaded!);
+      this.#data = new WorkingCopy(shared.data, shared.layout);
       await this.commit();
       return error;
     }
@@ -289,7 +290,7 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
    * The request's change so far: its patch over what it was served, and a new tie if the user changed;
    * with the data it leaves, as parsing its JSON gives it.
    */
-  #requestChange(): { change: RequestChange; settled: SessionData | undefined } | SessionDataError | undefined {
+  #requestChange(): { change: RequestChange; settled: ParsedView | undefined } | SessionDataError | undefined {
     const loaded = this.#loaded!;
     let json: string | undefined;
     let settled: ReturnType<WorkingCopy["settle"]> | undefined;
@@ -308,7 +309,10 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
       this.#user !== loaded.view.user ? { user: this.#user, since: this.#operations.now() } : undefined;
     if (json === undefined && tie === undefined) return undefined;
     const patch = settled?.patch ?? { set: {}, deleted: [] };
-    return { change: { patch, tie, json }, settled: settled?.data };
+    return {
+      change: { patch, tie, json },
+      settled: settled !== undefined ? { data: settled.data, layout: settled.layout } : undefined,
+    };
   }
 
   static {
@@ -328,7 +332,7 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
       const view = { ...loaded.view, ...(requested.tie ?? {}), json: requested.json ?? loaded.view.json };
       this.#loaded = { ...loaded, view };
       // The data after the change, as parsed once already (read only, as a working copy's base is).
-      if (settled !== undefined) this.#data = new WorkingCopy(settled);
+      if (settled !== undefined) this.#data = new WorkingCopy(settled.data, settled.layout);
     }
     return change;
   }
@@ -388,7 +392,8 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     this.#loaded = loaded;
     this.#spentId = false;
     this.#user = loaded.view.user;
-    this.#data = new WorkingCopy(sharedData(loaded));
+    const shared = sharedData(loaded);
+    this.#data = new WorkingCopy(shared.data, shared.layout);
   }
 
   /** The request's data: at once when the session was served from memory, or once it is loaded. */
@@ -417,8 +422,8 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
 }
 
 /** The parsed data of a copy: parsed once per view and shared (read only) by the requests it serves. */
-function sharedData(loaded: Loaded): SessionData {
+function sharedData(loaded: Loaded): ParsedView {
   if (loaded.readOnly || loaded.held === undefined || loaded.held.view !== loaded.view)
-    return JSON.parse(loaded.view.json) as SessionData;
+    return { data: JSON.parse(loaded.view.json) as SessionData, layout: undefined };
   return parsedView(loaded.view);
 }

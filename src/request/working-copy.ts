@@ -1,3 +1,4 @@
+import { layOut, type JsonLayout, type LaidOut } from "../json-layout.js";
 import { setOwn, type SessionData } from "../types.js";
 
 /**
@@ -8,6 +9,8 @@ import { setOwn, type SessionData } from "../types.js";
  */
 export class WorkingCopy {
   readonly #base: SessionData;
+  /** Where each entry lies in the base's JSON, when known (see json-layout.ts). */
+  readonly #baseLayout: JsonLayout | undefined;
   /** This request's own data, from its first write (or `whole()`) on: a shallow copy of the base, changed. */
   #own: SessionData | undefined;
   /** Keys whose values in `#own` belong to this request alone. */
@@ -16,9 +19,12 @@ export class WorkingCopy {
   #exposed: Map<string, { copy: unknown; original: unknown }> | undefined;
   #wholeExposed = false;
   #written = false;
+  /** The JSON `changedJson` made entry by entry, kept for `settle`. */
+  #laidOut: LaidOut | undefined;
 
-  constructor(base: SessionData) {
+  constructor(base: SessionData, baseLayout?: JsonLayout) {
     this.#base = base;
+    this.#baseLayout = baseLayout;
   }
 
   /** The whole data, as a private deep copy the caller may mutate. */
@@ -81,7 +87,23 @@ export class WorkingCopy {
       // Only copies handed out can have changed: compared with their originals, nothing serialised.
       if (!this.#copiesChanged()) return undefined;
     }
-    const json = JSON.stringify(this.current());
+    // The whole data handed out may have been changed anywhere (even given a toJSON): serialised as it is.
+    if (this.#wholeExposed) {
+      this.#laidOut = undefined;
+      const json = JSON.stringify(this.current());
+      return json === baseJson ? undefined : json;
+    }
+    // Otherwise only the keys written or handed out can differ from the base: the rest is its text.
+    const own = this.current();
+    const base = this.#base;
+    const exposed = this.#exposed;
+    this.#laidOut = layOut(own, base, this.#baseLayout, (key) => {
+      if (!Object.hasOwn(base, key)) return false;
+      const value = own[key];
+      // A copy handed out and left as it was: members in the same order, so the same text.
+      return value === base[key] || (exposed?.has(key) === true && sameJson(value, base[key], true));
+    });
+    const json = this.#laidOut.layout.json;
     return json === baseJson ? undefined : json;
   }
 
@@ -104,23 +126,31 @@ export class WorkingCopy {
    * to the base's but with its members in another order keeps the JSON's order. The untouched keys share the
    * base's values; `data`'s keys are in the order `JSON.stringify` writes them.
    */
-  settle(): { patch: { set: SessionData; deleted: string[] }; data: SessionData } {
+  settle(): { patch: { set: SessionData; deleted: string[] }; data: SessionData; layout: JsonLayout | undefined } {
     const own = this.current();
     const base = this.#base;
+    const laidOut = this.#laidOut;
     const touched: SessionData = {};
-    for (const key of Object.keys(own)) {
-      if (!this.#wholeExposed && !this.#private?.has(key)) continue;
-      // A copy handed out and left as it was (its JSON the same text) is the base's value: not copied again.
-      if (
-        !this.#wholeExposed &&
-        this.#exposed?.has(key) &&
-        Object.hasOwn(base, key) &&
-        sameJson(own[key], base[key], true)
-      )
-        continue;
-      setOwn(touched, key, own[key]);
+    let copied: SessionData;
+    if (laidOut !== undefined) {
+      // changedJson compared and serialised the touched keys already: their entries are parsed, not made again.
+      for (const key of laidOut.touched) setOwn(touched, key, own[key]);
+      copied = JSON.parse(laidOut.touchedJson) as SessionData;
+    } else {
+      for (const key of Object.keys(own)) {
+        if (!this.#wholeExposed && !this.#private?.has(key)) continue;
+        // A copy handed out and left as it was (its JSON the same text) is the base's value: not copied again.
+        if (
+          !this.#wholeExposed &&
+          this.#exposed?.has(key) &&
+          Object.hasOwn(base, key) &&
+          sameJson(own[key], base[key], true)
+        )
+          continue;
+        setOwn(touched, key, own[key]);
+      }
+      copied = JSON.parse(JSON.stringify(touched)) as SessionData;
     }
-    const copied = JSON.parse(JSON.stringify(touched)) as SessionData;
     const data: SessionData = {};
     for (const key of Object.keys(own)) {
       // Untouched: the base's own value, not a copy (the working copy took it from there).
@@ -135,7 +165,7 @@ export class WorkingCopy {
       }
     }
     const deleted = Object.keys(base).filter((key) => !Object.hasOwn(own, key));
-    return { patch: { set, deleted }, data };
+    return { patch: { set, deleted }, data, layout: laidOut?.layout };
   }
 
   /** This request's own data, made on first need: the base's keys, with the copies handed out so far. */

@@ -179,4 +179,43 @@ describe("WorkingCopy", () => {
       expect(settled, `run ${run}`).toEqual(JSON.parse(json));
     }
   });
+
+  it("makes JSON.stringify's text from the last change's layout, over 2 000 seeded chains of changes", () => {
+    const prng = new Prng(2_000);
+    const keys = ["a", "b", "c", "1", "__proto__", "d"];
+    const values = () =>
+      [1, "s", null, undefined, [1, { x: 2 }], { x: 1, y: 2 }, { y: 2, x: 1 }, new Date(prng.int(1000)), -0][
+        prng.int(9)
+      ];
+    for (let chain = 0; chain < 2_000; chain++) {
+      let data = JSON.parse('{"a":{"x":1},"b":[2],"c":"s"}') as Record<string, unknown>;
+      let json = JSON.stringify(data);
+      let layout: ReturnType<WorkingCopy["settle"]>["layout"];
+      for (let step = 0; step < 6; step++) {
+        const copy = new WorkingCopy(data, layout);
+        for (let op = prng.int(4); op >= 0; op--) {
+          const key = keys[prng.int(keys.length)]!;
+          const kind = prng.int(4);
+          if (kind === 0) copy.set(key, values());
+          else if (kind === 1) copy.delete(key);
+          else if (kind === 2) {
+            const value = copy.get(key);
+            if (typeof value === "object" && value !== null && !Array.isArray(value))
+              (value as Record<string, unknown>).z = step;
+          } else copy.get(key);
+        }
+        const expected = JSON.stringify(copy.current());
+        const changed = copy.changedJson(json);
+        expect(changed ?? json, `chain ${chain} step ${step}`).toBe(expected);
+        if (changed === undefined) continue;
+        expect(changed, `chain ${chain} step ${step}: no change`).not.toBe(json);
+        const settled = copy.settle();
+        expect(settled.layout?.json, `chain ${chain} step ${step}`).toBe(changed);
+        expect(JSON.stringify(settled.data)).toBe(changed);
+        expect(settled.data).toEqual(JSON.parse(changed));
+        ({ data, layout } = settled);
+        json = changed;
+      }
+    }
+  });
 });
