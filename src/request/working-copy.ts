@@ -87,8 +87,9 @@ export class WorkingCopy {
       // Only copies handed out can have changed: compared with their originals, nothing serialised.
       if (!this.#copiesChanged()) return undefined;
     }
-    // The whole data handed out may have been changed anywhere (even given a toJSON): serialised as it is.
-    if (this.#wholeExposed) {
+    // The whole data handed out may have been changed anywhere (even given a toJSON), and a top-level "toJSON"
+    // function makes JSON.stringify serialise what it returns instead of the entries: serialised as it is.
+    if (this.#wholeExposed || typeof this.current().toJSON === "function") {
       this.#laidOut = undefined;
       const json = JSON.stringify(this.current());
       return json === baseJson ? undefined : json;

@@ -180,6 +180,14 @@ describe("WorkingCopy", () => {
     }
   });
 
+  it('makes JSON.stringify\'s text when a top-level "toJSON" is set to a function (it replaces the entries)', () => {
+    for (const toJSON of [() => ({ x: 1 }), () => "text", () => undefined]) {
+      const copy = new WorkingCopy(JSON.parse('{"a":1,"b":[2]}') as Record<string, unknown>);
+      copy.set("toJSON", toJSON);
+      expect(copy.changedJson('{"a":1,"b":[2]}')).toBe(JSON.stringify(copy.current()));
+    }
+  });
+
   it("makes JSON.stringify's text from the last change's layout, over 2 000 seeded chains of changes", () => {
     const prng = new Prng(2_000);
     const keys = ["a", "b", "c", "1", "__proto__", "d"];
