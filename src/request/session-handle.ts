@@ -296,6 +296,9 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     let settled: ReturnType<WorkingCopy["settle"]> | undefined;
     try {
       json = this.#data!.changedJson(loaded.view.json);
+      // A top-level toJSON function makes JSON serialise what it returns: a session is an object.
+      if (json !== undefined && !json.startsWith("{"))
+        throw new TypeError("the data serialises to no JSON object (a top-level toJSON function?)");
       if (json !== undefined) {
         settled = this.#data!.settle();
         // Only what changed can nest too deep: the rest was checked when it was written.

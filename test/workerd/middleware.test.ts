@@ -18,36 +18,43 @@ import { SyncMemoryStore } from "../support/sync-memory-store.js";
 import { setCookies } from "../support/cookie-jar.js";
 import { Browser, commandsFor, MemoryLogger, names, redisOptions, SECRET, uniqueInstance } from "../support/workerd.js";
 
-type Data = { user?: string; n?: number; cart?: string[] };
+type Data = { user?: string; n?: number; cart?: string[]; toJSON?: () => unknown };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function app(options: SessionOptions) {
-  return new Hono()
-    .use(session<Data>(options))
-    .get("/read", async (c) => c.json(await c.var.session.get()))
-    .post("/login", async (c) => {
-      await c.var.session.regenerate();
-      await c.var.session.set("user", "alice");
-      await c.var.session.commit();
-      return c.json({ ok: true });
-    })
-    .post("/logout", async (c) => {
-      await c.var.session.destroy();
-      return c.body(null, 204);
-    })
-    .post("/inc", async (c) => {
-      await c.var.session.set("n", ((await c.var.session.get("n")) ?? 0) + 1);
-      return c.json(await c.var.session.get());
-    })
-    .post("/cart", async (c) => {
-      const data = await c.var.session.get();
-      (data.cart ??= []).push("shoe"); // nested, in-place mutation must be saved too
-      return c.json(data);
-    })
-    .post("/bigint", async (c) => {
-      await c.var.session.set("n", 1n as unknown as number);
-      return c.text("ok");
-    });
+  return (
+    new Hono()
+      .use(session<Data>(options))
+      .get("/read", async (c) => c.json(await c.var.session.get()))
+      .post("/login", async (c) => {
+        await c.var.session.regenerate();
+        await c.var.session.set("user", "alice");
+        await c.var.session.commit();
+        return c.json({ ok: true });
+      })
+      .post("/logout", async (c) => {
+        await c.var.session.destroy();
+        return c.body(null, 204);
+      })
+      .post("/inc", async (c) => {
+        await c.var.session.set("n", ((await c.var.session.get("n")) ?? 0) + 1);
+        return c.json(await c.var.session.get());
+      })
+      .post("/cart", async (c) => {
+        const data = await c.var.session.get();
+        (data.cart ??= []).push("shoe"); // nested, in-place mutation must be saved too
+        return c.json(data);
+      })
+      .post("/bigint", async (c) => {
+        await c.var.session.set("n", 1n as unknown as number);
+        return c.text("ok");
+      })
+      // A top-level toJSON makes JSON serialise what it returns instead of the data: here, no object at all.
+      .post("/tojson", async (c) => {
+        await c.var.session.set("toJSON", () => "text");
+        return c.text("ok");
+      })
+  );
 }
 
 /** A Redis-backed app whose store can be switched off or slowed down, its logger and its events. */
@@ -290,6 +297,17 @@ describe("write path", () => {
     expect((await browser.fetch("/bigint", { method: "POST" })).status).toBe(200);
     expect(logger.lines.join("\n")).toMatch(/session data cannot be saved as JSON/);
     expect(await commandsFor(instance)).toEqual([]);
+  });
+
+  it("logs and does not save data whose JSON is no object (a top-level toJSON), without failing the response", async () => {
+    const { app: a, logger, instance } = flakyApp("tojson");
+    const browser = new Browser(a);
+    await browser.json("/inc", { method: "POST" });
+    const before = await commandsFor(instance);
+    expect((await browser.fetch("/tojson", { method: "POST" })).status).toBe(200);
+    expect(logger.lines.join("\n")).toMatch(/session data cannot be saved as JSON/);
+    expect(await commandsFor(instance)).toEqual(before);
+    expect(await browser.json("/inc", { method: "POST" })).toEqual({ n: 2 });
   });
 
   it("writes a changed session after the response, and the store holds it once that work is done", async () => {
