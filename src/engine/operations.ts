@@ -31,6 +31,12 @@ export interface SessionOperations {
     acting?: Acting,
   ): Promise<{ ended: string[]; kept?: Loaded | undefined }>;
   now(): number;
+  /**
+   * When a new tie to `user` is made: now, or the user's latest cut-off this isolate knows if that is later.
+   * workerd's clock moves only with I/O, so a sign-in right after a sign-out everywhere (in the same request)
+   * can read a time under its cut-off, which reaches a millisecond past its call; a tie made after it must stand.
+   */
+  tieSince(user: string): number;
   /** A new session id (for the new, empty session that takes a destroyed one's place). */
   newId(): string;
 }
@@ -135,6 +141,11 @@ class RequestOperations implements SessionOperations {
 
   now(): number {
     return this.engine.runtime.now();
+  }
+
+  tieSince(user: string): number {
+    const now = this.engine.runtime.now();
+    return Math.max(now, this.engine.cutoffs.fresh(user, now, Number.POSITIVE_INFINITY)?.revokedBefore ?? 0);
   }
 
   newId(): string {

@@ -296,9 +296,6 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
     let settled: ReturnType<WorkingCopy["settle"]> | undefined;
     try {
       json = this.#data!.changedJson(loaded.view.json);
-      // A top-level toJSON function makes JSON serialise what it returns: a session is an object.
-      if (json !== undefined && !json.startsWith("{"))
-        throw new TypeError("the data serialises to no JSON object (a top-level toJSON function?)");
       if (json !== undefined) {
         settled = this.#data!.settle();
         // Only what changed can nest too deep: the rest was checked when it was written.
@@ -309,7 +306,12 @@ export class SessionHandle<T extends SessionData> implements Session<T> {
       return new SessionDataError(error);
     }
     const tie: Tie | undefined =
-      this.#user !== loaded.view.user ? { user: this.#user, since: this.#operations.now() } : undefined;
+      this.#user === loaded.view.user
+        ? undefined
+        : {
+            user: this.#user,
+            since: this.#user === undefined ? this.#operations.now() : this.#operations.tieSince(this.#user),
+          };
     if (json === undefined && tie === undefined) return undefined;
     const patch = settled?.patch ?? { set: {}, deleted: [] };
     return {

@@ -87,9 +87,11 @@ export class WorkingCopy {
       // Only copies handed out can have changed: compared with their originals, nothing serialised.
       if (!this.#copiesChanged()) return undefined;
     }
-    // The whole data handed out may have been changed anywhere (even given a toJSON), and a top-level "toJSON"
-    // function makes JSON.stringify serialise what it returns instead of the entries: serialised as it is.
-    if (this.#wholeExposed || typeof this.current().toJSON === "function") {
+    // A top-level "toJSON" function would make JSON serialise what it returns instead of the session's entries
+    // (not an object, perhaps nothing at all): such data cannot be a session.
+    if (typeof this.current().toJSON === "function") throw new TypeError("a top-level toJSON function");
+    // The whole data handed out may have been changed anywhere (even given a toJSON): serialised as it is.
+    if (this.#wholeExposed) {
       this.#laidOut = undefined;
       const json = JSON.stringify(this.current());
       return json === baseJson ? undefined : json;

@@ -299,7 +299,7 @@ describe("write path", () => {
     expect(await commandsFor(instance)).toEqual([]);
   });
 
-  it("logs and does not save data whose JSON is no object (a top-level toJSON), without failing the response", async () => {
+  it("logs and does not save data with a top-level toJSON function, without failing the response", async () => {
     const { app: a, logger, instance } = flakyApp("tojson");
     const browser = new Browser(a);
     await browser.json("/inc", { method: "POST" });
