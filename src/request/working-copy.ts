@@ -89,15 +89,15 @@ export class WorkingCopy {
     }
     // A top-level "toJSON" function would make JSON serialise what it returns instead of the session's entries
     // (not an object, perhaps nothing at all): such data cannot be a session.
-    if (typeof this.current().toJSON === "function") throw new TypeError("a top-level toJSON function");
+    const own = this.current();
+    if (typeof own.toJSON === "function") throw new TypeError("a top-level toJSON function");
     // The whole data handed out may have been changed anywhere (even given a toJSON): serialised as it is.
     if (this.#wholeExposed) {
       this.#laidOut = undefined;
-      const json = JSON.stringify(this.current());
+      const json = JSON.stringify(own);
       return json === baseJson ? undefined : json;
     }
     // Otherwise only the keys written or handed out can differ from the base: the rest is its text.
-    const own = this.current();
     const base = this.#base;
     const exposed = this.#exposed;
     this.#laidOut = layOut(own, base, this.#baseLayout, (key) => {

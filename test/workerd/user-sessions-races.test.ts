@@ -163,6 +163,35 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
     expect(((await phone.json("/sessions")) as SessionInfo[]).map((s) => s.current)).toEqual([true]);
   });
 
+  /** Runs `body` with `Date` frozen (timers run as usual), then gives the clock back. */
+  async function withFrozenClock<T>(body: () => Promise<T>): Promise<T> {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now());
+    try {
+      return await body();
+    } finally {
+      vi.useRealTimers();
+    }
+  }
+
+  /**
+   * Ada signed in on a laptop and a phone, each on an isolate of its own whose store calls can be hooked;
+   * `signedIn` asks a fresh isolate whether a cookie is still signed in as ada.
+   */
+  async function adaOnTwoIsolates() {
+    const client = storeClients(kind, "races");
+    const a = hooked(client());
+    const b = hooked(client());
+    const laptop = new Browser(isolate(a.store));
+    await laptop.fetch("/login", { method: "POST" });
+    const phone = new Browser(isolate(b.store));
+    await phone.fetch("/login", { method: "POST" });
+    const fresh = (cookie: string | undefined) => new Browser(isolate(client())).with(cookie);
+    const signedIn = async (cookie: string | undefined) =>
+      ((await fresh(cookie).json("/user")) as { user: string | null }).user === "ada";
+    return { client, a, b, laptop, phone, fresh, signedIn };
+  }
+
   describe("two sign-outs everywhere else from two sessions of one user, in the same millisecond", () => {
     /**
      * Ada signed in on a laptop and a phone, on two isolates whose clocks read the same millisecond all along
@@ -177,24 +206,13 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
         second: () => Promise<unknown>,
       ) => void,
     ) {
-      vi.useFakeTimers({ toFake: ["Date"] });
-      vi.setSystemTime(Date.now());
-      try {
-        const client = storeClients(kind, "races");
-        const a = hooked(client());
-        const b = hooked(client());
-        const laptop = new Browser(isolate(a.store));
-        await laptop.fetch("/login", { method: "POST" });
-        const phone = new Browser(isolate(b.store));
-        await phone.fetch("/login", { method: "POST" });
+      return await withFrozenClock(async () => {
+        const { a, b, laptop, phone, fresh, signedIn } = await adaOnTwoIsolates();
         let second: Promise<unknown> | undefined;
         race(a.hooks, b.hooks, () => (second = phone.json("/sign-out-others", { method: "POST" })));
         await laptop.json("/sign-out-others", { method: "POST" });
         expect(second, "the phone's call ran where the race put it").toBeDefined();
         await second;
-        const fresh = (cookie: string | undefined) => new Browser(isolate(client())).with(cookie);
-        const signedIn = async (cookie: string | undefined) =>
-          ((await fresh(cookie).json("/user")) as { user: string | null }).user === "ada";
         const listed = async (cookie: string | undefined) =>
           ((await fresh(cookie).json("/sessions")) as SessionInfo[]).map((s) => s.current);
         return {
@@ -202,9 +220,7 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
           phone: await signedIn(phone.cookie),
           listedOnPhone: await listed(phone.cookie),
         };
-      } finally {
-        vi.useRealTimers();
-      }
+      });
     }
 
     it("the one that sees the other's new tie gives way: exactly one survives, and stays listed", async () => {
@@ -256,16 +272,8 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
   });
 
   it("a sign-out everywhere and a sign-out everywhere else in the same millisecond keep nothing", async () => {
-    vi.useFakeTimers({ toFake: ["Date"] });
-    vi.setSystemTime(Date.now());
-    try {
-      const client = storeClients(kind, "races");
-      const a = hooked(client());
-      const b = hooked(client());
-      const laptop = new Browser(isolate(a.store));
-      await laptop.fetch("/login", { method: "POST" });
-      const phone = new Browser(isolate(b.store));
-      await phone.fetch("/login", { method: "POST" });
+    await withFrozenClock(async () => {
+      const { b, laptop, phone, signedIn } = await adaOnTwoIsolates();
       // The phone signs out everywhere; after its check, before its cut-off lands, the laptop's whole sign-out
       // everywhere else runs: its new tie is made at the phone's time + 1, and it sees no cut-off after it.
       b.hooks.before["revokeBefore"] = async () => {
@@ -273,24 +281,18 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
       };
       await phone.json("/sign-out-everywhere", { method: "POST" });
       expect(b.hooks.before["revokeBefore"], "the laptop's call ran where the race put it").toBeUndefined();
-      const signedIn = async (cookie: string | undefined) =>
-        ((await new Browser(isolate(client())).with(cookie).json("/user")) as { user: string | null }).user === "ada";
       // In either order the laptop's session ends: the phone's sign-out after it, or its own revoked before it.
       expect({ laptop: await signedIn(laptop.cookie), phone: await signedIn(phone.cookie) }).toEqual({
         laptop: false,
         phone: false,
       });
-    } finally {
-      vi.useRealTimers();
-    }
+    });
   });
 
   it("a sign-in right after a sign-out everywhere, in the same request, stands", async () => {
     // workerd's clock moves only with I/O: the sign-in's time can read below the cut-off, which reaches a
     // millisecond past the call. Frozen here, it reads the call's own millisecond.
-    vi.useFakeTimers({ toFake: ["Date"] });
-    vi.setSystemTime(Date.now());
-    try {
+    await withFrozenClock(async () => {
       const client = storeClients(kind, "races");
       const laptop = new Browser(isolate(client()));
       await laptop.fetch("/login", { method: "POST" });
@@ -298,23 +300,12 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
       expect(await laptop.json("/user")).toEqual({ user: "ada" });
       vi.setSystemTime(Date.now() + 6_000); // past the staleness bound: confirmed against the store's cut-off
       expect(await new Browser(isolate(client())).with(laptop.cookie).json("/user")).toEqual({ user: "ada" });
-    } finally {
-      vi.useRealTimers();
-    }
+    });
   });
 
   it("a sign-out everywhere else whose new tie failed to land keeps nothing once the other sign-out lands", async () => {
-    vi.useFakeTimers({ toFake: ["Date"] });
-    vi.setSystemTime(Date.now());
-    try {
-      const client = storeClients(kind, "races");
-      const a = hooked(client());
-      const b = hooked(client());
-      const onLaptop = isolate(a.store);
-      const laptop = new Browser(onLaptop);
-      await laptop.fetch("/login", { method: "POST" });
-      const phone = new Browser(isolate(b.store));
-      await phone.fetch("/login", { method: "POST" });
+    await withFrozenClock(async () => {
+      const { a, b, laptop, phone } = await adaOnTwoIsolates();
       // The laptop's isolate cannot write until the phone's sign-out has landed.
       let down = true;
       const refuse = async () => {
@@ -336,8 +327,6 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
       // and the new one that never landed does not save it.
       vi.setSystemTime(Date.now() + 6_000);
       expect(await laptop.json("/user")).toEqual({ user: null });
-    } finally {
-      vi.useRealTimers();
-    }
+    });
   });
 });
