@@ -1,4 +1,4 @@
-import { sessionExpiry } from "../protocol/index-ops.js";
+import { sessionExpiry, signOutTime } from "../protocol/index-ops.js";
 import { outlived } from "../protocol/load.js";
 import { UNCHANGED } from "../protocol/types.js";
 import type { RequestTrace } from "../trace.js";
@@ -116,11 +116,13 @@ export async function revokeAllSessions(
   acting?: Acting,
 ): Promise<{ ended: string[]; kept: boolean }> {
   const { runtime, policy, store } = engine;
-  const at = runtime.now();
+  const now = runtime.now();
   // Listed first (the index leaves revoked entries out), to answer how many it ends.
   const { sessions, revokedBefore, refused } = await indexFor(user, acting, engine, trace);
   // A revoked or ended session signs nothing out (the user's sessions made since stay).
   if (refused) return { ended: [], kept: false };
+  // Past every tie listed and the cut-off stored, whatever clocks stamped them.
+  const at = signOutTime(now, revokedBefore, sessions);
   let kept = keep !== undefined && keep.since >= revokedBefore;
   let listed = sessions;
   // The session kept is tied anew one millisecond after the cut-off, before the cut-off is set.
@@ -143,7 +145,7 @@ export async function revokeAllSessions(
   // before its cut-off lands; that session must end too, as it would in either order.
   const cutoff = keep === undefined ? at + 2 : at + 1;
   await store.revokeBefore(user, cutoff, policy.markerTtlMs, trace);
-  engine.cutoffs.remember(user, { revokedBefore: cutoff, confirmedAt: at });
+  engine.cutoffs.remember(user, { revokedBefore: cutoff, confirmedAt: now });
   // As listed after the re-tie: a session another request kept meanwhile (tied after the cut-off) keeps its entry.
   const ended = listed.filter((s) => s.since < cutoff && !(kept && s.id === keep?.id));
   if (ended.length > 0)

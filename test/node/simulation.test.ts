@@ -60,6 +60,16 @@ describe("the simulator", () => {
     expect(fixed.seeds).toBe(1);
   });
 
+  it("catches a sign-out everywhere that cuts off at its own clock, missing a session tied by a clock ahead (seed 2252), and no longer fails there", async () => {
+    // The victim signs in on an isolate whose clock reads ahead; 70 ms later the thief, on one whose clock reads
+    // less, signs out everywhere else: a cut-off by the thief's clock left the victim's new session standing.
+    const broken = await runSeeds(2_252, 1, "sign-out-by-the-local-clock");
+    expect(broken.failure?.message).toMatch(/served data to a load begun \d+ ms after it ended/);
+    const fixed = await runSeeds(2_252, 1);
+    expect(fixed.failure).toBeUndefined();
+    expect(fixed.seeds).toBe(1);
+  });
+
   it("catches an index entry that lapses before its session, so a read late in the session's life cannot push it forward (seed 49), and no longer fails there", async () => {
     // Seed 429, then 207, then 335, before a write read its session again after an index put, a read that failed
     // was taken by the requests waiting on it, and ends were tagged (each moved the schedule).

@@ -243,16 +243,24 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
     });
 
     it("when each sees the other's new tie, both give way: both are signed out", async () => {
-      // Both new ties and their entries land before either call reads the index again.
+      // Each reads the index before the other's new tie is written (so both are tied anew in the same
+      // millisecond), and reads it again once both new ties and their entries have landed.
       const outcome = await bothSignOutOthers((laptop, phone, second) => {
-        const phoneReads = signal();
-        const phoneRead = signal();
+        const phoneWrites = signal();
+        const laptopPut = signal();
+        const phonePut = signal();
         const laptopRead = signal();
-        // The laptop's second index read (after its new tie) waits for the phone's call to reach its own.
+        const phoneRead = signal();
+        laptop.before["setIfVersion"] = async () => {
+          void second();
+          await phoneWrites.done;
+        };
+        phone.before["setIfVersion"] = async () => phoneWrites.fire();
+        // Each one's second index read comes after its own entry is put, and waits for the other's.
         laptop.landed = async () => {
           laptop.before["readIndex"] = async () => {
-            void second();
-            await phoneReads.done;
+            laptopPut.fire();
+            await phonePut.done;
           };
           laptop.after["readIndex"] = async () => {
             laptopRead.fire();
@@ -260,7 +268,10 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
           };
         };
         phone.landed = async () => {
-          phone.before["readIndex"] = async () => phoneReads.fire();
+          phone.before["readIndex"] = async () => {
+            phonePut.fire();
+            await laptopPut.done;
+          };
           phone.after["readIndex"] = async () => {
             phoneRead.fire();
             await laptopRead.done;
@@ -300,6 +311,59 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
       expect(await laptop.json("/user")).toEqual({ user: "ada" });
       vi.setSystemTime(Date.now() + 6_000); // past the staleness bound: confirmed against the store's cut-off
       expect(await new Browser(isolate(client())).with(laptop.cookie).json("/user")).toEqual({ user: "ada" });
+    });
+  });
+
+  describe("isolates whose clocks disagree", () => {
+    /** Ada signs in on a tablet, on an isolate of its own whose clock reads `at`. */
+    async function tabletAt(client: () => SessionStore, at: number): Promise<Browser> {
+      vi.setSystemTime(at);
+      const tablet = new Browser(isolate(client()));
+      await tablet.fetch("/login", { method: "POST" });
+      return tablet;
+    }
+
+    it("a sign-out everywhere ends the session that a sign-out everywhere else kept before it, by a clock ahead of its own", async () => {
+      await withFrozenClock(async () => {
+        const { client, laptop, phone, signedIn } = await adaOnTwoIsolates();
+        const t = Date.now();
+        // The laptop's isolate reads 100 ms ahead: it signs the phone out and keeps its own session, tied anew at t + 101.
+        vi.setSystemTime(t + 100);
+        expect(await laptop.json("/sign-out-others", { method: "POST" })).toEqual({ revoked: 1 });
+        const tablet = await tabletAt(client, t + 150);
+        // Afterwards, the tablet signs out everywhere on an isolate whose clock reads t: a cut-off at its own
+        // time + 2 would end nothing tied by the laptop's clock.
+        vi.setSystemTime(t);
+        expect(await tablet.json("/sign-out-everywhere", { method: "POST" })).toEqual({ revoked: 2 });
+        expect({
+          laptop: await signedIn(laptop.cookie),
+          phone: await signedIn(phone.cookie),
+          tablet: await signedIn(tablet.cookie),
+        }).toEqual({ laptop: false, phone: false, tablet: false });
+      });
+    });
+
+    it("a sign-out everywhere else keeps its session when its clock reads behind the cut-off stored", async () => {
+      await withFrozenClock(async () => {
+        const { client, laptop, phone, signedIn } = await adaOnTwoIsolates();
+        const t = Date.now();
+        // The laptop signs out everywhere by a clock 100 ms ahead (cut-off t + 102); the tablet signs in after it.
+        vi.setSystemTime(t + 100);
+        expect(await laptop.json("/sign-out-everywhere", { method: "POST" })).toEqual({ revoked: 2 });
+        const tablet = await tabletAt(client, t + 200);
+        // The tablet signs out everywhere else on an isolate whose clock reads t: a new tie at its own time + 1
+        // would fall below the laptop's cut-off, and end the very session it keeps.
+        vi.setSystemTime(t);
+        expect(await tablet.json("/sign-out-others", { method: "POST" })).toEqual({ revoked: 0 });
+        expect(await tablet.json("/user")).toEqual({ user: "ada" });
+        vi.setSystemTime(t + 6_000); // past the staleness bound: each confirmed against the store
+        expect({
+          laptop: await signedIn(laptop.cookie),
+          phone: await signedIn(phone.cookie),
+          tablet: await signedIn(tablet.cookie),
+        }).toEqual({ laptop: false, phone: false, tablet: true });
+        expect(((await tablet.json("/sessions")) as SessionInfo[]).map((s) => s.current)).toEqual([true]);
+      });
     });
   });
 

@@ -211,6 +211,17 @@ export const MUTANTS: Mutant[] = [
     seeds: 60_000,
   },
   {
+    name: "sign-out-by-the-local-clock",
+    hole: "a sign-out everywhere cut off at its own isolate's clock: a session tied by a clock ahead of it shortly before the call (a sign-in, or the session a sign-out everywhere else kept) survived it (found by the simulator's check of every session listed when the call began, at seed 2252)",
+    edits: [
+      {
+        file: "engine/user-sessions.ts",
+        find: "  const at = signOutTime(now, revokedBefore, sessions);",
+        replace: "  const at = now;",
+      },
+    ],
+  },
+  {
     name: "end-forgets-its-own-marker",
     hole: "a regenerate whose retirement landed with its answer lost took its own marker, found by the client's retry, for another request's end: the session was carried to no id, and the user found an empty one (found in review)",
     edits: [

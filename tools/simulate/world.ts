@@ -632,6 +632,7 @@ export class World {
         const user = await session.getUser();
         const keep = op === "revokeAllKeep";
         const before = isolate.engine.runtime.now();
+        const tiedAtStart = user === undefined ? new Map<string, number>() : this.#listedTies(user, isolate.ring);
         await session.revokeAllSessions({ keepCurrent: keep });
         // Recorded when it acted (a request whose id ended meanwhile may not: it revokes nothing).
         const cutoff = user === undefined ? 0 : (this.store.user(`${isolate.ring[0]}/${user}`)?.revokedBefore ?? 0);
@@ -643,11 +644,29 @@ export class World {
             if (row.value.kind === "live" && row.value.user === user && row.value.since < before + 1)
               this.#ended.set(id, this.sim.now);
           }
+          // So is every session listed as tied to the user when the call began, whatever clock tied it, unless
+          // it was tied anew while the call ran (the one kept, or another sign-out everywhere else's: see
+          // docs/security.md, known limits).
+          for (const [id, since] of tiedAtStart) {
+            const row = this.store.rows.get(id)?.value;
+            if (row?.kind === "live" && row.user === user && row.since === since) this.#ended.set(id, this.sim.now);
+          }
           this.#provokeThief(jar);
         }
         return;
       }
     }
+  }
+
+  /** The sessions the store holds tied to `user` and lists in their index (under a secret of `ring`): id → tie time. */
+  #listedTies(user: string, ring: readonly number[]): Map<string, number> {
+    const ties = new Map<string, number>();
+    for (const [id, { value }] of this.store.rows) {
+      if (value.kind !== "live" || value.user !== user) continue;
+      const listed = ring.some((gen) => this.store.user(`${gen}/${user}`)?.entries.get(id)?.since === value.since);
+      if (listed) ties.set(id, value.since);
+    }
+    return ties;
   }
 
   /** The browser takes the response's cookies (a thief that does not follow keeps its copy). */
