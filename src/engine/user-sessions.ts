@@ -146,6 +146,15 @@ export async function revokeAllSessions(
   const cutoff = keep === undefined ? at + 2 : at + 1;
   await store.revokeBefore(user, cutoff, policy.markerTtlMs, trace);
   engine.cutoffs.remember(user, { revokedBefore: cutoff, confirmedAt: now });
+  // Read again once the cut-off stands. A sign-out everywhere else may have tied its session anew between this
+  // call's listing and its cut-off, by a clock ahead of this one's (so past the cut-off), and read the index
+  // before the cut-off landed (so not given way). Each side reads after its own write, so one of them sees the
+  // other: that session is in this listing, tied anew, and ended here.
+  if (keep === undefined) {
+    const again = await store.readIndex(user, trace);
+    const retied = again.sessions.filter((s) => s.since >= cutoff && sessions.some((before) => before.id === s.id));
+    for (const session of retied.slice(0, MAX_RETIED_ENDED)) await endRetied(user, session, cutoff, engine, trace);
+  }
   // As listed after the re-tie: a session another request kept meanwhile (tied after the cut-off) keeps its entry.
   const ended = listed.filter((s) => s.since < cutoff && !(kept && s.id === keep?.id));
   if (ended.length > 0)
@@ -154,6 +163,25 @@ export async function revokeAllSessions(
       trace,
     );
   return { ended: ended.map((s) => s.id), kept };
+}
+
+/**
+ * The most sessions tied anew during one sign-out everywhere that it ends one by one (each a few store calls): one
+ * per sign-out everywhere else that raced it, so a handful at most in any real use, and the calls stay bounded.
+ */
+const MAX_RETIED_ENDED = 4;
+
+/** Ends a session listed before the cut-off and tied anew past it, if the store still holds it so. */
+async function endRetied(
+  user: string,
+  session: IndexedSession,
+  cutoff: number,
+  engine: Engine,
+  trace: RequestTrace,
+): Promise<void> {
+  const read = await engine.store.read(session.id, 0, undefined, trace);
+  if (read === UNCHANGED || read.kind !== "live" || read.user !== user || read.since < cutoff) return;
+  await endId(session.id, read, "destroyed", session.createdAt, engine, trace);
 }
 
 /**

@@ -343,6 +343,27 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
       });
     });
 
+    it("a sign-out everywhere ends the session a sign-out everywhere else ties anew between its check and its cut-off, by a clock ahead", async () => {
+      await withFrozenClock(async () => {
+        const { b, laptop, phone, signedIn } = await adaOnTwoIsolates();
+        const t = Date.now();
+        // The phone signs out everywhere. After its check, before its cut-off lands, the laptop's whole sign-out
+        // everywhere else runs on an isolate whose clock reads 5 ms ahead: its new tie (t + 6) is past the
+        // phone's cut-off (t + 2), and it read the index before that cut-off stood.
+        b.hooks.before["revokeBefore"] = async () => {
+          vi.setSystemTime(t + 5);
+          expect(await laptop.json("/sign-out-others", { method: "POST" })).toEqual({ revoked: 1 });
+          vi.setSystemTime(t);
+        };
+        await phone.json("/sign-out-everywhere", { method: "POST" });
+        expect(b.hooks.before["revokeBefore"], "the laptop's call ran where the race put it").toBeUndefined();
+        expect({ laptop: await signedIn(laptop.cookie), phone: await signedIn(phone.cookie) }).toEqual({
+          laptop: false,
+          phone: false,
+        });
+      });
+    });
+
     it("a sign-out everywhere else keeps its session when its clock reads behind the cut-off stored", async () => {
       await withFrozenClock(async () => {
         const { client, laptop, phone, signedIn } = await adaOnTwoIsolates();

@@ -222,6 +222,18 @@ export const MUTANTS: Mutant[] = [
     ],
   },
   {
+    name: "sign-out-reads-nothing-after-its-cut-off",
+    hole: "a sign-out everywhere did not read the index again once its cut-off stood: a sign-out everywhere else that tied its session anew inside that window, by a clock ahead, kept it (the race left as a known limit until then; caught at seed 12863)",
+    edits: [
+      {
+        file: "engine/user-sessions.ts",
+        find: "  if (keep === undefined) {\n    const again = await store.readIndex(user, trace);",
+        replace: "  if (keep === null) {\n    const again = await store.readIndex(user, trace);",
+      },
+    ],
+    seeds: 15_000,
+  },
+  {
     name: "end-forgets-its-own-marker",
     hole: "a regenerate whose retirement landed with its answer lost took its own marker, found by the client's retry, for another request's end: the session was carried to no id, and the user found an empty one (found in review)",
     edits: [

@@ -644,12 +644,13 @@ export class World {
             if (row.value.kind === "live" && row.value.user === user && row.value.since < before + 1)
               this.#ended.set(id, this.sim.now);
           }
-          // So is every session listed as tied to the user when the call began, whatever clock tied it, unless
-          // it was tied anew while the call ran (the one kept, or another sign-out everywhere else's: see
-          // docs/security.md, known limits).
+          // So is every session listed as tied to the user when the call began, whatever clock tied it; when a
+          // session is kept, except what was tied anew while the call ran (the one kept, or another sign-out
+          // everywhere else's that won the race).
           for (const [id, since] of tiedAtStart) {
             const row = this.store.rows.get(id)?.value;
-            if (row?.kind === "live" && row.user === user && row.since === since) this.#ended.set(id, this.sim.now);
+            if (row?.kind === "live" && row.user === user && (!keep || row.since === since))
+              this.#ended.set(id, this.sim.now);
           }
           this.#provokeThief(jar);
         }
