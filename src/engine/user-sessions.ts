@@ -1,9 +1,10 @@
-import { sessionExpiry, signOutTime } from "../protocol/index-ops.js";
+import { sessionExpiry } from "../protocol/index-ops.js";
 import { outlived } from "../protocol/load.js";
 import { UNCHANGED } from "../protocol/types.js";
 import type { RequestTrace } from "../trace.js";
 import type { SessionInfo } from "../types.js";
 import { endId } from "./end.js";
+import { reportStoreFailure } from "./write.js";
 import type { Engine } from "./engine.js";
 import type { IndexedSession } from "./ports.js";
 
@@ -121,8 +122,9 @@ export async function revokeAllSessions(
   const { sessions, revokedBefore, refused } = await indexFor(user, acting, engine, trace);
   // A revoked or ended session signs nothing out (the user's sessions made since stay).
   if (refused) return { ended: [], kept: false };
-  // Past every tie listed and the cut-off stored, whatever clocks stamped them.
-  const at = signOutTime(now, revokedBefore, sessions);
+  // A session kept is tied anew past the cut-off stored, which a clock ahead of this one's may have set: below
+  // it, the session kept would end at once.
+  const at = keep === undefined ? now : Math.max(now, revokedBefore);
   let kept = keep !== undefined && keep.since >= revokedBefore;
   let listed = sessions;
   // The session kept is tied anew one millisecond after the cut-off, before the cut-off is set.
@@ -132,7 +134,12 @@ export async function revokeAllSessions(
     // sign-out everywhere may have set its cut-off between the check above and the re-tie (two store calls
     // apart), which ended the session as it was tied (the re-tie must not bring it back); or another sign-out
     // everywhere else may have kept its own session in the same millisecond.
-    const again = await store.readIndex(user, trace);
+    const again = await store.readIndex(user, trace).catch(async (error: unknown) => {
+      // Whether another sign-out's cut-off came in between is not known: the session kept gives way, as it would
+      // then (best effort: the store is failing), and the call fails.
+      await keep.end().catch(() => undefined);
+      throw error;
+    });
     listed = again.sessions;
     if (again.revokedBefore > keep.since || keptAlongside(again.sessions, keep.id, at + 1)) {
       kept = false;
@@ -146,42 +153,95 @@ export async function revokeAllSessions(
   const cutoff = keep === undefined ? at + 2 : at + 1;
   await store.revokeBefore(user, cutoff, policy.markerTtlMs, trace);
   engine.cutoffs.remember(user, { revokedBefore: cutoff, confirmedAt: now });
-  // Read again once the cut-off stands. A sign-out everywhere else may have tied its session anew between this
-  // call's listing and its cut-off, by a clock ahead of this one's (so past the cut-off), and read the index
-  // before the cut-off landed (so not given way). Each side reads after its own write, so one of them sees the
-  // other: that session is in this listing, tied anew, and ended here.
-  if (keep === undefined) {
-    const again = await store.readIndex(user, trace);
-    const retied = again.sessions.filter((s) => s.since >= cutoff && sessions.some((before) => before.id === s.id));
-    for (const session of retied.slice(0, MAX_RETIED_ENDED)) await endRetied(user, session, cutoff, engine, trace);
+  const keptId = kept ? keep?.id : undefined;
+  // What the cut-off does not reach (see endTiedPast): read again now it stands; a sign-out everywhere else ends
+  // only what was tied past it before the call (a race with another one is settled by their new ties and cut-offs).
+  const listedAfter = keep === undefined ? undefined : sessions;
+  const past = await endTiedPast(user, sessions, listedAfter, cutoff, keptId, engine, trace);
+  // Raised over those it could not end (a store failure that lasts fails the call here, after the cut-off stood).
+  // Not past a session kept, tied anew at the cut-off: those stay, logged.
+  let reach = cutoff;
+  if (past.unreached > 0 && keep === undefined) {
+    reach = Math.min(past.unreached + 1, now + MAX_CLOCK_LEAD_MS);
+    await store.revokeBefore(user, reach, policy.markerTtlMs, trace);
+    engine.cutoffs.remember(user, { revokedBefore: reach, confirmedAt: now });
   }
   // As listed after the re-tie: a session another request kept meanwhile (tied after the cut-off) keeps its entry.
-  const ended = listed.filter((s) => s.since < cutoff && !(kept && s.id === keep?.id));
+  const revoked = listed.filter((s) => s.since < reach && s.id !== keptId).map((s) => s.id);
+  const ended = [...new Set([...revoked, ...past.ended])];
   if (ended.length > 0)
     await store.changeIndex(
-      ended.map(({ id }) => ({ op: "remove", user, id })),
+      ended.map((id) => ({ op: "remove", user, id })),
       trace,
     );
-  return { ended: ended.map((s) => s.id), kept };
+  return { ended, kept };
 }
 
 /**
- * The most sessions tied anew during one sign-out everywhere that it ends one by one (each a few store calls): one
- * per sign-out everywhere else that raced it, so a handful at most in any real use, and the calls stay bounded.
+ * The most sessions tied past one sign-out everywhere's cut-off that it ends one by one (each a few store calls):
+ * a handful at most in any real use (see `endTiedPast`), and the calls stay bounded.
  */
-const MAX_RETIED_ENDED = 4;
+const MAX_TIED_PAST_ENDED = 4;
 
-/** Ends a session listed before the cut-off and tied anew past it, if the store still holds it so. */
-async function endRetied(
+/**
+ * How far past its own clock a sign-out everywhere raises its cut-off over sessions it could not end one by one:
+ * a clock further ahead is broken, and every sign-in until then would be revoked too.
+ */
+const MAX_CLOCK_LEAD_MS = 1_000;
+
+/**
+ * Ends, one by one with a tombstone, the sessions that a sign-out everywhere listed when it began but that its
+ * cut-off does not reach, being tied at or past it: by a clock ahead of this isolate's, before the call; or
+ * anew while it ran, by a sign-out everywhere else between this call's listing and its cut-off that read the
+ * index before the cut-off stood (and so did not give way). That is why a sign-out everywhere reads the index
+ * again once its cut-off stands (`listedAfter` undefined): each side reads after its own write, so one sees the
+ * other. A sign-in made after the call answered is never among them: it was not listed when the call began, and
+ * it is tied past the cut-off on any clock not behind this one's. Answers the ids ended, and the latest tie of
+ * those it could not end (a store failure, logged, or past the bound), for the cut-off to be raised over: 0 if none.
+ */
+async function endTiedPast(
   user: string,
-  session: IndexedSession,
+  listedBefore: readonly IndexedSession[],
+  listedAfter: readonly IndexedSession[] | undefined,
   cutoff: number,
+  keptId: string | undefined,
   engine: Engine,
   trace: RequestTrace,
-): Promise<void> {
-  const read = await engine.store.read(session.id, 0, undefined, trace);
-  if (read === UNCHANGED || read.kind !== "live" || read.user !== user || read.since < cutoff) return;
-  await endId(session.id, read, "destroyed", session.createdAt, engine, trace);
+): Promise<{ ended: string[]; unreached: number }> {
+  let after = listedAfter;
+  try {
+    after ??= (await engine.store.readIndex(user, trace)).sessions;
+  } catch (error) {
+    // The sessions tied past the cut-off before the call are still known; one tied anew meanwhile is not.
+    reportStoreFailure(error, "read", "a sign-out everywhere could not read the index after its cut-off", engine);
+    after = listedBefore;
+  }
+  const past = after.filter(
+    (s) => s.since >= cutoff && s.id !== keptId && listedBefore.some((before) => before.id === s.id),
+  );
+  const ended: string[] = [];
+  let unreached = 0;
+  for (const [i, session] of past.entries()) {
+    if (i >= MAX_TIED_PAST_ENDED) {
+      unreached = Math.max(unreached, session.since);
+      continue;
+    }
+    try {
+      const read = await engine.store.read(session.id, 0, undefined, trace);
+      if (read === UNCHANGED || read.kind !== "live" || read.user !== user || read.since < cutoff) continue;
+      await endId(session.id, read, "destroyed", session.createdAt, engine, trace);
+      ended.push(session.id);
+    } catch (error) {
+      reportStoreFailure(
+        error,
+        "mark",
+        "the cut-off is raised over a session a sign-out everywhere could not end",
+        engine,
+      );
+      unreached = Math.max(unreached, session.since);
+    }
+  }
+  return { ended, unreached };
 }
 
 /**

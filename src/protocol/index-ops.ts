@@ -60,22 +60,3 @@ export function indexChangesOf(
   }
   return ops;
 }
-
-/**
- * How far past its own clock a sign-out everywhere takes a time it read from the store: a clock further ahead
- * is broken, and a cut-off pushed that far would keep the user's next sign-ins from standing for as long.
- */
-export const MAX_CLOCK_LEAD_MS = 1_000;
-
-/**
- * The time a sign-out everywhere acts at: its isolate's clock, but never below the cut-off or a tie it read
- * from the store. Cut-offs and ties are stamped by the clocks of the isolates that made them, which can read
- * ahead of this one's: a cut-off "before now" would then miss a session tied by such a clock before the call
- * (a sign-out everywhere else kept its session there a moment earlier), and a session kept at "now + 1" would
- * be tied below a cut-off already stored, and so end.
- */
-export function signOutTime(now: number, revokedBefore: number, ties: readonly { since: number }[]): number {
-  let seen = revokedBefore;
-  for (const { since } of ties) seen = Math.max(seen, since);
-  return Math.max(now, Math.min(seen, now + MAX_CLOCK_LEAD_MS));
-}

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { holding, notLanded, retiedSince, shows, viewOf } from "../../src/protocol/held.js";
-import { MAX_CLOCK_LEAD_MS, signOutTime } from "../../src/protocol/index-ops.js";
 import { afterRead, decideLoad, type ReadInput } from "../../src/protocol/load.js";
 import { cookiesFor, freshSession, servedFrom, withRequestChange } from "../../src/protocol/request.js";
 import type { Change, Claim, LiveHeld, Policy, Version } from "../../src/protocol/types.js";
@@ -369,18 +368,5 @@ describe("which cookies a response sets", () => {
         1,
       ),
     ).toBeUndefined();
-  });
-});
-
-describe("a sign-out everywhere's time", () => {
-  it("is its clock, but past every tie it listed and the cut-off it read, and never more than a second ahead", () => {
-    expect(signOutTime(T, 0, [])).toBe(T);
-    expect(signOutTime(T, T - 50, [{ since: T - 10 }])).toBe(T);
-    // Tied or cut off by clocks ahead of this one: the call acts after them.
-    expect(signOutTime(T, T + 40, [{ since: T + 20 }])).toBe(T + 40);
-    expect(signOutTime(T, T + 20, [{ since: T + 90 }, { since: T + 60 }])).toBe(T + 90);
-    // A time from a clock more than a second ahead is taken only up to a second.
-    expect(signOutTime(T, T + 60_000, [])).toBe(T + MAX_CLOCK_LEAD_MS);
-    expect(signOutTime(T, 0, [{ since: T + 60_000 }])).toBe(T + MAX_CLOCK_LEAD_MS);
   });
 });

@@ -364,6 +364,45 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
       });
     });
 
+    it("a sign-in made after a sign-out everywhere answered stands, though a clock far ahead tied a session before the call", async () => {
+      await withFrozenClock(async () => {
+        const { client, phone, signedIn } = await adaOnTwoIsolates();
+        const t = Date.now();
+        const tablet = await tabletAt(client, t + 500);
+        vi.setSystemTime(t + 10);
+        expect(await phone.json("/sign-out-everywhere", { method: "POST" })).toEqual({ revoked: 3 });
+        // Ada signs in again afterwards, on an isolate whose clock reads as the phone's did: past its cut-off,
+        // though not past the tablet's tie (a cut-off pushed past that would revoke this sign-in too).
+        const again = await tabletAt(client, t + 100);
+        vi.setSystemTime(t + 6_000);
+        expect({ tablet: await signedIn(tablet.cookie), again: await signedIn(again.cookie) }).toEqual({
+          tablet: false,
+          again: true,
+        });
+      });
+    });
+
+    it("a sign-out everywhere whose read after its cut-off fails still answers: its cut-off stands", async () => {
+      await withFrozenClock(async () => {
+        const { b, laptop, phone, signedIn } = await adaOnTwoIsolates();
+        const t = Date.now();
+        b.hooks.before["revokeBefore"] = async () => {
+          vi.setSystemTime(t + 5);
+          await laptop.json("/sign-out-others", { method: "POST" });
+          vi.setSystemTime(t);
+          b.hooks.before["readIndex"] = async () => {
+            throw new Error("the store is unreachable");
+          };
+        };
+        // The cut-off stands: the call is not a failure (a retry would be refused, its session revoked).
+        const response = await phone.fetch("/sign-out-everywhere", { method: "POST" });
+        expect(response.status).toBe(200);
+        expect(b.hooks.before["readIndex"], "the read after the cut-off was made, and failed").toBeUndefined();
+        vi.setSystemTime(t + 6_000);
+        expect(await signedIn(phone.cookie)).toBe(false);
+      });
+    });
+
     it("a sign-out everywhere else keeps its session when its clock reads behind the cut-off stored", async () => {
       await withFrozenClock(async () => {
         const { client, laptop, phone, signedIn } = await adaOnTwoIsolates();
