@@ -159,7 +159,9 @@ export async function revokeAllSessions(
   const listedAfter = keep === undefined ? undefined : sessions;
   const past = await endTiedPast(user, sessions, listedAfter, cutoff, keptId, engine, trace);
   // Raised over those it could not end (a store failure that lasts fails the call here, after the cut-off stood).
-  // Not past a session kept, tied anew at the cut-off: those stay, logged.
+  // Not past a session kept, tied anew at the cut-off: a sign-out everywhere else fails instead, for a retry
+  // (its session still kept) to end them.
+  if (past.failure !== undefined && keep !== undefined) throw past.failure;
   let reach = cutoff;
   if (past.unreached > 0 && keep === undefined) {
     reach = Math.min(past.unreached + 1, now + MAX_CLOCK_LEAD_MS);
@@ -207,7 +209,7 @@ async function endTiedPast(
   keptId: string | undefined,
   engine: Engine,
   trace: RequestTrace,
-): Promise<{ ended: string[]; unreached: number }> {
+): Promise<{ ended: string[]; unreached: number; failure?: unknown }> {
   let after = listedAfter;
   try {
     after ??= (await engine.store.readIndex(user, trace)).sessions;
@@ -221,6 +223,7 @@ async function endTiedPast(
   );
   const ended: string[] = [];
   let unreached = 0;
+  let failure: unknown;
   for (const [i, session] of past.entries()) {
     if (i >= MAX_TIED_PAST_ENDED) {
       unreached = Math.max(unreached, session.since);
@@ -232,16 +235,12 @@ async function endTiedPast(
       await endId(session.id, read, "destroyed", session.createdAt, engine, trace);
       ended.push(session.id);
     } catch (error) {
-      reportStoreFailure(
-        error,
-        "mark",
-        "the cut-off is raised over a session a sign-out everywhere could not end",
-        engine,
-      );
+      reportStoreFailure(error, "mark", "a sign-out everywhere could not end a session tied past its cut-off", engine);
       unreached = Math.max(unreached, session.since);
+      failure ??= error;
     }
   }
-  return { ended, unreached };
+  return { ended, unreached, failure };
 }
 
 /**

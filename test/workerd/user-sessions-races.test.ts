@@ -403,6 +403,29 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
       });
     });
 
+    it("a sign-out everywhere else that cannot end a session tied past its cut-off fails, and a retry ends it", async () => {
+      await withFrozenClock(async () => {
+        const { client, b, phone, signedIn } = await adaOnTwoIsolates();
+        const t = Date.now();
+        const tablet = await tabletAt(client, t + 100); // tied past the phone's cut-off (t + 1)
+        vi.setSystemTime(t);
+        // The phone's read of the tablet's session, to end it, fails.
+        b.hooks.before["revokeBefore"] = async () => {
+          b.hooks.before["getIfChanged"] = async () => {
+            throw new Error("the store is unreachable");
+          };
+        };
+        expect((await phone.fetch("/sign-out-others", { method: "POST" })).status).toBe(500);
+        expect(b.hooks.before["getIfChanged"], "the read of the tablet's session was made, and failed").toBeUndefined();
+        expect(await phone.json("/sign-out-others", { method: "POST" })).toEqual({ revoked: 1 });
+        vi.setSystemTime(t + 6_000);
+        expect({ phone: await signedIn(phone.cookie), tablet: await signedIn(tablet.cookie) }).toEqual({
+          phone: true,
+          tablet: false,
+        });
+      });
+    });
+
     it("a sign-out everywhere else keeps its session when its clock reads behind the cut-off stored", async () => {
       await withFrozenClock(async () => {
         const { client, laptop, phone, signedIn } = await adaOnTwoIsolates();
