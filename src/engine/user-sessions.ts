@@ -3,6 +3,7 @@ import { outlived } from "../protocol/load.js";
 import { UNCHANGED } from "../protocol/types.js";
 import type { RequestTrace } from "../trace.js";
 import type { SessionInfo } from "../types.js";
+import { SessionUnavailableError } from "../errors.js";
 import { endId } from "./end.js";
 import { reportStoreFailure } from "./write.js";
 import type { Engine } from "./engine.js";
@@ -32,7 +33,7 @@ async function indexFor(
   acting: Acting,
   engine: Engine,
   trace: RequestTrace,
-): Promise<{ sessions: IndexedSession[]; revokedBefore: number; refused: boolean }> {
+): Promise<{ sessions: IndexedSession[]; revokedBefore: number; refused: boolean; storedSince?: number }> {
   const [index, self] = await Promise.all([
     engine.store.readIndex(user, trace),
     acting === undefined ? undefined : engine.store.read(acting.id, acting.known, undefined, trace),
@@ -44,7 +45,9 @@ async function indexFor(
     else if (self.kind === "live") refused = self.user !== user || self.since < index.revokedBefore;
     // "none": not stored yet (its first write still on its way) or expired; the copy's tie decides.
   }
-  return { ...index, refused };
+  // The acting session's tie as stored, when this isolate's copy is older (tied anew elsewhere since).
+  const storedSince = self !== undefined && self !== UNCHANGED && self.kind === "live" ? self.since : undefined;
+  return { ...index, refused, ...(storedSince !== undefined ? { storedSince } : {}) };
 }
 
 /** A user's live sessions, newest first; `currentId` marks the one the request holds. */
@@ -119,13 +122,16 @@ export async function revokeAllSessions(
   const { runtime, policy, store } = engine;
   const now = runtime.now();
   // Listed first (the index leaves revoked entries out), to answer how many it ends.
-  const { sessions, revokedBefore, refused } = await indexFor(user, acting, engine, trace);
+  const { sessions, revokedBefore, refused, storedSince } = await indexFor(user, acting, engine, trace);
   // A revoked or ended session signs nothing out (the user's sessions made since stay).
   if (refused) return { ended: [], kept: false };
+  // The kept session's tie as stored: this isolate's copy may predate a new tie made elsewhere (a retry of this
+  // call, on another isolate, after the first attempt tied it anew and failed).
+  const keptSince = storedSince ?? keep?.since ?? 0;
   // A session kept is tied anew past the cut-off stored, which a clock ahead of this one's may have set: below
   // it, the session kept would end at once.
   const at = keep === undefined ? now : Math.max(now, revokedBefore);
-  let kept = keep !== undefined && keep.since >= revokedBefore;
+  let kept = keep !== undefined && keptSince >= revokedBefore;
   let listed = sessions;
   // The session kept is tied anew one millisecond after the cut-off, before the cut-off is set.
   if (keep !== undefined && kept) {
@@ -141,7 +147,7 @@ export async function revokeAllSessions(
       throw error;
     });
     listed = again.sessions;
-    if (again.revokedBefore > keep.since || keptAlongside(again.sessions, keep.id, at + 1)) {
+    if (again.revokedBefore > keptSince || keptAlongside(again.sessions, keep.id, at + 1)) {
       kept = false;
       await keep.end();
     }
@@ -159,9 +165,7 @@ export async function revokeAllSessions(
   const listedAfter = keep === undefined ? undefined : sessions;
   const past = await endTiedPast(user, sessions, listedAfter, cutoff, keptId, engine, trace);
   // Raised over those it could not end (a store failure that lasts fails the call here, after the cut-off stood).
-  // Not past a session kept, tied anew at the cut-off: a sign-out everywhere else fails instead, for a retry
-  // (its session still kept) to end them.
-  if (past.failure !== undefined && keep !== undefined) throw past.failure;
+  // Not past a session kept, tied anew at the cut-off: a sign-out everywhere else fails instead (below).
   let reach = cutoff;
   if (past.unreached > 0 && keep === undefined) {
     reach = Math.min(past.unreached + 1, now + MAX_CLOCK_LEAD_MS);
@@ -176,6 +180,9 @@ export async function revokeAllSessions(
       ended.map((id) => ({ op: "remove", user, id })),
       trace,
     );
+  // What it ended is out of the index: a retry (its session still kept) ends the rest.
+  if (past.unreached > 0 && keep !== undefined)
+    throw past.failure ?? new SessionUnavailableError(new Error(TOO_MANY_PAST));
   return { ended, kept };
 }
 
@@ -184,6 +191,7 @@ export async function revokeAllSessions(
  * a handful at most in any real use (see `endTiedPast`), and the calls stay bounded.
  */
 const MAX_TIED_PAST_ENDED = 4;
+const TOO_MANY_PAST = `more than ${MAX_TIED_PAST_ENDED} sessions tied past the cut-off; the next call ends the rest`;
 
 /**
  * How far past its own clock a sign-out everywhere raises its cut-off over sessions it could not end one by one:

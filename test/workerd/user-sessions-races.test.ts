@@ -426,6 +426,52 @@ describe.each<StoreKind>(["redis", "durable-object"])("the user index on %s", (k
       });
     });
 
+    it("a sign-out everywhere else with more sessions tied past its cut-off than it ends at once fails, and a retry ends the rest", async () => {
+      await withFrozenClock(async () => {
+        const { client, phone, signedIn } = await adaOnTwoIsolates();
+        const t = Date.now();
+        const tablets: Browser[] = [];
+        for (let i = 0; i < 5; i++) tablets.push(await tabletAt(client, t + 100));
+        vi.setSystemTime(t);
+        expect((await phone.fetch("/sign-out-others", { method: "POST" })).status).toBe(503);
+        expect((await phone.fetch("/sign-out-others", { method: "POST" })).status).toBe(200);
+        vi.setSystemTime(t + 6_000);
+        const still: boolean[] = [];
+        for (const tablet of tablets) still.push(await signedIn(tablet.cookie));
+        expect({ phone: await signedIn(phone.cookie), tablets: still }).toEqual({
+          phone: true,
+          tablets: [false, false, false, false, false],
+        });
+      });
+    });
+
+    it("a sign-out everywhere else retried on an isolate whose copy predates the first attempt's new tie keeps the session", async () => {
+      await withFrozenClock(async () => {
+        const { client, b, phone, signedIn } = await adaOnTwoIsolates();
+        const t = Date.now();
+        const other = isolate(client());
+        await new Browser(other).with(phone.cookie).json("/user"); // another isolate holds the phone's session
+        const tablet = await tabletAt(client, t + 100);
+        vi.setSystemTime(t);
+        // The first attempt ties the phone's session anew, sets its cut-off, and fails to end the tablet's.
+        b.hooks.before["revokeBefore"] = async () => {
+          b.hooks.before["getIfChanged"] = async () => {
+            throw new Error("the store is unreachable");
+          };
+        };
+        expect((await phone.fetch("/sign-out-others", { method: "POST" })).status).toBe(500);
+        // The retry lands on the other isolate, whose copy of the session still has its old tie.
+        vi.setSystemTime(t + 50);
+        const retry = await new Browser(other).with(phone.cookie).fetch("/sign-out-others", { method: "POST" });
+        expect(retry.status).toBe(200);
+        vi.setSystemTime(t + 6_000);
+        expect({ phone: await signedIn(phone.cookie), tablet: await signedIn(tablet.cookie) }).toEqual({
+          phone: true,
+          tablet: false,
+        });
+      });
+    });
+
     it("a sign-out everywhere else keeps its session when its clock reads behind the cut-off stored", async () => {
       await withFrozenClock(async () => {
         const { client, laptop, phone, signedIn } = await adaOnTwoIsolates();
