@@ -648,6 +648,8 @@ export class World {
           // session is kept, except what was tied anew while the call ran (the one kept, or another sign-out
           // everywhere else's that won the race).
           for (const [id, since] of tiedAtStart) {
+            // The session kept may be tied anew at the very time it was tied before (by a clock ahead).
+            if (keep && id === jar.id?.value) continue;
             const row = this.store.rows.get(id)?.value;
             if (row?.kind === "live" && row.user === user && (!keep || row.since === since))
               this.#ended.set(id, this.sim.now);
