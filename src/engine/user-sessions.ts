@@ -156,9 +156,12 @@ export async function revokeAllSessions(
   // everywhere else of the same millisecond (an isolate's clock stands still while it computes, so two requests
   // of one isolate often share one) ties its session anew at `at + 1`, and may do so after this call's check and
   // before its cut-off lands; that session must end too, as it would in either order.
+  const cutOff = async (before: number) => {
+    await store.revokeBefore(user, before, policy.markerTtlMs, trace);
+    engine.cutoffs.remember(user, { revokedBefore: before, confirmedAt: now });
+  };
   const cutoff = keep === undefined ? at + 2 : at + 1;
-  await store.revokeBefore(user, cutoff, policy.markerTtlMs, trace);
-  engine.cutoffs.remember(user, { revokedBefore: cutoff, confirmedAt: now });
+  await cutOff(cutoff);
   const keptId = kept ? keep?.id : undefined;
   // What the cut-off does not reach (see endTiedPast): read again now it stands; a sign-out everywhere else ends
   // only what was tied past it before the call (a race with another one is settled by their new ties and cut-offs).
@@ -169,8 +172,7 @@ export async function revokeAllSessions(
   let reach = cutoff;
   if (past.unreached > 0 && keep === undefined) {
     reach = Math.min(past.unreached + 1, now + MAX_CLOCK_LEAD_MS);
-    await store.revokeBefore(user, reach, policy.markerTtlMs, trace);
-    engine.cutoffs.remember(user, { revokedBefore: reach, confirmedAt: now });
+    await cutOff(reach);
   }
   // As listed after the re-tie: a session another request kept meanwhile (tied after the cut-off) keeps its entry.
   const revoked = listed.filter((s) => s.since < reach && s.id !== keptId).map((s) => s.id);

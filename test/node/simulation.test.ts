@@ -43,45 +43,42 @@ describe("the simulator", () => {
     expect(outcome.failure?.message).toBeDefined();
   });
 
+  /** A hole put back (`mutant`) fails the world of `seed` with `message`; today's source passes it. */
+  async function caughtThereOnly(seed: number, mutant: string, message: RegExp): Promise<void> {
+    const broken = await runSeeds(seed, 1, mutant);
+    expect(broken.failure?.message).toMatch(message);
+    const fixed = await runSeeds(seed, 1);
+    expect(fixed.failure).toBeUndefined();
+    expect(fixed.seeds).toBe(1);
+  }
+
   it("catches a write planned before a kept session's restamp landed ending that session (seed 83649), and no longer fails there", async () => {
     // Seed 32 716 before sign-out everywhere read the acting session too, 14 119 before listing did, 37 730 before
     // a write read its session again after an index put, 13 886 before ends were tagged and a sign-out everywhere
     // reached past a same-millisecond new tie (each moved the schedule).
-    const broken = await runSeeds(83_649, 1, "kept-session-ended-by-a-stale-plan");
-    expect(broken.failure?.message).toMatch(/convergence/);
-    const fixed = await runSeeds(83_649, 1);
-    expect(fixed.failure).toBeUndefined();
-    expect(fixed.seeds).toBe(1);
+    await caughtThereOnly(83_649, "kept-session-ended-by-a-stale-plan", /convergence/);
   });
 
   it("catches a sign-out everywhere that cuts off at its own clock, missing a session tied by a clock ahead (seed 2252), and no longer fails there", async () => {
     // The victim signs in on an isolate whose clock reads ahead; 70 ms later the thief, on one whose clock reads
     // less, signs out everywhere else: a cut-off by the thief's clock left the victim's new session standing.
-    const broken = await runSeeds(2_252, 1, "sign-out-by-the-local-clock");
-    expect(broken.failure?.message).toMatch(/served data to a load begun \d+ ms after it ended/);
-    const fixed = await runSeeds(2_252, 1);
-    expect(fixed.failure).toBeUndefined();
-    expect(fixed.seeds).toBe(1);
+    await caughtThereOnly(2_252, "sign-out-by-the-local-clock", /served data to a load begun \d+ ms after it ended/);
   });
 
   it("catches a sign-out everywhere that does not read the index again after its cut-off, missing a session tied anew inside its window (seed 12863), and no longer fails there", async () => {
     // A thief's sign-out everywhere else, on an isolate whose clock reads ahead, tied the stolen session anew while
     // the thief's own sign-out everywhere on another isolate was between its listing and its cut-off.
-    const broken = await runSeeds(12_863, 1, "sign-out-reads-nothing-after-its-cut-off");
-    expect(broken.failure?.message).toMatch(/served data to a load begun \d+ ms after it ended/);
-    const fixed = await runSeeds(12_863, 1);
-    expect(fixed.failure).toBeUndefined();
-    expect(fixed.seeds).toBe(1);
+    await caughtThereOnly(
+      12_863,
+      "sign-out-reads-nothing-after-its-cut-off",
+      /served data to a load begun \d+ ms after it ended/,
+    );
   });
 
   it("catches an index entry that lapses before its session, so a read late in the session's life cannot push it forward (seed 49), and no longer fails there", async () => {
     // Seed 429, then 207, then 335, before a write read its session again after an index put, a read that failed
     // was taken by the requests waiting on it, and ends were tagged (each moved the schedule).
-    const broken = await runSeeds(49, 1, "index-entry-expires-with-its-session");
-    expect(broken.failure?.message).toMatch(/no index of user1 lists it/);
-    const fixed = await runSeeds(49, 1);
-    expect(fixed.failure).toBeUndefined();
-    expect(fixed.seeds).toBe(1);
+    await caughtThereOnly(49, "index-entry-expires-with-its-session", /no index of user1 lists it/);
   });
 
   it("puts every mutant of `npm run simulate -- --mutants` into today's source (each edit still finds its text)", async () => {
